@@ -1,0 +1,53 @@
+"""The ``codesign`` command line: ``codesign analyze | map | explore | quant | generate | verify |
+synth | demo``.
+
+Each subcommand lives in its stage's package as a module with ``HELP`` (one line),
+``add_arguments(parser)`` and ``run(args) -> int``. Command modules import only argparse-level
+code at module level, so ``codesign --help`` stays fast and ``import codesign`` never pulls in
+amaranth or cocotb.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from codesign.errors import CodesignError
+
+__all__ = ["main", "build_parser"]
+
+# subcommand -> module implementing it (HELP, add_arguments, run)
+COMMANDS: dict[str, str] = {}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand registered."""
+    parser = argparse.ArgumentParser(
+        prog="codesign",
+        description="Hardware/software co-design of DNN accelerators: PyTorch model -> "
+        "workload -> cost model -> design-space exploration -> verified RTL.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``codesign`` script. Errors raised on purpose are printed as one line
+    (``error: ...``) with exit status 2."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except CodesignError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""Foundation: layering, public API, CLI entry point."""
+
+import importlib
+import pkgutil
+import subprocess
+import sys
+
+import pytest
+
+import codesign
+import codesign.cli
+
+
+def _public_modules():
+    names = ["codesign"]
+    for info in pkgutil.walk_packages(codesign.__path__, "codesign."):
+        if info.name.rsplit(".", 1)[-1].startswith("_"):
+            continue
+        names.append(info.name)
+    return names
+
+
+def test_import_codesign_does_not_import_amaranth_or_cocotb():
+    code = (
+        "import sys, codesign, codesign.workload, codesign.cli\n"
+        "codesign.cli.build_parser()\n"
+        "top = {m.split('.')[0] for m in sys.modules}\n"
+        "bad = sorted(top & {'amaranth', 'cocotb', 'cocotb_tools'})\n"
+        "print(','.join(bad))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("module_name", _public_modules())
+def test_every_name_in_all_resolves(module_name):
+    module = importlib.import_module(module_name)
+    for name in getattr(module, "__all__", ()):
+        assert hasattr(module, name), f"{module_name}.__all__ lists {name!r} which does not resolve"
+
+
+def test_hw_and_sim_install_under_codesign_not_top_level(tmp_path):
+    code = (
+        "import importlib.util as u\n"
+        "print([u.find_spec(m) is not None for m in ('codesign.hw', 'codesign.sim', 'hw', 'sim')])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path
+    )
+    assert out.stdout.strip() == "[True, True, False, False]"
+
+
+def test_cli_help_lists_subcommands():
+    out = subprocess.run(
+        [sys.executable, "-m", "codesign.cli", "--help"], capture_output=True, text=True, check=True
+    )
+    for name in codesign.cli.COMMANDS:
+        assert name in out.stdout
