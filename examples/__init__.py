@@ -1,0 +1,1 @@
+"""Runnable examples and small models (``examples.models``)."""
