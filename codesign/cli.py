@@ -18,7 +18,9 @@ from codesign.errors import CodesignError
 __all__ = ["main", "build_parser"]
 
 # subcommand -> module implementing it (HELP, add_arguments, run)
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {
+    "analyze": "codesign.workload.command",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,144 @@
+"""``codesign analyze MODULE_PATH:FACTORY [--input-shape 1,3,224,224] [--json out.json]``.
+
+Traces the model, prints one row per layer (name, op, loop dims, MACs, params, input and output
+activation sizes, weight density, arithmetic intensity) and the totals; ``--json`` writes the
+same data (:meth:`codesign.workload.Workload.to_dict`).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from codesign.errors import SpecError
+
+__all__ = ["HELP", "add_arguments", "run", "parse_shape", "format_table"]
+
+HELP = "analyze a PyTorch model: per-layer loop nests, MACs, params, activation memory"
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    """``"1,3,224,224"`` -> ``(1, 3, 224, 224)``."""
+    parts = text.replace("x", ",").split(",")
+    try:
+        shape = tuple(int(p) for p in parts)
+    except ValueError:
+        shape = ()
+    if not shape or any(d <= 0 for d in shape):
+        raise SpecError(
+            f"--input-shape must be comma-separated positive integers like 1,3,224,224, "
+            f"not {text!r}"
+        )
+    return shape
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "model",
+        metavar="MODULE_PATH:FACTORY",
+        help="a Python file and a function in it returning an nn.Module or (module, inputs), "
+        "e.g. examples/models.py:resnet18",
+    )
+    parser.add_argument(
+        "--input-shape",
+        action="append",
+        metavar="D0,D1,...",
+        help="shape of a random float32 example input (repeat for several inputs); default: "
+        "the inputs the factory returns, or FACTORY_inputs() in the same file",
+    )
+    parser.add_argument("--json", metavar="PATH", help="also write the analysis as JSON")
+    parser.add_argument(
+        "--no-fold-batchnorm",
+        action="store_true",
+        help="keep BatchNorm layers after convolutions instead of folding them",
+    )
+    parser.add_argument(
+        "--activation-bits", type=int, help="bits per activation (default: from the dtype)"
+    )
+    parser.add_argument("--weight-bits", type=int, help="bits per weight (default: from the dtype)")
+
+
+def _kib(bits: int) -> str:
+    return f"{bits / 8192:,.1f}"
+
+
+def format_table(data: dict) -> str:
+    """The per-layer table and totals of :meth:`Workload.to_dict` output, as text."""
+    header = (
+        "layer", "op", "loop dims", "MACs", "params", "in KiB", "out KiB", "w dens", "MACs/B",
+    )  # fmt: skip
+    rows = [header]
+    for layer in data["layers"]:
+        dims = " ".join(f"{d}{n}" for d, n in layer["dims"].items())
+        wd = layer["weight_density"]
+        rows.append(
+            (
+                layer["name"],
+                layer["op"],
+                dims,
+                f"{layer['macs']:,}",
+                f"{layer['params']:,}",
+                _kib(layer["input_bits"]),
+                _kib(layer["output_bits"]),
+                "" if wd is None else f"{wd:.3f}",
+                f"{layer['macs_per_byte']:.1f}" if layer["macs"] else "",
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    left = {0, 1, 2}
+    lines = [
+        "  ".join(
+            c.ljust(w) if i in left else c.rjust(w)
+            for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        )
+        for r in rows
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    n_mac = sum(1 for layer in data["layers"] if layer["macs"])
+    lines += [
+        "",
+        f"model               {data['name']}",
+        f"layers              {len(data['layers'])} ({n_mac} with MACs)",
+        f"total MACs          {data['total_macs']:,}",
+        f"total element ops   {data['total_element_ops']:,}",
+        f"total params        {data['total_params']:,}",
+        f"weight storage      {_kib(data['weight_bits'])} KiB",
+        f"peak activations    {_kib(data['peak_activation_bits'])} KiB "
+        f"(at {data['peak_activation_layer']})",
+    ]
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    import torch
+
+    from codesign.workload.frontend import from_torch, load_model
+
+    module, inputs = load_model(args.model)
+    if args.input_shape:
+        gen = torch.Generator().manual_seed(0)
+        inputs = tuple(torch.randn(parse_shape(s), generator=gen) for s in args.input_shape)
+    if inputs is None:
+        raise SpecError(
+            f"model {args.model!r}: give --input-shape (the factory returns no inputs and its "
+            f"file has no {args.model.rpartition(':')[2]}_inputs function)"
+        )
+    workload = from_torch(
+        module,
+        *inputs,
+        fold_batchnorm=not args.no_fold_batchnorm,
+        activation_bits=args.activation_bits,
+        weight_bits=args.weight_bits,
+        name=args.model.rpartition(":")[2],
+    )
+    data = workload.to_dict()
+    print(format_table(data))
+    if args.json:
+        try:
+            with open(args.json, "w") as f:
+                json.dump(data, f, indent=1)
+        except OSError as exc:
+            raise SpecError(f"--json: cannot write {args.json!r}: {exc.strerror}") from exc
+        print(f"wrote {args.json}")
+    return 0
