@@ -1,0 +1,171 @@
+"""Processing elements: one multiply-accumulate cell per dataflow.
+
+Every PE registers what it passes on (activations to the right, partial sums or weights down),
+so an array built from them is systolic: PE ``(r, c)`` sees the data of an input beat ``r + c``
+cycles after the array's edge.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["WeightStationaryPE", "SparseWeightStationaryPE", "OutputStationaryPE"]
+
+
+class WeightStationaryPE(wiring.Component):
+    """Weight-stationary MAC: ``psum_out <= psum_in + a_in * weight``.
+
+    Parameters
+    ----------
+    act_bits, weight_bits, acc_bits : int
+        Signed widths of activations, the weight and partial sums.
+
+    Members
+    -------
+    en : In(1)
+        Advance: every register of the PE holds while ``en`` is low.
+    a_in : In(signed(act_bits))
+        Activation from the left neighbour (or the array edge).
+    a_out : Out(signed(act_bits))
+        ``a_in`` registered, to the right neighbour.
+    psum_in : In(signed(acc_bits))
+        Partial sum from the PE above (zero at the top row).
+    psum_out : Out(signed(acc_bits))
+        ``psum_in + a_in * weight`` registered, to the PE below.
+    w_we, w_in : In(1), In(signed(weight_bits))
+        Load ``w_in`` into the stationary weight (when ``en``).
+    """
+
+    def __init__(self, *, act_bits: int, weight_bits: int, acc_bits: int) -> None:
+        super().__init__(
+            {
+                "en": In(1),
+                "a_in": In(signed(act_bits)),
+                "a_out": Out(signed(act_bits)),
+                "psum_in": In(signed(acc_bits)),
+                "psum_out": Out(signed(acc_bits)),
+                "w_we": In(1),
+                "w_in": In(signed(weight_bits)),
+            }
+        )
+        self._weight_bits = weight_bits
+
+    def elaborate(self, platform):
+        m = Module()
+        weight = Signal(signed(self._weight_bits))
+        with m.If(self.en):
+            m.d.sync += [
+                self.a_out.eq(self.a_in),
+                self.psum_out.eq(self.psum_in + self.a_in * weight),
+            ]
+            with m.If(self.w_we):
+                m.d.sync += weight.eq(self.w_in)
+        return m
+
+
+class SparseWeightStationaryPE(wiring.Component):
+    """2:4-sparse weight-stationary MAC: holds the two non-zero weights of a group of four with
+    their 2-bit positions and adds ``a_in[idx0] * w0 + a_in[idx1] * w1`` to the partial sum.
+
+    Parameters
+    ----------
+    act_bits, weight_bits, acc_bits : int
+        Signed widths of activations, weights and partial sums.
+
+    Members
+    -------
+    en : In(1)
+        Advance: every register holds while ``en`` is low.
+    a_in : In(ArrayLayout(signed(act_bits), 4))
+        The group of four activations from the left neighbour.
+    a_out : Out(ArrayLayout(signed(act_bits), 4))
+        ``a_in`` registered.
+    psum_in, psum_out : In/Out(signed(acc_bits))
+        Partial sums from above / registered to below.
+    w_we : In(1)
+        Load ``w_values`` and ``w_indices`` (when ``en``).
+    w_values : In(ArrayLayout(signed(weight_bits), 2))
+        The two non-zero weights.
+    w_indices : In(ArrayLayout(unsigned(2), 2))
+        Their positions in the group of four.
+    """
+
+    def __init__(self, *, act_bits: int, weight_bits: int, acc_bits: int) -> None:
+        act4 = data.ArrayLayout(signed(act_bits), 4)
+        super().__init__(
+            {
+                "en": In(1),
+                "a_in": In(act4),
+                "a_out": Out(act4),
+                "psum_in": In(signed(acc_bits)),
+                "psum_out": Out(signed(acc_bits)),
+                "w_we": In(1),
+                "w_values": In(data.ArrayLayout(signed(weight_bits), 2)),
+                "w_indices": In(data.ArrayLayout(unsigned(2), 2)),
+            }
+        )
+        self._weight_bits = weight_bits
+
+    def elaborate(self, platform):
+        m = Module()
+        values = [Signal(signed(self._weight_bits), name=f"w{j}") for j in range(2)]
+        indices = [Signal(2, name=f"idx{j}") for j in range(2)]
+        with m.If(self.en):
+            products = [self.a_in[indices[j]] * values[j] for j in range(2)]
+            m.d.sync += [
+                self.a_out.eq(self.a_in),
+                self.psum_out.eq(self.psum_in + products[0] + products[1]),
+            ]
+            with m.If(self.w_we):
+                for j in range(2):
+                    m.d.sync += [
+                        values[j].eq(self.w_values[j]),
+                        indices[j].eq(self.w_indices[j]),
+                    ]
+        return m
+
+
+class OutputStationaryPE(wiring.Component):
+    """Output-stationary MAC: ``acc <= (0 if first else acc) + a_in * b_in`` on valid steps;
+    ``a`` passes to the right and ``b`` down, one register each.
+
+    Parameters
+    ----------
+    act_bits, weight_bits, acc_bits : int
+        Signed widths of the two operands and the accumulator.
+
+    Members
+    -------
+    a_in, a_out : In/Out(signed(act_bits))
+        Operand from A, from the left / registered to the right.
+    b_in, b_out : In/Out(signed(weight_bits))
+        Operand from B, from above / registered to below.
+    valid : In(1)
+        ``a_in`` and ``b_in`` carry a reduction step this cycle.
+    first : In(1)
+        The step is ``k = 0`` of a new tile: the accumulator restarts.
+    acc : Out(signed(acc_bits))
+        The accumulator.
+    """
+
+    def __init__(self, *, act_bits: int, weight_bits: int, acc_bits: int) -> None:
+        super().__init__(
+            {
+                "a_in": In(signed(act_bits)),
+                "a_out": Out(signed(act_bits)),
+                "b_in": In(signed(weight_bits)),
+                "b_out": Out(signed(weight_bits)),
+                "valid": In(1),
+                "first": In(1),
+                "acc": Out(signed(acc_bits)),
+            }
+        )
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.sync += [self.a_out.eq(self.a_in), self.b_out.eq(self.b_in)]
+        with m.If(self.valid):
+            m.d.sync += self.acc.eq(Mux(self.first, 0, self.acc) + self.a_in * self.b_in)
+        return m
