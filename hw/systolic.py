@@ -18,11 +18,11 @@ from __future__ import annotations
 from amaranth.hdl import Array, Cat, Module, Signal, Value
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
-
-from codesign.errors import SpecError
 from codesign.hw.config import Dataflow, SystolicConfig
 from codesign.hw.layouts import input_layout, output_layout, weight_layout
 from codesign.hw.pe import OutputStationaryPE, WeightStationaryPE
+
+from codesign.errors import SpecError
 
 __all__ = ["WeightStationaryArray", "OutputStationaryArray"]
 

@@ -12,18 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-
-pytest.importorskip("amaranth")
-
-from amaranth.hdl import Value  # noqa: E402
-from amaranth.sim import Simulator  # noqa: E402
-
-from codesign.cost.systolic import (  # noqa: E402
-    os_tile_cycles,
-    sparse_ws_tile_cycles,
-    ws_tile_cycles,
-)
-from codesign.hw import (  # noqa: E402
+from amaranth.hdl import Value
+from amaranth.sim import Simulator
+from codesign.hw import (
     OutputStationaryArray,
     OutputStationaryPE,
     SparseWeightStationaryArray,
@@ -32,6 +23,12 @@ from codesign.hw import (  # noqa: E402
     WeightStationaryPE,
     output_layout,
     unpack,
+)
+
+from codesign.cost.systolic import (
+    os_tile_cycles,
+    sparse_ws_tile_cycles,
+    ws_tile_cycles,
 )
 
 ALWAYS = (True,)
