@@ -141,7 +141,7 @@ class OptunaStrategy:
     """An optuna sampler (NSGA-II or TPE) driven through optuna's ask/tell interface.
 
     Every axis is a categorical distribution. Constraint violations reach the sampler through
-    its ``constraints_func`` (feasible points dominate infeasible ones).
+    ``Trial.set_constraint`` (feasible points dominate infeasible ones).
 
     Parameters
     ----------
@@ -173,22 +173,12 @@ class OptunaStrategy:
         if not isinstance(n_objectives, int) or n_objectives < 1:
             raise SpecError(f"n_objectives must be a positive integer, not {n_objectives!r}")
 
-        def constraints(frozen) -> tuple[float]:
-            return (frozen.user_attrs.get("violation", 0.0),)
-
         if sampler == "nsga2":
             if not isinstance(population_size, int) or population_size < 2:
                 raise SpecError(f"population_size must be an integer >= 2, not {population_size!r}")
-            s = optuna.samplers.NSGAIISampler(
-                population_size=population_size, seed=seed, constraints_func=constraints
-            )
+            s = optuna.samplers.NSGAIISampler(population_size=population_size, seed=seed)
         elif sampler == "tpe":
-            s = optuna.samplers.TPESampler(
-                seed=seed,
-                constraints_func=constraints,
-                multivariate=True,
-                warn_independent_sampling=False,
-            )
+            s = optuna.samplers.TPESampler(seed=seed, multivariate=True)
         else:
             raise SpecError(f"sampler must be 'nsga2' or 'tpe', not {sampler!r}")
         self._space = space
@@ -207,18 +197,20 @@ class OptunaStrategy:
     def tell(self, trial: Trial, values: Sequence[float] | None, *, violation: float = 0.0) -> None:
         import optuna
 
-        t = self._open.pop(trial.number, None)
+        t = self._open.get(trial.number)
         if t is None:
             raise SpecError(f"trial {trial.number} was not asked or was already told")
+        if values is not None:
+            values = [float(v) for v in values]
+            if len(values) != self._n_objectives:
+                raise SpecError(
+                    f"tell: expected {self._n_objectives} objective values, got {len(values)}"
+                )
+        del self._open[trial.number]
         if values is None:
             self._study.tell(t, state=optuna.trial.TrialState.FAIL)
             return
-        values = [float(v) for v in values]
-        if len(values) != self._n_objectives:
-            raise SpecError(
-                f"tell: expected {self._n_objectives} objective values, got {len(values)}"
-            )
-        t.set_user_attr("violation", float(violation))
+        t.set_constraint("violation", float(violation))
         self._study.tell(t, values)
 
 
