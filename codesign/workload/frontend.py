@@ -167,10 +167,21 @@ _PER_OUTPUT_ELEMENT = {
 _PER_INPUT_ELEMENT = {"adaptive_avg_pool": 1, "mean": 1, "sum": 1}
 _POOL_OPS = {"max_pool", "avg_pool"}  # output elements x kernel area
 
+
+def _function_name(fn: Callable) -> str:
+    """The public spelling of a function: ``torch.nn.functional.relu``, ``torch.add``,
+    ``operator.add``."""
+    name = getattr(fn, "__name__", repr(fn))
+    for prefix, namespace in (("torch.nn.functional", F), ("torch", torch), ("operator", operator)):
+        if getattr(namespace, name, None) is fn:
+            return f"{prefix}.{name}"
+    return f"{getattr(fn, '__module__', None) or '?'}.{name}"
+
+
 SUPPORTED_OPS: tuple[str, ...] = tuple(
     sorted(
         {f"torch.nn.{t.__name__}" for t in _MODULES}
-        | {f"{getattr(f, '__module__', None) or 'operator'}.{f.__name__}" for f in _FUNCTIONS}
+        | {_function_name(f) for f in _FUNCTIONS}
         | {f"Tensor.{m}" for m in _METHODS}
     )
 )
@@ -180,15 +191,11 @@ SUPPORTED_OPS: tuple[str, ...] = tuple(
 
 def _describe(node: fx.Node, gm: fx.GraphModule) -> str:
     if node.op == "call_module":
-        return (
-            f"{type(gm.get_submodule(node.target)).__module__.split('.')[0]}.nn."
-            + type(gm.get_submodule(node.target)).__name__
-        )
+        cls = type(gm.get_submodule(node.target))
+        return f"torch.nn.{cls.__name__}" if cls.__module__.startswith("torch.nn") else cls.__name__
     if node.op == "call_method":
         return f"Tensor.{node.target}"
-    target = node.target
-    module = getattr(target, "__module__", None) or "operator"
-    return f"{module}.{getattr(target, '__name__', repr(target))}"
+    return _function_name(node.target)
 
 
 def _unsupported(node: fx.Node, gm: fx.GraphModule) -> UnsupportedOperatorError:
