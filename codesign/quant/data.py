@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib.util
 import json
 import os
-import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -65,50 +63,23 @@ class ModelSpec:
 
 
 def load_model_spec(spec: str) -> ModelSpec:
-    """Import ``file.py:factory`` and build the model (see the module docstring)."""
-    path_text, sep, factory = spec.rpartition(":")
-    if not sep or not path_text.endswith(".py") or not factory.isidentifier():
-        raise SpecError(f"model spec must look like 'path/to/file.py:factory', not {spec!r}")
-    path = Path(path_text)
-    if not path.is_file():
-        raise SpecError(f"model spec {spec!r}: file {path_text!r} does not exist")
-    name = "_codesign_model_" + hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
-    module_obj = sys.modules.get(name)
-    if module_obj is None:
-        loader_spec = importlib.util.spec_from_file_location(name, path)
-        module_obj = importlib.util.module_from_spec(loader_spec)
-        sys.modules[name] = module_obj
-        try:
-            loader_spec.loader.exec_module(module_obj)
-        except Exception:
-            del sys.modules[name]
-            raise
-    fn = getattr(module_obj, factory, None)
-    if not callable(fn):
-        public = sorted(n for n in dir(module_obj) if callable(getattr(module_obj, n)))
+    """Build the model of ``file.py:factory`` with `codesign.workload.load_model`; example
+    inputs are required."""
+    from codesign.workload import load_model
+
+    module, inputs = load_model(spec)
+    if inputs is None:
         raise SpecError(
-            f"model spec {spec!r}: {path_text!r} has no callable {factory!r}; callables are "
-            f"{[n for n in public if not n.startswith('_')]}"
+            f"model spec {spec!r}: the factory gives no example inputs; return (module, inputs) "
+            f"or define FACTORY_inputs() in the same file"
         )
-    built = fn()
-    inputs_fn = getattr(module_obj, f"{factory}_inputs", None)
-    if isinstance(built, tuple) and len(built) == 2 and isinstance(built[0], nn.Module):
-        module, inputs = built
-    elif isinstance(built, nn.Module):
-        if inputs_fn is None:
-            raise SpecError(
-                f"model spec {spec!r}: the factory returns a module, so {factory}_inputs() "
-                f"must exist to give example inputs"
-            )
-        module, inputs = built, inputs_fn()
-    else:
-        raise SpecError(
-            f"model spec {spec!r}: {factory}() must return a torch.nn.Module or "
-            f"(module, inputs), not {type(built).__name__}"
-        )
-    inputs = (inputs,) if isinstance(inputs, torch.Tensor) else tuple(inputs)
+    path_text, _, factory = spec.rpartition(":")
     return ModelSpec(
-        spec=spec, path=path, factory=factory, module=module.eval(), example_inputs=inputs
+        spec=spec,
+        path=Path(path_text),
+        factory=factory,
+        module=module.eval(),
+        example_inputs=tuple(inputs),
     )
 
 

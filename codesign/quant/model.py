@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import copy
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
@@ -39,6 +39,7 @@ from codesign.quant.fakequant import (
 from codesign.quant.intref import check_int32, int_conv, int_linear, quantize_multiplier, requantize
 from codesign.quant.policy import LayerPolicy, Pruning, QuantPolicy, WeightFormat
 from codesign.quant.prune import channel_mask, magnitude_mask, nm_mask
+from codesign.workload import LoopNest, Workload
 
 __all__ = [
     "QUANTIZABLE_TYPES",
@@ -561,20 +562,31 @@ def integer_forward(qmodel: QuantizedModel, x: torch.Tensor | Sequence) -> torch
         return qmodel.module(*_inputs_tuple(x))
 
 
-def annotate_workload(nests: Sequence, qmodel: QuantizedModel) -> list:
-    """Loop nests with the bit-widths and weight densities of ``qmodel``'s layers.
+def annotate_workload(workload: Workload, qmodel: QuantizedModel) -> Workload:
+    """The workload with ``qmodel``'s bit-widths and weight densities on its MAC layers.
 
-    A nest whose ``name`` is a MAC layer of the model gets ``inputs``/``weights`` bits from the
-    layer's policy (32 for float) and the layer's measured weight density; other nests are
-    returned unchanged.
+    Each loop nest named like a MAC layer of the model gets inputs/weights bits from the
+    layer's policy (32 for float) and the layer's weight density after pruning and
+    quantization; its node gets the same weight density, the requantized output activation
+    width and the deployed parameter storage. Other nodes are unchanged. Layers are matched by
+    module path, the names `codesign.workload.from_torch` gives them (without BatchNorm
+    folding: `quantize_model` does not fold).
     """
     by_name = {info.name: info for info in qmodel.layers}
-    out = []
-    for nest in nests:
-        info = by_name.get(nest.name)
-        if info is not None:
-            nest = nest.with_bits(inputs=info.act_bits, weights=info.weight_bits)
-            if info.weight_density > 0:
-                nest = nest.with_density(weights=info.weight_density)
-        out.append(nest)
-    return out
+    graph = workload.graph.copy()
+    for name in graph.nodes:
+        node = graph.nodes[name]["node"]
+        info = by_name.get(name)
+        if info is None or not isinstance(node.layer, LoopNest):
+            continue
+        nest = node.layer.with_bits(inputs=info.act_bits, weights=info.weight_bits)
+        if info.weight_density > 0:
+            nest = nest.with_density(weights=info.weight_density)
+        graph.nodes[name]["node"] = replace(
+            node,
+            layer=nest,
+            activation_bits=info.act_bits,
+            weight_density=info.weight_density,
+            param_bits=info.weight_elements * info.weight_bits + 32 * info.bias_elements,
+        )
+    return Workload(graph=graph, name=workload.name)
