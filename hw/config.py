@@ -229,9 +229,67 @@ class SystolicConfig:
         return _from_design(cls, data)
 
 
-def _from_architecture(cls, arch, *, dataflow, acc_bits):  # replaced below once arch exists
-    raise NotImplementedError
+_ARCH_FIELDS = (
+    "compute.rows -> rows, compute.cols -> cols, compute.input_bits -> act_bits, "
+    "compute.weight_bits -> weight_bits, compute.accum_bits -> acc_bits"
+)
 
 
-def _from_design(cls, data):  # replaced below once arch exists
-    raise NotImplementedError
+def _from_architecture(cls, arch, *, dataflow, acc_bits):
+    from codesign.arch.spec import Architecture, Sparsity
+
+    if not isinstance(arch, Architecture):
+        raise SpecError(f"arch must be a codesign.arch.Architecture, not {type(arch).__name__}")
+    compute = arch.compute
+    arch_dataflow = compute.dataflow.value
+    if dataflow is None:
+        if arch_dataflow not in ("ws", "os"):
+            raise SpecError(
+                f"compute.dataflow {arch_dataflow!r} of architecture {arch.name!r} cannot be "
+                f"generated; codesign.hw builds 'ws' and 'os' arrays (and 'sparse24' from a 'ws' "
+                f"architecture)"
+            )
+        target = Dataflow(arch_dataflow)
+    else:
+        target = SystolicConfig(rows=1, cols=1, dataflow=dataflow).dataflow  # validates the name
+        needed = "ws" if target is Dataflow.SPARSE_2_4 else target.value
+        if arch_dataflow != needed:
+            raise SpecError(
+                f"dataflow {target.value!r} needs compute.dataflow {needed!r}, but architecture "
+                f"{arch.name!r} has {arch_dataflow!r}"
+            )
+    if not compute.systolic:
+        raise SpecError(
+            f"compute.systolic of architecture {arch.name!r} is false; codesign.hw generates "
+            f"systolic arrays only (compute.systolic: true)"
+        )
+    if compute.sparsity is Sparsity.SKIP and target is not Dataflow.SPARSE_2_4:
+        raise SpecError(
+            f"compute.sparsity 'skip' of architecture {arch.name!r} cannot be generated: the "
+            f"dense arrays spend a cycle on every operand; use 'dense' or 'gate', or the 2:4 "
+            f"array (dataflow 'sparse24')"
+        )
+    try:
+        return cls(
+            rows=compute.rows,
+            cols=compute.cols,
+            act_bits=compute.input_bits,
+            weight_bits=compute.weight_bits,
+            acc_bits=compute.accum_bits if acc_bits is None else acc_bits,
+            dataflow=target,
+        )
+    except SpecError as exc:
+        raise SpecError(
+            f"architecture {arch.name!r} cannot be generated: {exc} ({_ARCH_FIELDS})"
+        ) from None
+
+
+def _from_design(cls, data):
+    from codesign.arch.io import architecture_from_dict
+
+    if not isinstance(data, Mapping):
+        raise SpecError(f"design must be a JSON object, not {type(data).__name__}")
+    if "arch" not in data:
+        keys = ", ".join(repr(k) for k in sorted(data)) or "none"
+        raise SpecError(f"design has no 'arch' key (keys: {keys}); expected {{\"arch\": {{...}}}}")
+    return cls.from_architecture(architecture_from_dict(data["arch"]))
