@@ -23,7 +23,7 @@ def test_analyze_digits_prints_table_and_writes_json(tmp_path, capsys):
     ]  # fmt: skip
     assert "conv1  " in text and "N1 K8 C1 P8 Q8 R3 S3" in text and "4,608" in text
     assert "total MACs          80,896" in text
-    assert "peak activations    8.0 KiB (at relu2)" in text
+    assert "peak activations    8.00 KiB (at relu2)" in text
     assert text == format_table(data) + f"\nwrote {out}\n"
 
 

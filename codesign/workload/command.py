@@ -58,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _kib(bits: int) -> str:
-    return f"{bits / 8192:,.1f}"
+    return f"{bits / 8192:,.2f}"
 
 
 def format_table(data: dict) -> str:
@@ -94,10 +94,12 @@ def format_table(data: dict) -> str:
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     n_mac = sum(1 for layer in data["layers"] if layer["macs"])
+    n_folded = sum(len(layer["folded"]) for layer in data["layers"])
     lines += [
         "",
         f"model               {data['name']}",
-        f"layers              {len(data['layers'])} ({n_mac} with MACs)",
+        f"layers              {len(data['layers'])} ({n_mac} with MACs, "
+        f"{n_folded} BatchNorm folded into convolutions)",
         f"total MACs          {data['total_macs']:,}",
         f"total element ops   {data['total_element_ops']:,}",
         f"total params        {data['total_params']:,}",
