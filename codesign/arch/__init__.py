@@ -1,1 +1,42 @@
-"""placeholder"""
+"""Architectures: the PE array, memory levels (innermost first), technology tables, presets
+and strict YAML/JSON I/O."""
+
+from codesign.arch.io import (
+    architecture_from_dict,
+    architecture_to_dict,
+    load_architecture,
+    save_architecture,
+)
+from codesign.arch.presets import (
+    PRESETS,
+    eyeriss,
+    fpga_edge,
+    output_stationary,
+    preset,
+    weight_stationary,
+)
+from codesign.arch.spec import (
+    Architecture,
+    CompressionFormat,
+    ComputeArray,
+    MemoryLevel,
+    Sparsity,
+)
+
+__all__ = [
+    "Architecture",
+    "CompressionFormat",
+    "ComputeArray",
+    "MemoryLevel",
+    "Sparsity",
+    "PRESETS",
+    "preset",
+    "weight_stationary",
+    "output_stationary",
+    "eyeriss",
+    "fpga_edge",
+    "architecture_from_dict",
+    "architecture_to_dict",
+    "load_architecture",
+    "save_architecture",
+]

@@ -1,0 +1,274 @@
+"""Architecture presets, built from the technology tables.
+
+* ``weight_stationary``: a TPU/Gemmini-like systolic array: one weight register per PE, an
+  accumulator SRAM for outputs, a scratchpad for inputs and weights, DRAM.
+* ``output_stationary``: a systolic array whose PEs keep their accumulators, a scratchpad, DRAM.
+* ``eyeriss``: 12 x 14 PEs with per-PE scratchpads (12 + 224 + 24 16-bit words, as in Eyeriss
+  v1), a 108 KB global buffer and DRAM; row-stationary, 16-bit.
+* ``fpga_edge``: an 8 x 8 weight-stationary array of DSP-sized MACs, sixteen 36 Kb BRAMs as the
+  on-chip buffer, a 32-bit DRAM port at 100 MHz.
+
+Every factory takes the parameters a design-space explorer varies and returns a validated
+``Architecture``; ``PRESETS`` maps preset names to factories called with their defaults.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from codesign.arch import technology as tech
+from codesign.arch.spec import Architecture, ComputeArray, MemoryLevel, Sparsity
+from codesign.errors import SpecError
+from codesign.mapping.dataflow import Dataflow
+from codesign.workload.loopnest import TensorRole
+
+__all__ = [
+    "weight_stationary",
+    "output_stationary",
+    "eyeriss",
+    "fpga_edge",
+    "PRESETS",
+    "preset",
+]
+
+_I, _W, _O = TensorRole.INPUTS, TensorRole.WEIGHTS, TensorRole.OUTPUTS
+_ALL = frozenset(TensorRole)
+
+
+def _compute(
+    rows: int,
+    cols: int,
+    input_bits: int,
+    weight_bits: int,
+    accum_bits: int,
+    dataflow: Dataflow,
+    systolic: bool,
+    sparsity: Sparsity,
+    sparse_operands: frozenset[TensorRole],
+) -> ComputeArray:
+    return ComputeArray(
+        rows=rows,
+        cols=cols,
+        input_bits=input_bits,
+        weight_bits=weight_bits,
+        accum_bits=accum_bits,
+        mac_energy_pj=tech.mac_energy_pj(input_bits, weight_bits, accum_bits),
+        mac_area_um2=tech.mac_area_um2(input_bits, weight_bits, accum_bits),
+        dataflow=dataflow,
+        systolic=systolic,
+        sparsity=sparsity,
+        sparse_operands=sparse_operands,
+    )
+
+
+def _register(name: str, size_bits: int, instances: int, holds: frozenset) -> MemoryLevel:
+    """A per-PE register (file): one word per cycle each way."""
+    e = tech.sram_access_energy_pj(size_bits, size_bits if size_bits <= 64 else 16)
+    word = size_bits if size_bits <= 64 else 16
+    return MemoryLevel(
+        name=name,
+        size_bits=size_bits,
+        instances=instances,
+        word_bits=word,
+        read_bits_per_cycle=word,
+        write_bits_per_cycle=word,
+        read_energy_pj=e,
+        write_energy_pj=e,
+        holds=holds,
+        area_um2=tech.register_area_um2(size_bits),
+    )
+
+
+def _sram(name: str, size_bits: int, word_bits: int, holds: frozenset) -> MemoryLevel:
+    """A shared SRAM delivering one word per cycle each way."""
+    e = tech.sram_access_energy_pj(size_bits, word_bits)
+    return MemoryLevel(
+        name=name,
+        size_bits=size_bits,
+        word_bits=word_bits,
+        read_bits_per_cycle=word_bits,
+        write_bits_per_cycle=word_bits,
+        read_energy_pj=e,
+        write_energy_pj=e,
+        holds=holds,
+        area_um2=tech.sram_area_um2(size_bits),
+    )
+
+
+def _dram(bits_per_cycle: int) -> MemoryLevel:
+    e = tech.dram_access_energy_pj(64)
+    return MemoryLevel(
+        name="dram",
+        size_bits=None,
+        word_bits=64,
+        read_bits_per_cycle=bits_per_cycle,
+        write_bits_per_cycle=bits_per_cycle,
+        read_energy_pj=e,
+        write_energy_pj=e,
+        holds=_ALL,
+    )
+
+
+def weight_stationary(
+    rows: int = 16,
+    cols: int = 16,
+    *,
+    input_bits: int = 8,
+    weight_bits: int = 8,
+    accum_bits: int = 32,
+    scratchpad_kib: int = 256,
+    accumulator_kib: int = 64,
+    dram_bits_per_cycle: int = 64,
+    clock_mhz: float = 1000.0,
+    sparsity: Sparsity = Sparsity.DENSE,
+    sparse_operands: frozenset[TensorRole] = frozenset(),
+) -> Architecture:
+    """TPU/Gemmini-like weight-stationary systolic array (levels: ``weight_reg``,
+    ``accumulator``, ``scratchpad``, ``dram``). The scratchpad delivers one input vector and one
+    weight row per cycle, the accumulator one output row."""
+    word = max(rows * input_bits, cols * weight_bits)
+    return Architecture(
+        name=f"ws{rows}x{cols}",
+        compute=_compute(
+            rows,
+            cols,
+            input_bits,
+            weight_bits,
+            accum_bits,
+            Dataflow.WEIGHT_STATIONARY,
+            True,
+            sparsity,
+            sparse_operands,
+        ),
+        levels=(
+            _register("weight_reg", weight_bits, rows * cols, frozenset({_W})),
+            _sram("accumulator", accumulator_kib * 8192, cols * accum_bits, frozenset({_O})),
+            _sram("scratchpad", scratchpad_kib * 8192, word, frozenset({_I, _W})),
+            _dram(dram_bits_per_cycle),
+        ),
+        clock_mhz=clock_mhz,
+    )
+
+
+def output_stationary(
+    rows: int = 16,
+    cols: int = 16,
+    *,
+    input_bits: int = 8,
+    weight_bits: int = 8,
+    accum_bits: int = 32,
+    scratchpad_kib: int = 256,
+    dram_bits_per_cycle: int = 64,
+    clock_mhz: float = 1000.0,
+    sparsity: Sparsity = Sparsity.DENSE,
+    sparse_operands: frozenset[TensorRole] = frozenset(),
+) -> Architecture:
+    """Output-stationary systolic array (levels: ``accum_reg``, ``scratchpad``, ``dram``). The
+    scratchpad delivers one input column and one weight row per cycle and takes one output row."""
+    word = max(rows * input_bits + cols * weight_bits, cols * accum_bits)
+    return Architecture(
+        name=f"os{rows}x{cols}",
+        compute=_compute(
+            rows,
+            cols,
+            input_bits,
+            weight_bits,
+            accum_bits,
+            Dataflow.OUTPUT_STATIONARY,
+            True,
+            sparsity,
+            sparse_operands,
+        ),
+        levels=(
+            _register("accum_reg", accum_bits, rows * cols, frozenset({_O})),
+            _sram("scratchpad", scratchpad_kib * 8192, word, _ALL),
+            _dram(dram_bits_per_cycle),
+        ),
+        clock_mhz=clock_mhz,
+    )
+
+
+def eyeriss(
+    rows: int = 12,
+    cols: int = 14,
+    *,
+    bits: int = 16,
+    spad_words: int = 12 + 224 + 24,
+    glb_kib: int = 108,
+    dram_bits_per_cycle: int = 64,
+    clock_mhz: float = 200.0,
+) -> Architecture:
+    """Eyeriss-like row-stationary array (levels: ``spad`` per PE, ``glb``, ``dram``)."""
+    return Architecture(
+        name=f"eyeriss{rows}x{cols}",
+        compute=_compute(
+            rows,
+            cols,
+            bits,
+            bits,
+            bits,
+            Dataflow.ROW_STATIONARY,
+            False,
+            Sparsity.DENSE,
+            frozenset(),
+        ),
+        levels=(
+            _register("spad", spad_words * bits, rows * cols, _ALL),
+            _sram("glb", glb_kib * 8192, 64, _ALL),
+            _dram(dram_bits_per_cycle),
+        ),
+        clock_mhz=clock_mhz,
+    )
+
+
+def fpga_edge(
+    rows: int = 8,
+    cols: int = 8,
+    *,
+    input_bits: int = 8,
+    weight_bits: int = 8,
+    accum_bits: int = 32,
+    brams: int = 16,
+    dram_bits_per_cycle: int = 32,
+    clock_mhz: float = 100.0,
+) -> Architecture:
+    """A small FPGA design: weight-stationary systolic array of DSP-sized MACs, ``brams`` 36 Kb
+    block RAMs as one buffer for all tensors, a 32-bit DRAM port (levels: ``weight_reg``,
+    ``bram``, ``dram``)."""
+    word = max(rows * input_bits, cols * accum_bits)
+    return Architecture(
+        name=f"fpga{rows}x{cols}",
+        compute=_compute(
+            rows,
+            cols,
+            input_bits,
+            weight_bits,
+            accum_bits,
+            Dataflow.WEIGHT_STATIONARY,
+            True,
+            Sparsity.DENSE,
+            frozenset(),
+        ),
+        levels=(
+            _register("weight_reg", weight_bits, rows * cols, frozenset({_W})),
+            _sram("bram", brams * 36 * 1024, word, _ALL),
+            _dram(dram_bits_per_cycle),
+        ),
+        clock_mhz=clock_mhz,
+    )
+
+
+PRESETS: dict[str, Callable[[], Architecture]] = {
+    "ws": weight_stationary,
+    "os": output_stationary,
+    "eyeriss": eyeriss,
+    "fpga_edge": fpga_edge,
+}
+"""Preset name -> factory (called with its defaults by ``preset``)."""
+
+
+def preset(name: str) -> Architecture:
+    """The preset architecture called ``name`` with default parameters."""
+    if name not in PRESETS:
+        raise SpecError(f"preset must be one of {sorted(PRESETS)}, not {name!r}")
+    return PRESETS[name]()

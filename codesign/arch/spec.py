@@ -1,0 +1,305 @@
+"""The architecture: a PE array and a chain of memory levels.
+
+Memory levels are listed **innermost first** (``levels[0]`` is next to the MACs, ``levels[-1]``
+is DRAM). Levels with ``instances == rows * cols`` are per-PE (register files, weight registers);
+they must come first. Levels with one instance are shared by the whole array. The spatial
+unrolling of a mapping sits between the last per-PE level and the first shared level.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass
+
+from codesign.errors import SpecError
+from codesign.mapping.dataflow import Dataflow
+from codesign.workload.loopnest import TensorRole
+
+__all__ = ["Sparsity", "CompressionFormat", "ComputeArray", "MemoryLevel", "Architecture"]
+
+
+class Sparsity(enum.Enum):
+    """How the array exploits zero operands.
+
+    ``DENSE`` ignores densities; ``GATE`` spends no MAC energy on a zero operand but saves no
+    cycles; ``SKIP`` saves both (ideal load balance).
+    """
+
+    DENSE = "dense"
+    GATE = "gate"
+    SKIP = "skip"
+
+
+class CompressionFormat(enum.Enum):
+    """Storage format of a tensor in every memory level.
+
+    Metadata per dense element, with density ``d`` and ``index_bits`` from the architecture:
+    ``DENSE`` stores every value (no metadata); ``BITMASK`` stores the non-zeros plus one bit per
+    element; ``RLE`` stores each non-zero with an ``index_bits`` run length (zeros before it);
+    ``CSR`` stores each non-zero with an ``index_bits`` coordinate (offsets per row are
+    amortized to nothing). Stored bits per element are therefore ``bits`` (dense) or
+    ``d * bits + 1`` (bitmask) or ``d * (bits + index_bits)`` (RLE, CSR).
+    """
+
+    DENSE = "dense"
+    BITMASK = "bitmask"
+    RLE = "rle"
+    CSR = "csr"
+
+
+def _pos_int(owner: str, name: str, value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise SpecError(f"{owner}{name} must be a positive integer, not {value!r}")
+    return value
+
+
+def _nonneg_num(owner: str, name: str, value: object) -> float:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not ok or not math.isfinite(value) or value < 0:
+        raise SpecError(f"{owner}{name} must be a non-negative number, not {value!r}")
+    return float(value)
+
+
+def _pos_num(owner: str, name: str, value: object) -> float:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not ok or not math.isfinite(value) or value <= 0:
+        raise SpecError(f"{owner}{name} must be a positive number, not {value!r}")
+    return float(value)
+
+
+def _enum(owner: str, name: str, value: object, cls: type[enum.Enum]) -> None:
+    if not isinstance(value, cls):
+        raise SpecError(
+            f"{owner}{name} must be one of {[m.value for m in cls]}, not {value!r}"
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ComputeArray:
+    """A ``rows x cols`` array of MAC units.
+
+    Parameters
+    ----------
+    rows, cols : int
+        PE array shape.
+    input_bits, weight_bits : int
+        Widest operand each multiplier accepts (a layer with wider tensors does not fit).
+    accum_bits : int
+        Accumulator width.
+    mac_energy_pj : float
+        Energy of one MAC (see ``codesign.arch.technology.mac_energy_pj``).
+    mac_area_um2 : float
+        Area of one PE's MAC unit.
+    dataflow : Dataflow
+        The dataflow template every mapping on this array follows.
+    systolic : bool
+        Whether operands move through the array in systolic fashion: each pass over the PE-level
+        loops then pays the fill/drain latency of ``codesign.cost.systolic_tile_cycles``
+        (weight- or input-stationary, output-stationary); a non-systolic array pays none.
+    sparsity : Sparsity
+        Whether zero operands are ignored, gated or skipped.
+    sparse_operands : frozenset of TensorRole
+        The operands whose zeros are gated or skipped (inputs and/or weights).
+    """
+
+    rows: int
+    cols: int
+    input_bits: int = 8
+    weight_bits: int = 8
+    accum_bits: int = 32
+    mac_energy_pj: float
+    mac_area_um2: float
+    dataflow: Dataflow
+    systolic: bool = True
+    sparsity: Sparsity = Sparsity.DENSE
+    sparse_operands: frozenset[TensorRole] = frozenset()
+
+    def __post_init__(self) -> None:
+        o = "compute."
+        for name in ("rows", "cols", "input_bits", "weight_bits", "accum_bits"):
+            _pos_int(o, name, getattr(self, name))
+        _nonneg_num(o, "mac_energy_pj", self.mac_energy_pj)
+        _nonneg_num(o, "mac_area_um2", self.mac_area_um2)
+        _enum(o, "dataflow", self.dataflow, Dataflow)
+        if not isinstance(self.systolic, bool):
+            raise SpecError(f"compute.systolic must be true or false, not {self.systolic!r}")
+        if self.systolic and self.dataflow is Dataflow.ROW_STATIONARY:
+            raise SpecError(
+                "compute.systolic must be false for dataflow 'rs' (systolic timing is defined "
+                "for 'ws', 'is' and 'os')"
+            )
+        _enum(o, "sparsity", self.sparsity, Sparsity)
+        allowed = {TensorRole.INPUTS, TensorRole.WEIGHTS}
+        if not isinstance(self.sparse_operands, frozenset) or not self.sparse_operands <= allowed:
+            raise SpecError(
+                f"compute.sparse_operands must be a set of 'inputs'/'weights', "
+                f"not {self.sparse_operands!r}"
+            )
+        if self.sparsity is not Sparsity.DENSE and not self.sparse_operands:
+            raise SpecError(
+                f"compute.sparse_operands must name at least one of 'inputs'/'weights' when "
+                f"sparsity is {self.sparsity.value!r}"
+            )
+
+    @property
+    def pes(self) -> int:
+        """Number of PEs."""
+        return self.rows * self.cols
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class MemoryLevel:
+    """One level of the memory hierarchy (all instances identical).
+
+    Parameters
+    ----------
+    name : str
+        Unique name, e.g. ``"weight_reg"``, ``"glb"``, ``"dram"``.
+    size_bits : int or None
+        Capacity of one instance; ``None`` (unbounded) only for the outermost level.
+    instances : int
+        1 (shared by the array) or ``rows * cols`` (one per PE).
+    word_bits : int
+        Bits per access; energies are per word and traffic is packed into words.
+    read_bits_per_cycle, write_bits_per_cycle : int
+        Bandwidth of one instance.
+    read_energy_pj, write_energy_pj : float
+        Energy of one word access.
+    holds : frozenset of TensorRole
+        The tensors this level may hold (the outermost level must hold all three).
+    area_um2 : float
+        Area of one instance.
+    """
+
+    name: str
+    size_bits: int | None
+    instances: int = 1
+    word_bits: int
+    read_bits_per_cycle: int
+    write_bits_per_cycle: int
+    read_energy_pj: float
+    write_energy_pj: float
+    holds: frozenset[TensorRole]
+    area_um2: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise SpecError(f"memory level name must be a non-empty string, not {self.name!r}")
+        o = f"level {self.name!r}: "
+        if self.size_bits is not None:
+            _pos_int(o, "size_bits", self.size_bits)
+        for name in ("instances", "word_bits", "read_bits_per_cycle", "write_bits_per_cycle"):
+            _pos_int(o, name, getattr(self, name))
+        for name in ("read_energy_pj", "write_energy_pj", "area_um2"):
+            _nonneg_num(o, name, getattr(self, name))
+        if (
+            not isinstance(self.holds, frozenset)
+            or not self.holds
+            or not all(isinstance(r, TensorRole) for r in self.holds)
+        ):
+            raise SpecError(
+                f"{o}holds must be a non-empty set of {[r.value for r in TensorRole]}, "
+                f"not {self.holds!r}"
+            )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Architecture:
+    """A PE array, its memory levels (innermost first) and its clock.
+
+    Parameters
+    ----------
+    name : str
+        Preset or user name.
+    compute : ComputeArray
+        The PE array.
+    levels : tuple of MemoryLevel
+        Innermost first; per-PE levels (``instances == rows * cols``) before shared ones; the
+        last level is DRAM (unbounded or large) and holds every tensor.
+    clock_mhz : float
+        Clock frequency.
+    input_format, weight_format : CompressionFormat
+        Storage formats of the two operands in every level (outputs are dense).
+    index_bits : int
+        Bits of a run length (RLE) or coordinate (CSR) per stored non-zero.
+    """
+
+    name: str
+    compute: ComputeArray
+    levels: tuple[MemoryLevel, ...]
+    clock_mhz: float = 1000.0
+    input_format: CompressionFormat = CompressionFormat.DENSE
+    weight_format: CompressionFormat = CompressionFormat.DENSE
+    index_bits: int = 4
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise SpecError(f"architecture name must be a non-empty string, not {self.name!r}")
+        if not isinstance(self.compute, ComputeArray):
+            raise SpecError(f"compute must be a ComputeArray, not {type(self.compute).__name__}")
+        if not isinstance(self.levels, tuple) or not self.levels:
+            raise SpecError("levels must be a non-empty tuple of MemoryLevel, innermost first")
+        names = [lv.name for lv in self.levels]
+        for i, lv in enumerate(self.levels):
+            if not isinstance(lv, MemoryLevel):
+                raise SpecError(f"levels[{i}] must be a MemoryLevel, not {type(lv).__name__}")
+            if names.count(lv.name) > 1:
+                raise SpecError(f"levels: name {lv.name!r} is used twice; names must be unique")
+        pes = self.compute.pes
+        per_pe_done = False
+        for lv in self.levels:
+            if lv.instances not in (1, pes):
+                raise SpecError(
+                    f"level {lv.name!r}: instances must be 1 (shared) or rows*cols = {pes} "
+                    f"(per PE), not {lv.instances}"
+                )
+            if lv.instances == 1 or pes == 1:
+                per_pe_done = True
+            elif per_pe_done:
+                raise SpecError(
+                    f"level {lv.name!r}: per-PE levels (instances = {pes}) must come before "
+                    f"shared levels (levels are innermost first)"
+                )
+        outer = self.levels[-1]
+        if outer.holds != frozenset(TensorRole):
+            raise SpecError(
+                f"level {outer.name!r}: the outermost level must hold all tensors "
+                f"{[r.value for r in TensorRole]}, not {sorted(r.value for r in outer.holds)}"
+            )
+        if outer.instances != 1:
+            raise SpecError(f"level {outer.name!r}: the outermost level must have 1 instance")
+        for lv in self.levels[:-1]:
+            if lv.size_bits is None:
+                raise SpecError(
+                    f"level {lv.name!r}: size_bits may be null (unbounded) only for the "
+                    f"outermost level"
+                )
+        _pos_num("", "clock_mhz", self.clock_mhz)
+        _enum("", "input_format", self.input_format, CompressionFormat)
+        _enum("", "weight_format", self.weight_format, CompressionFormat)
+        _pos_int("", "index_bits", self.index_bits)
+
+    @property
+    def num_per_pe_levels(self) -> int:
+        """How many of the innermost levels are per PE (the spatial unrolling sits above them)."""
+        pes = self.compute.pes
+        if pes == 1:
+            return 0
+        return sum(1 for lv in self.levels if lv.instances == pes)
+
+    def level_index(self, name: str) -> int:
+        """Index (innermost = 0) of the level called ``name``."""
+        for i, lv in enumerate(self.levels):
+            if lv.name == name:
+                return i
+        raise SpecError(
+            f"level name must be one of {[lv.name for lv in self.levels]}, not {name!r}"
+        )
+
+    @property
+    def area_um2(self) -> float:
+        """PE array plus every on-chip level (all instances)."""
+        return self.compute.mac_area_um2 * self.compute.pes + sum(
+            lv.area_um2 * lv.instances for lv in self.levels
+        )

@@ -1,0 +1,560 @@
+"""The analytical cost model: one vectorized function of (LoopNest, Architecture, MappingBatch).
+
+Semantics (the brute-force simulator ``codesign.cost.reference`` implements the same rules
+literally, loop by loop, and the tests require exact agreement):
+
+* **Tiles.** The tile of a tensor at level ``l`` spans every loop at level ``l`` and below (plus
+  the spatial loops when the level is shared); its size is the number of distinct elements the
+  projection touches (sliding-window halos and grouped channels exact, ``axis_extent``).
+* **Fills.** A kept level's tile is refilled from the next kept level above (its *parent*)
+  whenever a loop above it that indexes the tensor moves to a new value; loops that do not
+  index the tensor reuse the tile. Per instance the fill events are the product of all loop
+  bounds above the level, from the outermost loop down to the innermost loop that indexes the
+  tensor (bound > 1). Each event moves the whole new tile (no halo reuse between consecutive
+  tiles).
+* **MAC operands.** Every temporal step, every active PE reads one element of each tensor from
+  the innermost level keeping it (no stationarity below the innermost level).
+* **Multicast and spatial reduction.** When a per-PE child is filled from a shared parent, the
+  parent reads each distinct element of the union of the PEs' tiles once. Outputs are reduced
+  across PEs the same way before they are written up.
+* **Partial sums.** Each output fill event ends with a write-back of the tile to the parent; an
+  event that revisits a tile seen before (a reduction loop above the level) first reloads the
+  partial sums from the parent. The first visit of a tile starts from zero.
+* **Cycles.** A *pass* is one run of the per-PE loops: ``passes = prod(loops at shared
+  levels)``, ``stream_len = prod(loops at per-PE levels)``; compute cycles are
+  ``passes * (stream_len + overhead)`` with the systolic overhead of
+  ``codesign.cost.timing.pass_overhead_cycles`` (0 on a non-systolic array). Each level needs
+  ``ceil(traffic bits per instance / bandwidth)`` cycles for reads and for writes; the layer
+  takes the maximum of compute and all levels (transfers overlap compute, double buffering),
+  the excess over compute is reported as stall cycles.
+* **Energy.** Traffic in bits (stored bits per element, see sparsity) over the word width times
+  the per-word energy, per level and tensor, plus MACs times the MAC energy.
+* **Sparsity.** Compressed formats change stored bits per element everywhere (value bits times
+  density plus metadata); a gating array spends MAC energy only on effectual MACs (product of
+  the densities of its sparse operands); a skipping array also shortens each pass to
+  ``ceil(stream_len * effectual)``. A dense array with dense formats ignores densities.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from codesign.arch.spec import Architecture, CompressionFormat, Sparsity
+from codesign.cost.timing import pass_overhead_cycles
+from codesign.errors import MappingError, SpecError
+from codesign.mapping.dataflow import ROLE_ORDER
+from codesign.mapping.mapping import Mapping, MappingBatch, validate_batch
+from codesign.workload.loopnest import LoopNest, TensorRole, TensorSpec
+
+__all__ = [
+    "CostBatch",
+    "CostReport",
+    "evaluate",
+    "evaluate_one",
+    "stored_bits_per_element",
+    "effectual_fraction",
+    "lower_bounds",
+]
+
+
+def stored_bits_per_element(tensor: TensorSpec, fmt: CompressionFormat, index_bits: int) -> float:
+    """Expected stored bits per dense element of ``tensor`` in format ``fmt`` (see
+    ``CompressionFormat``)."""
+    if fmt is CompressionFormat.DENSE:
+        return float(tensor.bits)
+    if fmt is CompressionFormat.BITMASK:
+        return tensor.density * tensor.bits + 1.0
+    return tensor.density * (tensor.bits + index_bits)
+
+
+def effectual_fraction(nest: LoopNest, arch: Architecture) -> float:
+    """Fraction of MACs with all sparse operands non-zero (1 for a dense array)."""
+    c = arch.compute
+    if c.sparsity is Sparsity.DENSE:
+        return 1.0
+    return math.prod(nest.tensor(r).density for r in c.sparse_operands)
+
+
+def _stored_bits(nest: LoopNest, arch: Architecture) -> np.ndarray:
+    fmts = {
+        TensorRole.INPUTS: arch.input_format,
+        TensorRole.WEIGHTS: arch.weight_format,
+        TensorRole.OUTPUTS: CompressionFormat.DENSE,
+    }
+    return np.array(
+        [stored_bits_per_element(nest.tensor(r), fmts[r], arch.index_bits) for r in ROLE_ORDER]
+    )
+
+
+def lower_bounds(nest: LoopNest, arch: Architecture) -> tuple[int, float]:
+    """``(min_cycles, min_energy_pj)``: every PE busy every cycle on effectual MACs (skipping
+    arrays) or all MACs, and compulsory energy: each tensor moved once between DRAM and the
+    chip (inputs and weights read, outputs written) plus the MAC energy."""
+    c = arch.compute
+    eff = effectual_fraction(nest, arch)
+    steps = nest.macs * (eff if c.sparsity is Sparsity.SKIP else 1.0)
+    min_cycles = math.ceil(steps / c.pes)
+    dram = arch.levels[-1]
+    bits = _stored_bits(nest, arch)
+    energy = nest.macs * eff * c.mac_energy_pj
+    for i, r in enumerate(ROLE_ORDER):
+        e = dram.write_energy_pj if r is TensorRole.OUTPUTS else dram.read_energy_pj
+        energy += nest.elements(r) * bits[i] / dram.word_bits * e
+    return min_cycles, energy
+
+
+@dataclass(frozen=True, kw_only=True, slots=True, eq=False)
+class CostBatch:
+    """Costs of ``B`` mappings, as arrays. Per-level axes are innermost first; per-tensor axes
+    follow ``ROLE_ORDER`` (inputs, weights, outputs). Counts are in elements.
+
+    Attributes
+    ----------
+    reads, writes, fills : numpy.ndarray
+        ``(B, L, 3)``: elements read from, written into, and written into from the parent level
+        (fills are the part of writes that come from above; for outputs the rest of the writes
+        are updates from below).
+    occupancy_bits : numpy.ndarray
+        ``(B, L)``: bits of one instance of each level the mapping's tiles occupy.
+    fits : numpy.ndarray
+        ``(B,)`` bool: every level's occupancy within its capacity.
+    compute_cycles, fill_drain_cycles, stall_cycles, cycles : numpy.ndarray
+        ``(B,)``: MAC steps, systolic fill/drain, bandwidth stalls, and their total.
+    level_cycles : numpy.ndarray
+        ``(B, L)``: cycles each level needs for its traffic alone.
+    energy_by_level_pj : numpy.ndarray
+        ``(B, L, 3)`` memory access energy.
+    mac_energy_pj, energy_pj : numpy.ndarray
+        ``(B,)``: MAC energy, and the total with every level.
+    padded_macs : numpy.ndarray
+        ``(B,)``: MACs executed, including padding of imperfect factors.
+    utilization : numpy.ndarray
+        ``(B,)``: useful MACs over ``cycles * PEs``.
+    edp : numpy.ndarray
+        ``(B,)``: energy (pJ) x cycles.
+    macs : int
+        Useful MACs of the layer.
+    area_um2 : float
+        Area of the architecture.
+    min_cycles : int
+        Compute lower bound (see ``lower_bounds``).
+    min_energy_pj : float
+        Compulsory-traffic energy lower bound.
+    """
+
+    reads: np.ndarray
+    writes: np.ndarray
+    fills: np.ndarray
+    occupancy_bits: np.ndarray
+    fits: np.ndarray
+    compute_cycles: np.ndarray
+    fill_drain_cycles: np.ndarray
+    stall_cycles: np.ndarray
+    cycles: np.ndarray
+    level_cycles: np.ndarray
+    energy_by_level_pj: np.ndarray
+    mac_energy_pj: np.ndarray
+    energy_pj: np.ndarray
+    padded_macs: np.ndarray
+    utilization: np.ndarray
+    edp: np.ndarray
+    macs: int
+    area_um2: float
+    min_cycles: int
+    min_energy_pj: float
+
+    def __len__(self) -> int:
+        return self.cycles.shape[0]
+
+
+def _axes(nest: LoopNest) -> list[list[tuple]]:
+    """Per tensor (ROLE_ORDER), per axis: ``(d,)`` or ``(di, dj, a', b')`` (gcd-reduced)."""
+    index = {d: i for i, d in enumerate(nest.dim_names)}
+    out = []
+    for r in ROLE_ORDER:
+        t = nest.tensor(r)
+        axes = []
+        for ai, axis in enumerate(t.axes):
+            if len(axis) == 1:
+                axes.append((index[axis[0][0]],))
+            elif len(axis) == 2:
+                (di, a), (dj, b) = axis
+                g = math.gcd(a, b)
+                axes.append((index[di], index[dj], a // g, b // g))
+            else:
+                raise SpecError(
+                    f"tensor {t.name!r} axis {ai} has {len(axis)} terms; the cost model counts "
+                    f"axes of at most 2 terms exactly"
+                )
+        out.append(axes)
+    return out
+
+
+def _elements(axes: list[tuple], tiles: np.ndarray) -> np.ndarray:
+    """Distinct elements of a tensor for tile sizes ``tiles (..., D)`` (vectorized
+    ``axis_extent``)."""
+    out = None
+    for ax in axes:
+        if len(ax) == 1:
+            ext = tiles[..., ax[0]]
+        else:
+            di, dj, a, b = ax
+            ti, tj = tiles[..., di], tiles[..., dj]
+            ext = ti * tj - np.maximum(ti - b, 0.0) * np.maximum(tj - a, 0.0)
+        out = ext if out is None else out * ext
+    if out is None:
+        return np.ones(tiles.shape[:-1])
+    return out
+
+
+def evaluate(
+    nest: LoopNest, arch: Architecture, mappings: MappingBatch, *, validate: bool = True
+) -> CostBatch:
+    """Costs of every mapping of ``mappings`` for ``nest`` on ``arch``, vectorized.
+
+    Parameters
+    ----------
+    nest : LoopNest
+        The layer.
+    arch : Architecture
+        The hardware.
+    mappings : MappingBatch
+        ``B`` mappings; checked with ``validate_batch`` unless ``validate`` is false (a mapper
+        that generates valid rows by construction may skip the check).
+    validate : bool
+        Whether to validate the batch first.
+
+    Returns
+    -------
+    CostBatch
+        Costs per mapping; rows whose tiles overflow a level are flagged in ``fits``.
+    """
+    c = arch.compute
+    for r, limit in ((TensorRole.INPUTS, c.input_bits), (TensorRole.WEIGHTS, c.weight_bits)):
+        if nest.tensor(r).bits > limit:
+            raise SpecError(
+                f"layer {nest.name!r}: {r.value} bits {nest.tensor(r).bits} exceed the array's "
+                f"{r.value.rstrip('s')}_bits {limit}"
+            )
+    if validate:
+        validate_batch(nest, arch, mappings)
+    axes = _axes(nest)
+    n_lv = len(arch.levels)
+    n_d = len(nest.dims)
+    s = arch.num_per_pe_levels
+    f = mappings.factors.astype(np.float64)
+    b = f.shape[0]
+    temporal = f[:, :n_lv]  # (B, L, D)
+    sp = f[:, n_lv] * f[:, n_lv + 1]  # (B, D)
+    active = sp.prod(axis=1)  # (B,)
+    padded_macs = f.prod(axis=(1, 2))
+    cum = np.cumprod(temporal, axis=1)  # tile dims per instance below/at each level (no spatial)
+    # tiles stacked: [per-instance tile of each level, union over PEs of per-PE levels, spatial]
+    inst = cum.copy()
+    inst[:, s:] *= sp[:, None, :]
+    tiles = np.concatenate([inst, cum[:, :s] * sp[:, None, :], sp[:, None, :]], axis=1)
+    rel = np.array([[d in nest.tensor(r).dims for d in nest.dim_names] for r in ROLE_ORDER])
+
+    # loops outermost first: level L-1's loops (its order), ..., level 0's loops
+    orders = mappings.orders
+    bounds_flat = np.take_along_axis(temporal, orders, axis=2)[:, ::-1].reshape(b, n_lv * n_d)
+    dims_flat = orders[:, ::-1].reshape(b, n_lv * n_d)
+    cp = np.ones((b, n_lv * n_d + 1))
+    np.cumprod(bounds_flat, axis=1, out=cp[:, 1:])
+    total_steps = cp[:, -1]
+    pos = np.arange(1, n_lv * n_d + 1)
+    moving = bounds_flat > 1
+
+    keep = mappings.keep
+    reads = np.zeros((b, n_lv, 3))
+    writes = np.zeros((b, n_lv, 3))
+    fills = np.zeros((b, n_lv, 3))
+    occupancy = np.zeros((b, n_lv))
+    stored = _stored_bits(nest, arch)
+    level_idx = np.arange(n_lv)
+    n_inst = np.where(level_idx < s, 1.0, 0.0)[None, :] * active[:, None] + (level_idx >= s)
+
+    for ti in range(3):
+        e_all = _elements(axes[ti], tiles)  # (B, L + s + 1)
+        e_inst = e_all[:, :n_lv]
+        e_union = e_inst.copy()
+        e_union[:, :s] = e_all[:, n_lv : n_lv + s]
+        e_virtual_union = e_all[:, -1]
+        kt = keep[:, :, ti]
+        occupancy += np.where(kt, e_inst * stored[ti], 0.0)
+        # fill events per instance for a child at level c: loops above c down to the innermost
+        # one that indexes the tensor
+        last = np.maximum.accumulate(np.where(rel[ti][dims_flat] & moving, pos, 0), axis=1)
+        relevant_per_level = np.where(rel[ti][None, None, :], temporal, 1.0).prod(axis=2)
+        distinct_above = np.ones((b, n_lv))  # distinct tiles of the tensor above each level
+        for lv in range(n_lv - 2, -1, -1):
+            distinct_above[:, lv] = distinct_above[:, lv + 1] * relevant_per_level[:, lv + 1]
+        distinct_all = distinct_above[:, 0] * relevant_per_level[:, 0]
+        # parent of each child: next kept level above (the outermost level keeps everything)
+        parent = np.full((b, n_lv + 1), n_lv - 1)  # column c + 1 for child c (c = -1: MACs)
+        nxt = np.full(b, n_lv - 1)
+        for lv in range(n_lv - 1, -1, -1):
+            nxt = np.where(kt[:, lv], lv, nxt)
+            parent[:, lv] = nxt  # parent of child lv - 1: the first kept level >= lv
+        is_out = ROLE_ORDER[ti] is TensorRole.OUTPUTS
+        for child in range(-1, n_lv - 1):
+            p = parent[:, child + 1]
+            onehot = p[:, None] == level_idx[None, :]
+            cross = (child < s) & (p >= s)
+            if child < 0:
+                events = total_steps
+                distinct = distinct_all
+                e_child = active
+                e_par = np.where(cross, e_virtual_union, active)
+                present = None
+            else:
+                n_above = (n_lv - 1 - child) * n_d
+                events = np.take_along_axis(cp, last[:, n_above - 1 : n_above], axis=1)[:, 0]
+                distinct = distinct_above[:, child]
+                e_child = e_inst[:, child] * n_inst[:, child]
+                e_par = np.where(cross, e_union[:, child], e_child)
+                present = kt[:, child]
+            if is_out:
+                reload = (events - distinct) * e_par
+                up = events * e_par
+                if present is not None:
+                    reload = np.where(present, reload, 0.0)
+                    up = np.where(present, up, 0.0)
+                    reads[:, child, ti] += np.where(present, events * e_child, 0.0)
+                    fills[:, child, ti] += reload
+                    writes[:, child, ti] += reload
+                reads[:, :, ti] += onehot * reload[:, None]
+                writes[:, :, ti] += onehot * up[:, None]
+            else:
+                par_reads = events * e_par
+                if present is not None:
+                    par_reads = np.where(present, par_reads, 0.0)
+                    filled = np.where(present, events * e_child, 0.0)
+                    fills[:, child, ti] += filled
+                    writes[:, child, ti] += filled
+                reads[:, :, ti] += onehot * par_reads[:, None]
+
+    sizes = np.array([lv.size_bits or np.inf for lv in arch.levels], dtype=np.float64)
+    fits = (occupancy <= sizes).all(axis=1)
+
+    # cycles
+    overhead = pass_overhead_cycles(c.dataflow, c.rows, c.cols, c.systolic)
+    stream = temporal[:, :s].prod(axis=(1, 2))
+    passes = temporal[:, s:].prod(axis=(1, 2))
+    eff = effectual_fraction(nest, arch)
+    if c.sparsity is Sparsity.SKIP and eff < 1.0:
+        stream = np.ceil(stream * eff - 1e-9)
+    compute_cycles = passes * stream
+    fill_drain = passes * overhead
+    rbits = (reads * stored).sum(axis=2)
+    wbits = (writes * stored).sum(axis=2)
+    inst_div = np.where(level_idx < s, 1.0, 0.0)[None, :] * active[:, None] + (level_idx >= s)
+    rbw = np.array([lv.read_bits_per_cycle for lv in arch.levels], dtype=np.float64)
+    wbw = np.array([lv.write_bits_per_cycle for lv in arch.levels], dtype=np.float64)
+    level_cycles = np.ceil(np.maximum(rbits / inst_div / rbw, wbits / inst_div / wbw) - 1e-9)
+    busy = compute_cycles + fill_drain
+    cycles = np.maximum(busy, level_cycles.max(axis=1))
+    stall = cycles - busy
+
+    # energy
+    word = np.array([lv.word_bits for lv in arch.levels], dtype=np.float64)
+    re = np.array([lv.read_energy_pj for lv in arch.levels])
+    we = np.array([lv.write_energy_pj for lv in arch.levels])
+    per_bit_r = (re / word)[None, :, None] * stored[None, None, :]
+    per_bit_w = (we / word)[None, :, None] * stored[None, None, :]
+    energy_by_level = reads * per_bit_r + writes * per_bit_w
+    mac_eff = eff if c.sparsity is not Sparsity.DENSE else 1.0
+    mac_energy = padded_macs * mac_eff * c.mac_energy_pj
+    energy = energy_by_level.sum(axis=(1, 2)) + mac_energy
+    min_cycles, min_energy = lower_bounds(nest, arch)
+    return CostBatch(
+        reads=reads,
+        writes=writes,
+        fills=fills,
+        occupancy_bits=occupancy,
+        fits=fits,
+        compute_cycles=compute_cycles,
+        fill_drain_cycles=fill_drain,
+        stall_cycles=stall,
+        cycles=cycles,
+        level_cycles=level_cycles,
+        energy_by_level_pj=energy_by_level,
+        mac_energy_pj=mac_energy,
+        energy_pj=energy,
+        padded_macs=padded_macs,
+        utilization=nest.macs / (cycles * c.pes),
+        edp=energy * cycles,
+        macs=nest.macs,
+        area_um2=arch.area_um2,
+        min_cycles=min_cycles,
+        min_energy_pj=min_energy,
+    )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CostReport:
+    """The cost of one mapping, with names instead of axes.
+
+    Attributes
+    ----------
+    layer, arch : str
+        Names of the loop nest and the architecture.
+    reads, writes, fills : dict
+        ``{level name: {tensor role value: elements}}``.
+    occupancy_bits, capacity_bits : dict
+        ``{level name: bits}`` used by the tiles and available (``None``: unbounded).
+    energy_by_level_pj : dict
+        ``{level name: {tensor role value: pJ}}``.
+    cycles, compute_cycles, fill_drain_cycles, stall_cycles : int
+    level_cycles : dict
+        ``{level name: cycles}`` each level needs for its traffic.
+    energy_pj, mac_energy_pj, area_um2, edp, utilization : float
+    macs, padded_macs : int
+    min_cycles : int
+    min_energy_pj : float
+    fits : bool
+    """
+
+    layer: str
+    arch: str
+    reads: dict[str, dict[str, int]]
+    writes: dict[str, dict[str, int]]
+    fills: dict[str, dict[str, int]]
+    occupancy_bits: dict[str, float]
+    capacity_bits: dict[str, int | None]
+    energy_by_level_pj: dict[str, dict[str, float]]
+    level_cycles: dict[str, int]
+    cycles: int
+    compute_cycles: int
+    fill_drain_cycles: int
+    stall_cycles: int
+    energy_pj: float
+    mac_energy_pj: float
+    area_um2: float
+    edp: float
+    utilization: float
+    macs: int
+    padded_macs: int
+    min_cycles: int
+    min_energy_pj: float
+    fits: bool
+    clock_mhz: float
+
+    @property
+    def latency_s(self) -> float:
+        """Seconds at the architecture's clock."""
+        return self.cycles / (self.clock_mhz * 1e6)
+
+    @property
+    def cycles_over_bound(self) -> float:
+        """Cycles over the compute lower bound (>= 1)."""
+        return self.cycles / self.min_cycles
+
+    @property
+    def energy_over_bound(self) -> float:
+        """Energy over the compulsory-traffic lower bound (>= 1)."""
+        return self.energy_pj / self.min_energy_pj
+
+    def to_dict(self) -> dict:
+        """Plain data (JSON-ready), with the derived ratios and latency."""
+        out = {name: getattr(self, name) for name in self.__slots__}
+        out.update(
+            latency_s=self.latency_s,
+            cycles_over_bound=self.cycles_over_bound,
+            energy_over_bound=self.energy_over_bound,
+        )
+        return out
+
+    def format(self) -> str:
+        """A human-readable multi-line report."""
+        roles = [r.value for r in ROLE_ORDER]
+        lines = [
+            f"layer {self.layer} on {self.arch}",
+            f"  MACs {self.macs:,} (executed {self.padded_macs:,}), utilization "
+            f"{self.utilization:.1%}",
+            f"  cycles {self.cycles:,} = compute {self.compute_cycles:,} + fill/drain "
+            f"{self.fill_drain_cycles:,} + stall {self.stall_cycles:,}  "
+            f"({self.latency_s * 1e6:.2f} us; lower bound {self.min_cycles:,}, "
+            f"x{self.cycles_over_bound:.2f})",
+            f"  energy {self.energy_pj / 1e6:,.3f} uJ (MACs {self.mac_energy_pj / 1e6:,.3f} uJ; "
+            f"lower bound {self.min_energy_pj / 1e6:,.3f} uJ, x{self.energy_over_bound:.2f})",
+            f"  area {self.area_um2 / 1e6:,.3f} mm^2, EDP {self.edp:.4g} pJ*cycles"
+            + ("" if self.fits else "  ** DOES NOT FIT **"),
+            "",
+            f"  {'level':<12} {'tensor':<8} {'reads':>14} {'writes':>14} {'fills':>14} "
+            f"{'energy uJ':>11}",
+        ]
+        for lv in self.reads:
+            for r in roles:
+                if self.reads[lv][r] or self.writes[lv][r]:
+                    lines.append(
+                        f"  {lv:<12} {r:<8} {self.reads[lv][r]:>14,} {self.writes[lv][r]:>14,} "
+                        f"{self.fills[lv][r]:>14,} {self.energy_by_level_pj[lv][r] / 1e6:>11.4f}"
+                    )
+        lines.append("")
+        lines.append(f"  {'level':<12} {'occupancy bits':>16} {'capacity bits':>16} {'cycles':>12}")
+        for lv in self.reads:
+            cap = self.capacity_bits[lv]
+            lines.append(
+                f"  {lv:<12} {self.occupancy_bits[lv]:>16,.0f} "
+                f"{'unbounded' if cap is None else f'{cap:,}':>16} {self.level_cycles[lv]:>12,}"
+            )
+        return "\n".join(lines)
+
+
+def evaluate_one(
+    nest: LoopNest, arch: Architecture, mapping: Mapping, *, allow_overflow: bool = False
+) -> CostReport:
+    """The cost of one mapping (a batch of one); raises `MappingError` if a tile overflows a
+    level unless ``allow_overflow``."""
+    batch = MappingBatch.from_mappings(nest, arch, [mapping])
+    cb = evaluate(nest, arch, batch)
+    names = [lv.name for lv in arch.levels]
+    if not allow_overflow and not cb.fits[0]:
+        over = [
+            n
+            for i, n in enumerate(names)
+            if arch.levels[i].size_bits is not None
+            and cb.occupancy_bits[0, i] > arch.levels[i].size_bits
+        ]
+        i = names.index(over[0])
+        raise MappingError(
+            f"mapping: level {over[0]!r} tiles need {cb.occupancy_bits[0, i]:,.0f} bits, more "
+            f"than its size_bits {arch.levels[i].size_bits:,}"
+        )
+
+    def per(arr: np.ndarray, cast: type) -> dict[str, dict[str, object]]:
+        return {
+            n: {r.value: cast(arr[0, i, j]) for j, r in enumerate(ROLE_ORDER)}
+            for i, n in enumerate(names)
+        }
+
+    return CostReport(
+        layer=nest.name,
+        arch=arch.name,
+        reads=per(cb.reads, int),
+        writes=per(cb.writes, int),
+        fills=per(cb.fills, int),
+        occupancy_bits={n: float(cb.occupancy_bits[0, i]) for i, n in enumerate(names)},
+        capacity_bits={lv.name: lv.size_bits for lv in arch.levels},
+        energy_by_level_pj=per(cb.energy_by_level_pj, float),
+        level_cycles={n: int(cb.level_cycles[0, i]) for i, n in enumerate(names)},
+        cycles=int(cb.cycles[0]),
+        compute_cycles=int(cb.compute_cycles[0]),
+        fill_drain_cycles=int(cb.fill_drain_cycles[0]),
+        stall_cycles=int(cb.stall_cycles[0]),
+        energy_pj=float(cb.energy_pj[0]),
+        mac_energy_pj=float(cb.mac_energy_pj[0]),
+        area_um2=float(cb.area_um2),
+        edp=float(cb.edp[0]),
+        utilization=float(cb.utilization[0]),
+        macs=cb.macs,
+        padded_macs=int(cb.padded_macs[0]),
+        min_cycles=cb.min_cycles,
+        min_energy_pj=cb.min_energy_pj,
+        fits=bool(cb.fits[0]),
+        clock_mhz=arch.clock_mhz,
+    )

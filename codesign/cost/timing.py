@@ -1,0 +1,46 @@
+"""Fill/drain latency of a pass through a systolic array, by dataflow, derived from the shared
+RTL contract in ``codesign.cost.systolic`` (never restated here).
+
+A *pass* is one run of the PE-level loops: the array holds its stationary operand while
+``stream_len`` beats flow through it. For weight- and input-stationary arrays the stationary
+operand is loaded first and ``stream_len`` vectors stream in (``ws_tile_cycles``; an
+input-stationary array is a weight-stationary one with the two operands' roles swapped); for an
+output-stationary array ``stream_len`` is the reduction length and the accumulators are drained
+at the end (``os_tile_cycles``). A pass therefore takes ``stream_len + overhead`` cycles.
+"""
+
+from __future__ import annotations
+
+from codesign.cost.systolic import os_tile_cycles, ws_tile_cycles
+from codesign.errors import SpecError
+from codesign.mapping.dataflow import Dataflow
+
+__all__ = ["systolic_tile_cycles", "pass_overhead_cycles"]
+
+_TILE = {
+    Dataflow.WEIGHT_STATIONARY: ws_tile_cycles,
+    Dataflow.INPUT_STATIONARY: ws_tile_cycles,
+    Dataflow.OUTPUT_STATIONARY: os_tile_cycles,
+}
+
+
+def systolic_tile_cycles(dataflow: Dataflow, rows: int, cols: int, stream_len: int) -> int:
+    """Cycles of one tile (pass) on a ``rows x cols`` systolic array of ``dataflow``.
+
+    ``stream_len`` is the number of streamed vectors (WS, IS) or the reduction length (OS).
+    WS/IS: ``rows + stream_len + rows + cols - 1``; OS: ``stream_len + rows + cols - 2 + rows``.
+    """
+    if dataflow not in _TILE:
+        raise SpecError(
+            f"dataflow must be one of {[d.value for d in _TILE]} for systolic timing, "
+            f"not {getattr(dataflow, 'value', dataflow)!r}"
+        )
+    return _TILE[dataflow](rows, cols, stream_len)
+
+
+def pass_overhead_cycles(dataflow: Dataflow, rows: int, cols: int, systolic: bool) -> int:
+    """Cycles a pass takes beyond its ``stream_len`` beats: the systolic fill/drain (0 for a
+    non-systolic array)."""
+    if not systolic:
+        return 0
+    return systolic_tile_cycles(dataflow, rows, cols, 1) - 1
