@@ -92,6 +92,7 @@ def format_table(data: dict) -> str:
         )
         for r in rows
     ]
+    lines = [line.rstrip() for line in lines]
     lines.insert(1, "  ".join("-" * w for w in widths))
     n_mac = sum(1 for layer in data["layers"] if layer["macs"])
     n_folded = sum(len(layer["folded"]) for layer in data["layers"])
