@@ -18,6 +18,7 @@ __all__ = [
     "InvertedResidual",
     "MobileNetV2",
     "ResNet18",
+    "ResidualBlock",
     "SelfAttention",
     "EncoderLayer",
     "TransformerEncoder",
@@ -27,6 +28,8 @@ __all__ = [
     "mobilenet_v2_inputs",
     "resnet18",
     "resnet18_inputs",
+    "residual_block",
+    "residual_block_inputs",
     "transformer_encoder",
     "transformer_encoder_inputs",
 ]
@@ -287,3 +290,32 @@ def transformer_encoder() -> nn.Module:
 def transformer_encoder_inputs() -> tuple[torch.Tensor]:
     """A batch of 2 sequences of 16 tokens with 32 features: ``(2, 16, 32)``."""
     return (torch.randn(2, 16, 32, generator=torch.Generator().manual_seed(1)),)
+
+
+# --- a tiny residual block (the hand-computed buffer-model example of docs/workload.md) ----------
+
+
+class ResidualBlock(nn.Module):
+    """``flatten(x + conv2(relu(conv1(x))))`` on 2 channels (``skip=False`` drops ``x +``)."""
+
+    def __init__(self, skip: bool = True) -> None:
+        super().__init__()
+        self.skip = skip
+        self.conv1 = nn.Conv2d(2, 4, 3, padding=1)
+        self.relu = nn.ReLU()
+        self.conv2 = nn.Conv2d(4, 2, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv2(self.relu(self.conv1(x)))
+        return torch.flatten(x + y if self.skip else y, 1)
+
+
+def residual_block() -> nn.Module:
+    """The residual block with seeded weights, in eval mode."""
+    _seeded(0)
+    return ResidualBlock().eval()
+
+
+def residual_block_inputs() -> tuple[torch.Tensor]:
+    """A ``(1, 2, 4, 4)`` input."""
+    return (torch.randn(1, 2, 4, 4, generator=torch.Generator().manual_seed(1)),)

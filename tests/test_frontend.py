@@ -67,19 +67,6 @@ class Attention(nn.Module):
         return a.matmul(v)
 
 
-class Residual(nn.Module):
-    """The hand-computed buffer-model example (see test_workload.py)."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(2, 4, 3, padding=1)
-        self.relu = nn.ReLU()
-        self.conv2 = nn.Conv2d(4, 2, 3, padding=1)
-
-    def forward(self, x):
-        return torch.flatten(x + self.conv2(self.relu(self.conv1(x))), 1)
-
-
 def _seeded(cls, *inputs_shapes):
     def make():
         torch.manual_seed(0)
@@ -93,11 +80,10 @@ EXTRA = {
     "conv1d": _seeded(Conv1dNet, (3, 4, 20)),
     "linear3d": _seeded(Linear3d, (2, 7, 16)),
     "attention": _seeded(Attention, (2, 5, 8)),
-    "residual": _seeded(Residual, (1, 2, 4, 4)),
 }
 EXAMPLES = {
     name: (lambda n=name: (getattr(models, n)(), getattr(models, f"{n}_inputs")()))
-    for name in ("digits_cnn", "resnet18", "mobilenet_v2", "transformer_encoder")
+    for name in ("digits_cnn", "resnet18", "mobilenet_v2", "transformer_encoder", "residual_block")
 }
 
 
@@ -389,8 +375,7 @@ def test_load_model_forms_and_errors(tmp_path):
 
 
 def test_layers_are_in_program_order_and_complete():
-    module, inputs = EXTRA["residual"]()
-    workload = from_torch(module, *inputs)
+    workload = from_torch(models.residual_block(), *models.residual_block_inputs())
     assert workload.schedule == ("x", "conv1", "relu", "conv2", "add", "flatten")
     assert all(isinstance(layer, (LoopNest, OtherOp)) for layer in workload.layers)
     assert sorted(workload.graph.edges) == sorted(

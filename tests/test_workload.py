@@ -11,35 +11,11 @@ from torch import nn
 
 from codesign.errors import SpecError
 from codesign.workload import Node, OtherOp, Workload, from_torch, linear
-
-
-class Residual(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(2, 4, 3, padding=1)
-        self.relu = nn.ReLU()
-        self.conv2 = nn.Conv2d(4, 2, 3, padding=1)
-
-    def forward(self, x):
-        return torch.flatten(x + self.conv2(self.relu(self.conv1(x))), 1)
-
-
-class Chain(nn.Module):
-    """The same layers without the residual."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(2, 4, 3, padding=1)
-        self.relu = nn.ReLU()
-        self.conv2 = nn.Conv2d(4, 2, 3, padding=1)
-
-    def forward(self, x):
-        return torch.flatten(self.conv2(self.relu(self.conv1(x))), 1)
+from examples import models
 
 
 def _residual():
-    torch.manual_seed(0)
-    return from_torch(Residual().eval(), torch.randn(1, 2, 4, 4))
+    return from_torch(models.residual_block(), *models.residual_block_inputs())
 
 
 def test_residual_liveness_and_peak_by_hand():
@@ -68,8 +44,7 @@ def test_residual_liveness_and_peak_by_hand():
 
 
 def test_without_the_residual_the_input_dies_early():
-    torch.manual_seed(0)
-    w = from_torch(Chain().eval(), torch.randn(1, 2, 4, 4))
+    w = from_torch(models.ResidualBlock(skip=False).eval(), *models.residual_block_inputs())
     assert w.liveness()["x"] == (0, 1)
     assert w.live_bits() == (1024, 3072, 4096, 3072, 1024)
     assert w.peak_activation_bits == 4096

@@ -431,9 +431,27 @@ class _Builder:
     # -- MAC layers --
     def mac(self, node: fx.Node, op: str, args: list[fx.Node], acts: list[fx.Node]) -> None:
         name = self.layer_name(node)
+        out_node, folded = None, ()
         if op == "matmul":
-            self.matmul(node, name, acts)
-            return
+            nest, params = self.matmul(node, name)
+        else:
+            nest, params, out_node, folded = self.weighted(node, name, op, args)
+        self.add(
+            node,
+            nest,
+            acts,
+            params=self.new_params(params),
+            param_bits=nest.params * nest.weights.bits,
+            weight_density=nest.weights.density,
+            folded=folded,
+            out_node=out_node,
+        )
+
+    def weighted(
+        self, node: fx.Node, name: str, op: str, args: list[fx.Node]
+    ) -> tuple[LoopNest, list[torch.Tensor], fx.Node | None, tuple[str, ...]]:
+        """A convolution or linear layer: its loop nest, the parameters it reads, and the
+        BatchNorm folded into it (its node and name), if any."""
         x = self.tensor(node.args[0])
         if node.op == "call_module":
             mod = self.gm.get_submodule(node.target)
@@ -474,17 +492,7 @@ class _Builder:
             )  # fmt: skip
         else:
             nest = self.conv(node, name, op, x, weight, common)
-        count = self.new_params(params + extra)
-        self.add(
-            node,
-            nest,
-            acts,
-            params=count,
-            param_bits=nest.params * wbits,
-            weight_density=nest.weights.density,
-            folded=folded,
-            out_node=out_node,
-        )
+        return nest, params + extra, out_node, folded
 
     def conv(
         self, node: fx.Node, name: str, op: str, x: torch.Tensor, w: torch.Tensor, common: dict
@@ -529,7 +537,9 @@ class _Builder:
             padding=padding, batch=batch, **channels, **common,
         )  # fmt: skip
 
-    def matmul(self, node: fx.Node, name: str, acts: list[fx.Node]) -> None:
+    def matmul(self, node: fx.Node, name: str) -> tuple[LoopNest, list[torch.Tensor]]:
+        """A matmul of two activations or of an activation and a parameter: its loop nest and
+        the parameters it reads."""
         a_node, b_node = node.args[0], node.args[1]
         a, b = self.values[a_node].detach(), self.values[b_node].detach()
         a_const, b_const = a_node in self.constants, b_node in self.constants
@@ -570,16 +580,7 @@ class _Builder:
             n=n,
             k=k,
         )
-        nest = replace(nest, op="matmul")
-        count = self.new_params(params)
-        self.add(
-            node,
-            nest,
-            acts,
-            params=count,
-            param_bits=nest.params * wbits,
-            weight_density=nest.weights.density,
-        )
+        return replace(nest, op="matmul"), params
 
 
 def _kernel_area(node: fx.Node, gm: fx.GraphModule, rank: int) -> int:
