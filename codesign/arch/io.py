@@ -61,9 +61,7 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
     return loader.construct_mapping(node, deep=deep)
 
 
-_StrictLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping
-)
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 def _no_dup_pairs(pairs: list[tuple[str, Any]]) -> dict:
@@ -82,7 +80,8 @@ def parse_spec_text(text: str, *, json_format: bool = False) -> Any:
             return json.loads(text, object_pairs_hook=_no_dup_pairs)
         return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - SafeLoader subclass
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        raise SpecError(f"spec file is not valid {'JSON' if json_format else 'YAML'}: {exc}")
+        kind = "JSON" if json_format else "YAML"
+        raise SpecError(f"spec file is not valid {kind}: {exc}") from None
 
 
 def read_spec_file(path: str | Path) -> Any:
@@ -129,9 +128,7 @@ def _enum_converter(cls: type[enum.Enum]) -> Callable[[Any, str], enum.Enum]:
 
 def _roles(value: Any, where: str) -> frozenset[TensorRole]:
     if not isinstance(value, list):
-        raise SpecError(
-            f"{where} must be a list of {[r.value for r in TensorRole]}, not {value!r}"
-        )
+        raise SpecError(f"{where} must be a list of {[r.value for r in TensorRole]}, not {value!r}")
     conv = _enum_converter(TensorRole)
     roles = [conv(v, f"{where}[{i}]") for i, v in enumerate(value)]
     if len(set(roles)) != len(roles):
@@ -204,7 +201,9 @@ _LEVEL = {
 def _levels(value: Any, where: str) -> tuple[MemoryLevel, ...]:
     if not isinstance(value, list) or not value:
         raise SpecError(f"{where} must be a non-empty list of memory levels, innermost first")
-    return tuple(build_dataclass(MemoryLevel, v, f"{where}[{i}]", _LEVEL) for i, v in enumerate(value))
+    return tuple(
+        build_dataclass(MemoryLevel, v, f"{where}[{i}]", _LEVEL) for i, v in enumerate(value)
+    )
 
 
 _ARCH = {

@@ -70,9 +70,7 @@ def _pos_num(owner: str, name: str, value: object) -> float:
 
 def _enum(owner: str, name: str, value: object, cls: type[enum.Enum]) -> None:
     if not isinstance(value, cls):
-        raise SpecError(
-            f"{owner}{name} must be one of {[m.value for m in cls]}, not {value!r}"
-        )
+        raise SpecError(f"{owner}{name} must be one of {[m.value for m in cls]}, not {value!r}")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

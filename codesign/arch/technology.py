@@ -68,7 +68,13 @@ HOROWITZ_45NM: dict[str, float] = {
 }
 """Horowitz, ISSCC 2014, 45 nm (see the module docstring)."""
 
-EYERISS_RELATIVE: dict[str, float] = {"mac": 1.0, "rf": 1.0, "array": 2.0, "glb": 6.0, "dram": 200.0}
+EYERISS_RELATIVE: dict[str, float] = {
+    "mac": 1.0,
+    "rf": 1.0,
+    "array": 2.0,
+    "glb": 6.0,
+    "dram": 200.0,
+}
 """Eyeriss (ISCA 2016) normalized access energies, in units of one MAC."""
 
 DRAM_ENERGY_PJ_PER_64B = 1950.0

@@ -74,7 +74,9 @@ TEMPLATES: dict[Dataflow, DataflowTemplate] = {
     # Eyeriss: filter rows (R) down the rows, output rows (P) across the columns; each PE keeps
     # a filter row, an input row and a psum row in its scratchpads.
     Dataflow.ROW_STATIONARY: DataflowTemplate(
-        rows=_classes((_I, _W), (_I, _W, _O)), cols=_classes((_I, _O), (_I, _W, _O)), stationary=None
+        rows=_classes((_I, _W), (_I, _W, _O)),
+        cols=_classes((_I, _O), (_I, _W, _O)),
+        stationary=None,
     ),
 }
 """The template of each dataflow."""

@@ -267,7 +267,9 @@ def validate_batch(nest: LoopNest, arch: Architecture, batch: MappingBatch) -> N
     """
     dims = nest.dim_names
     if batch.dims != dims:
-        raise MappingError(f"mapping dims must be {list(dims)} (the nest's), not {list(batch.dims)}")
+        raise MappingError(
+            f"mapping dims must be {list(dims)} (the nest's), not {list(batch.dims)}"
+        )
     n_lv = len(arch.levels)
     if batch.num_levels != n_lv:
         raise MappingError(
@@ -290,7 +292,10 @@ def validate_batch(nest: LoopNest, arch: Architecture, batch: MappingBatch) -> N
             f"mapping {i}: factors of dim {dims[d]} multiply to {prod[i, d]}, must be at least "
             f"its size {sizes[d]}"
         )
-    for slot, what, limit in ((n_lv, "rows", arch.compute.rows), (n_lv + 1, "cols", arch.compute.cols)):
+    for slot, what, limit in (
+        (n_lv, "rows", arch.compute.rows),
+        (n_lv + 1, "cols", arch.compute.cols),
+    ):
         fan = f[:, slot].prod(axis=1)
         over = fan > limit
         if over.any():
@@ -402,7 +407,9 @@ def mapping_from_dict(data: Any) -> Mapping:
         raise SpecError(f"version must be {MAPPING_FORMAT_VERSION}, not {data.get('version')!r}")
     raw_levels = data.get("levels") or {}
     if not isinstance(raw_levels, dict):
-        raise SpecError(f"levels must be a mapping of level name: {{loops, keep}}, not {raw_levels!r}")
+        raise SpecError(
+            f"levels must be a mapping of level name: {{loops, keep}}, not {raw_levels!r}"
+        )
     levels = []
     for name, entry in raw_levels.items():
         where = f"levels.{name}"
@@ -453,4 +460,3 @@ def save_mapping(mapping: Mapping, path: str | Path) -> Path:
     else:
         p.write_text(yaml.safe_dump(data, sort_keys=False))
     return p
-

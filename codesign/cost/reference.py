@@ -1,0 +1,233 @@
+"""Brute-force reference simulator: the oracle the cost model is tested against.
+
+It executes a mapping's loops literally on a small problem and counts, element by element, every
+fill, read and write, using the same hardware rules the model documents (``codesign.cost.model``)
+but none of its arithmetic: tiles are enumerated point by point through the projections and
+deduplicated as sets (no ``axis_extent``), multicast is a set union over the PEs, partial sums
+are reloaded exactly when the parent already holds a value for that element, and fill events are
+detected by watching the loop indices change while the loops run. Never called by the model;
+exponential in the problem size, so only for tests on small nests.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+from codesign.arch.spec import Architecture
+from codesign.cost.timing import systolic_tile_cycles
+from codesign.mapping.dataflow import ROLE_ORDER
+from codesign.mapping.mapping import MappingBatch
+from codesign.workload.loopnest import LoopNest, TensorRole
+
+__all__ = ["ReferenceCounts", "simulate"]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ReferenceCounts:
+    """Counts from the brute-force simulation of one mapping.
+
+    Attributes
+    ----------
+    reads, writes, fills : numpy.ndarray
+        int64 ``(L, 3)``, same meaning as in ``CostBatch``.
+    peak_tile_elements : numpy.ndarray
+        int64 ``(L, 3)``: largest tile (distinct elements, one instance) each kept level held.
+    passes : int
+        Runs of the per-PE loops.
+    busy_cycles : int
+        Sum over passes of the pass latency (stream length plus systolic fill/drain).
+    macs : int
+        MACs executed (every PE, every step).
+    """
+
+    reads: np.ndarray
+    writes: np.ndarray
+    fills: np.ndarray
+    peak_tile_elements: np.ndarray
+    passes: int
+    busy_cycles: int
+    macs: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Loop:
+    dim: int
+    bound: int
+    level: int  # -1 for spatial loops
+
+
+def _write_back(
+    current: list[tuple],
+    reads: np.ndarray,
+    writes: np.ndarray,
+    written: set,
+    ti: int,
+    child: int,
+    parent: int,
+    cross: bool,
+    parent_inst: int | None,
+) -> None:
+    """End of an output visit: the child (if a real level) is read and its tiles are written to
+    the parent, reduced across PEs when the parent is shared and the child per PE."""
+    if not current:
+        return
+    if child >= 0:
+        reads[child, ti] += sum(len(e) for _, e in current)
+    if cross:
+        union = set().union(*(e for _, e in current))
+        writes[parent, ti] += len(union)
+        written.update((0, x) for x in union)
+    else:
+        for inst, e in current:
+            writes[parent, ti] += len(e)
+            written.update((inst if parent_inst is None else parent_inst, x) for x in e)
+
+
+def simulate(
+    nest: LoopNest, arch: Architecture, batch: MappingBatch, row: int = 0
+) -> ReferenceCounts:
+    """Execute row ``row`` of ``batch`` literally and count every access."""
+    n_lv, n_d = len(arch.levels), len(nest.dims)
+    s = arch.num_per_pe_levels
+    fac = batch.factors[row]
+    # Global loop list, outermost first: shared levels, spatial, per-PE levels (with no per-PE
+    # level the spatial loops come last).
+    loops: list[_Loop] = []
+    for lv in range(n_lv - 1, -1, -1):
+        for d in batch.orders[row, lv]:
+            loops.append(_Loop(int(d), int(fac[lv, d]), lv))
+        if lv == s:
+            for slot in (n_lv, n_lv + 1):
+                for d in range(n_d):
+                    loops.append(_Loop(d, int(fac[slot, d]), -1))
+    # stride of each loop in its dim's value: product of the bounds of inner loops of that dim
+    strides = []
+    for j, lp in enumerate(loops):
+        st = 1
+        for inner in loops[j + 1 :]:
+            if inner.dim == lp.dim:
+                st *= inner.bound
+        strides.append(st)
+    spatial_idx = [j for j, lp in enumerate(loops) if lp.level == -1]
+    tensors = [nest.tensor(r) for r in ROLE_ORDER]
+    dim_pos = {d: i for i, d in enumerate(nest.dim_names)}
+    proj = [[[(dim_pos[d], c) for d, c in axis] for axis in t.axes] for t in tensors]
+
+    def coords(ti: int, values: list[int]) -> tuple[int, ...]:
+        return tuple(sum(c * values[d] for d, c in axis) for axis in proj[ti])
+
+    def dim_values(idx: dict[int, int]) -> list[int]:
+        v = [0] * n_d
+        for j, i in idx.items():
+            v[loops[j].dim] += i * strides[j]
+        return v
+
+    instances = list(itertools.product(*[range(loops[j].bound) for j in spatial_idx]))
+
+    def temporal_above(child: int) -> list[int]:
+        """Positions of the temporal loops of levels above ``child``, outermost first."""
+        return [j for j, lp in enumerate(loops) if lp.level > child]
+
+    def tile(ti: int, child: int, fixed: dict[int, int], inst: tuple | None) -> set:
+        """Elements of tensor ``ti`` a level-``child`` instance holds (``inst`` = spatial
+        indices of a per-PE instance, ``None`` for a shared level)."""
+        enum_pos = [j for j, lp in enumerate(loops) if 0 <= lp.level <= child]
+        if inst is None:
+            enum_pos += spatial_idx
+        base = dict(fixed)
+        if inst is not None:
+            base.update(zip(spatial_idx, inst, strict=True))
+        out = set()
+        for point in itertools.product(*[range(loops[j].bound) for j in enum_pos]):
+            idx = dict(base)
+            idx.update(zip(enum_pos, point, strict=True))
+            out.add(coords(ti, dim_values(idx)))
+        return out
+
+    reads = np.zeros((n_lv, 3), dtype=np.int64)
+    writes = np.zeros((n_lv, 3), dtype=np.int64)
+    fills = np.zeros((n_lv, 3), dtype=np.int64)
+    peak = np.zeros((n_lv, 3), dtype=np.int64)
+
+    for ti, role in enumerate(ROLE_ORDER):
+        chain = [lv for lv in range(n_lv) if batch.keep[row, lv, ti]]
+        relevant = {dim_pos[d] for d in tensors[ti].dims}
+        is_out = role is TensorRole.OUTPUTS
+        for child in [-1, *chain[:-1]]:
+            parent = next(lv for lv in chain if lv > child)
+            cross = child < s <= parent
+            above = temporal_above(child)
+            written: set = set()  # (parent instance, element) holding a partial sum
+            prev_key = None
+            current: list[tuple] = []  # (instance, elements) of the visit in progress
+            up = (reads, writes, written, ti, child, parent, cross, 0 if parent >= s else None)
+            for point in itertools.product(*[range(loops[j].bound) for j in above]):
+                fixed = dict(zip(above, point, strict=True))
+                if child >= 0:
+                    key = tuple(i for j, i in fixed.items() if loops[j].dim in relevant)
+                    if key == prev_key:
+                        continue
+                    prev_key = key
+                if is_out:
+                    _write_back(current, *up)
+                if child >= 0 and child >= s:
+                    current = [(None, tile(ti, child, fixed, None))]
+                else:
+                    current = [(inst, tile(ti, child, fixed, inst)) for inst in instances]
+                if child >= 0:
+                    for _, e in current:
+                        peak[child, ti] = max(peak[child, ti], len(e))
+                if is_out:
+                    if cross:
+                        union = set().union(*(e for _, e in current))
+                        n = sum(1 for x in union if (0, x) in written)
+                        reads[parent, ti] += n
+                        if child >= 0:
+                            fills[child, ti] += n
+                            writes[child, ti] += n
+                    else:
+                        for inst, e in current:
+                            key_inst = inst if parent < s else 0
+                            n = sum(1 for x in e if (key_inst, x) in written)
+                            reads[parent, ti] += n
+                            if child >= 0:
+                                fills[child, ti] += n
+                                writes[child, ti] += n
+                    # after a reload the parent copy is still valid: mark as written at end
+                else:
+                    if child >= 0:
+                        n_child = sum(len(e) for _, e in current)
+                        fills[child, ti] += n_child
+                        writes[child, ti] += n_child
+                    if cross:
+                        reads[parent, ti] += len(set().union(*(e for _, e in current)))
+                    else:
+                        reads[parent, ti] += sum(len(e) for _, e in current)
+            if is_out:
+                _write_back(current, *up)
+        peak[n_lv - 1, ti] = len(tile(ti, n_lv - 1, {}, None))
+
+    # cycles: one pass per iteration of the shared-level loops
+    per_pe = [j for j, lp in enumerate(loops) if 0 <= lp.level < s]
+    shared = [j for j, lp in enumerate(loops) if lp.level >= s]
+    stream = 1
+    for j in per_pe:
+        stream *= loops[j].bound
+    passes = 0
+    for _ in itertools.product(*[range(loops[j].bound) for j in shared]):
+        passes += 1
+    c = arch.compute
+    per_pass = systolic_tile_cycles(c.dataflow, c.rows, c.cols, stream) if c.systolic else stream
+    macs = passes * stream * len(instances)
+    return ReferenceCounts(
+        reads=reads,
+        writes=writes,
+        fills=fills,
+        peak_tile_elements=peak,
+        passes=passes,
+        busy_cycles=passes * per_pass,
+        macs=macs,
+    )
