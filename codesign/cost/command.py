@@ -1,0 +1,149 @@
+"""``codesign map``: cost of one layer on one architecture with one mapping.
+
+Examples::
+
+    codesign map --arch ws --layer 'gemm:M=256,N=256,K=256' --mapping m.yaml
+    codesign map --arch arch.yaml --layer 'conv:K=64,C=64,P=56,Q=56,R=3,S=3' --json r.json
+
+``--arch`` is a preset name or a YAML/JSON file; without ``--mapping`` the best (lowest EDP) of
+``--samples`` random valid mappings that fit is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+from codesign.errors import SpecError
+
+__all__ = ["HELP", "add_arguments", "run", "parse_layer"]
+
+HELP = "Evaluate one layer on one architecture and mapping with the analytical cost model."
+
+_LAYER = re.compile(r"^\s*(conv|gemm)\s*:\s*(.*)$")
+_CONV_KEYS = {
+    "N",
+    "K",
+    "C",
+    "P",
+    "Q",
+    "R",
+    "S",
+    "G",
+    "stride",
+    "dilation",
+    "ibits",
+    "wbits",
+    "obits",
+}
+_GEMM_KEYS = {"M", "N", "K", "ibits", "wbits", "obits"}
+
+
+def parse_layer(text: str):
+    """A loop nest from ``conv:K=..,C=..,P=..,Q=..,R=..,S=..[,N=,G=,stride=,dilation=]`` (P, Q
+    are output sizes, no padding; ``G`` groups with K and C per group) or
+    ``gemm:M=..,N=..,K=..``; both accept ``ibits``, ``wbits``, ``obits``."""
+    from codesign.workload.loopnest import conv2d, linear
+
+    m = _LAYER.match(text)
+    if not m:
+        raise SpecError(f"--layer must look like 'conv:K=..,C=..' or 'gemm:M=..', not {text!r}")
+    kind, body = m.groups()
+    values: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in body.split(","))):
+        key, eq, val = part.partition("=")
+        key = key.strip()
+        if not eq or not val.strip().isdigit() or int(val) <= 0:
+            raise SpecError(f"--layer field {part!r} must be NAME=positive integer")
+        if key in values:
+            raise SpecError(f"--layer field {key} is given twice")
+        values[key] = int(val)
+    allowed = _CONV_KEYS if kind == "conv" else _GEMM_KEYS
+    required = {"K", "C", "P", "Q", "R", "S"} if kind == "conv" else {"M", "N", "K"}
+    unknown = sorted(set(values) - allowed)
+    if unknown:
+        raise SpecError(f"--layer field {unknown[0]} is not allowed for {kind}: {sorted(allowed)}")
+    missing = sorted(required - set(values))
+    if missing:
+        raise SpecError(f"--layer field {missing[0]} is missing for {kind}")
+    bits = {
+        "input_bits": values.get("ibits", 8),
+        "weight_bits": values.get("wbits", 8),
+        "output_bits": values.get("obits", 32),
+    }
+    if kind == "gemm":
+        return linear(
+            "gemm",
+            in_features=values["K"],
+            out_features=values["N"],
+            leading=values["M"],
+            **bits,
+        )
+    g, stride, dil = values.get("G", 1), values.get("stride", 1), values.get("dilation", 1)
+    p, q, r, s = values["P"], values["Q"], values["R"], values["S"]
+    return conv2d(
+        "conv",
+        in_channels=values["C"] * g,
+        out_channels=values["K"] * g,
+        input_size=((p - 1) * stride + dil * (r - 1) + 1, (q - 1) * stride + dil * (s - 1) + 1),
+        kernel_size=(r, s),
+        stride=stride,
+        dilation=dil,
+        groups=g,
+        batch=values.get("N", 1),
+        **bits,
+    )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``codesign map``."""
+    parser.add_argument(
+        "--arch", required=True, help="preset name (ws, os, eyeriss, fpga_edge) or YAML/JSON file"
+    )
+    parser.add_argument(
+        "--layer", required=True, help="'conv:K=64,C=64,P=56,Q=56,R=3,S=3' or 'gemm:M=..,N=..,K=..'"
+    )
+    parser.add_argument("--mapping", help="mapping YAML/JSON file (default: best random mapping)")
+    parser.add_argument(
+        "--samples", type=int, default=20000, help="random mappings to try without --mapping"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random mappings")
+    parser.add_argument("--json", metavar="PATH", help="also write the report as JSON")
+    parser.add_argument("--save-mapping", metavar="PATH", help="write the mapping used as YAML")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the report (and write JSON / the mapping when asked)."""
+    import numpy as np
+
+    from codesign.arch import PRESETS, load_architecture, preset
+    from codesign.cost.model import evaluate, evaluate_one
+    from codesign.mapping import load_mapping, save_mapping
+    from codesign.mapping.sampling import random_mappings
+
+    arch = preset(args.arch) if args.arch in PRESETS else load_architecture(args.arch)
+    nest = parse_layer(args.layer)
+    if args.mapping:
+        mapping = load_mapping(args.mapping)
+    else:
+        if args.samples <= 0:
+            raise SpecError(f"--samples must be a positive integer, not {args.samples}")
+        batch = random_mappings(nest, arch, args.samples, args.seed)
+        costs = evaluate(nest, arch, batch, validate=False)
+        if not costs.fits.any():
+            raise SpecError(
+                f"--samples: none of {args.samples} random mappings fits {arch.name!r}; "
+                f"give --mapping or more samples"
+            )
+        best = int(np.argmin(np.where(costs.fits, costs.edp, np.inf)))
+        mapping = batch.mapping(best, arch)
+        print(f"best EDP of {args.samples} random mappings (seed {args.seed}):")
+    report = evaluate_one(nest, arch, mapping)
+    print(report.format())
+    if args.json:
+        Path(args.json).write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+    if args.save_mapping:
+        save_mapping(mapping, args.save_mapping)
+    return 0
