@@ -25,6 +25,7 @@ from codesign.errors import SpecError
 from codesign.quant.data import (
     digits_dataset,
     load_model_spec,
+    single_thread,
     top1_accuracy,
     trained_model,
 )
@@ -217,10 +218,11 @@ def evaluate_model(
 ) -> tuple[AccuracyResult, QuantizedModel]:
     """Quantize ``model`` under ``policy`` and measure it on ``eval_inputs`` against the float
     model (top-1 accuracy when ``labels`` are given, SQNR and KL always)."""
-    qmodel = quantize_model(model, policy, tuple(calibration_inputs))
-    with torch.no_grad():
-        ref = model(*eval_inputs)
-        out = qmodel.module(*eval_inputs)
+    with single_thread():
+        qmodel = quantize_model(model, policy, tuple(calibration_inputs))
+        with torch.no_grad():
+            ref = model(*eval_inputs)
+            out = qmodel.module(*eval_inputs)
     w_bits, a_bits = qmodel.mac_weighted_bits()
     weights = sum(i.weight_elements for i in qmodel.layers)
     nonzero = sum(i.weight_elements * i.weight_density for i in qmodel.layers)
