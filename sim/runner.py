@@ -47,6 +47,13 @@ JOB_ENV = "CODESIGN_SIM_JOB"
 RESULT_ENV = "CODESIGN_SIM_RESULT"
 """Environment variable holding the path of the result file a test bench writes."""
 
+ICARUS_BUILD_ARGS = ("-g2005",)
+"""Extra iverilog flags. Amaranth's Verilog wakes its ``always @*`` blocks at time 0 through
+a variable declared with an initializer; under cocotb's default ``-g2012`` Icarus applies such
+initializers without an event, so combinational outputs that depend only on registers that
+never change (an FSM's ready in its reset state) stay X. ``-g2005`` (given after cocotb's
+``-g2012``, so it wins) restores the Verilog-2005 semantics the generated code is written for."""
+
 INSTALL_HINT = {
     "icarus": "install Icarus Verilog with `sudo apt-get install -y iverilog` (or `make setup`)",
 }
@@ -173,7 +180,7 @@ def _build_key(sources: Sequence[Path], toplevel: str, waves: bool, sim: Simulat
     for src in sources:
         h.update(src.read_bytes())
         h.update(b"\0")
-    h.update(f"{toplevel}|{waves}|{sim.name}|{sim.version}".encode())
+    h.update(f"{toplevel}|{waves}|{sim.name}|{sim.version}|{ICARUS_BUILD_ARGS}".encode())
     return h.hexdigest()[:20]
 
 
@@ -269,6 +276,7 @@ def build_design(
                     build_dir=str(build_dir),
                     waves=waves,
                     timescale=("1ns", "1ps"),
+                    build_args=list(ICARUS_BUILD_ARGS),
                     log_file=str(build_dir / "build.log"),
                 )
             except (RuntimeError, subprocess.CalledProcessError, SystemExit) as exc:

@@ -38,6 +38,11 @@ def random_pauses(probability: float, seed: int) -> Iterator[bool]:
         yield rng.random() < probability
 
 
+def _high(handle: object) -> bool:
+    """A one-bit signal is 1 (X and Z, e.g. before reset, count as 0)."""
+    return str(handle.value) == "1"
+
+
 class CycleClock:
     """Cycle numbers of a running clock, derived from simulation time.
 
@@ -128,7 +133,7 @@ class StreamDriver:
             elif current is None:
                 self.valid.value = 0
             await ReadOnly()
-            if current is not None and (self.ready is None or int(self.ready.value)):
+            if current is not None and (self.ready is None or _high(self.ready)):
                 self.accepted_cycles.append(self.clock.cycle)
                 current = None
                 if not self.queue:
@@ -190,7 +195,7 @@ class StreamMonitor:
                 ready = 0 if next(self.pauses) else 1
                 self.ready.value = ready
             await ReadOnly()
-            if ready and int(self.valid.value):
+            if ready and _high(self.valid):
                 self.beats.append(self.payload.value.to_unsigned())
                 self.cycles.append(self.clock.cycle)
                 if len(self.beats) >= self._want:

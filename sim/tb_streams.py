@@ -17,10 +17,12 @@ design::
     }
 
 Tiles run one after another: a tile's beats are queued on every input stream at once, and the
-tile ends when every output stream has delivered as many beats as expected. Its cycles count
-from its first accepted input beat to its last output beat, inclusive. The result
-(``$CODESIGN_SIM_RESULT``) holds the received beats, per-tile cycles, the layer's cycles and
-the scoreboard's mismatches; the cocotb test fails on any mismatch or timeout.
+tile ends when every output stream has delivered as many beats as expected. With
+``"overlap": true`` all tiles are queued at once (back to back, as a controller issues them;
+only the first tile's ``set`` applies) and beats are attributed to tiles by their counts. A
+tile's cycles count from its first accepted input beat to its last output beat, inclusive.
+The result (``$CODESIGN_SIM_RESULT``) holds the received beats, per-tile cycles, the layer's
+cycles and the scoreboard's mismatches; the cocotb test fails on any mismatch or timeout.
 """
 
 from __future__ import annotations
@@ -74,10 +76,10 @@ class TB:
             name: StreamDriver(dut, name, self.clock, pauses(p_in, k), self._apply_sets)
             for k, name in enumerate(job["inputs"])
         }
-        self.monitors = {
-            name: StreamMonitor(dut, name, self.clock, pauses(p_out, 100 + k))
-            for k, name in enumerate(job["outputs"])
+        self._monitor_pauses = {
+            name: pauses(p_out, 100 + k) for k, name in enumerate(job["outputs"])
         }
+        self.monitors: dict[str, StreamMonitor] = {}  # created after reset
         self.scoreboard = Scoreboard(max_reported=int(job.get("max_reported", 10)))
 
     def _apply_sets(self) -> None:
@@ -95,38 +97,55 @@ class TB:
             rst.value = 0
         await RisingEdge(self.dut.clk)
         self.clock.restart()
+        self.monitors = {
+            name: StreamMonitor(self.dut, name, self.clock, p)
+            for name, p in self._monitor_pauses.items()
+        }
 
     async def run_tile(self, index: int, tile: dict) -> dict:
         """Drive one tile, wait for its outputs, score them; returns its record."""
+        return (await self.run_batch(index, [tile]))[0]
+
+    async def run_batch(self, first_index: int, tiles: list[dict]) -> list[dict]:
+        """Queue the beats of ``tiles`` back to back, wait for all their outputs, score them;
+        returns one record per tile (beats are attributed to tiles by their counts)."""
         # Static ports are written by the drivers at the next edge, with the first beats
         # (this coroutine may be resumed in the read-only phase).
-        self.pending_sets.update({port: int(v) for port, v in tile.get("set", {}).items()})
+        self.pending_sets.update({p: int(v) for p, v in tiles[0].get("set", {}).items()})
         starts = {n: len(d.accepted_cycles) for n, d in self.drivers.items()}
         marks = {n: len(m.beats) for n, m in self.monitors.items()}
-        expected = tile.get("out", {})
         for name, mon in self.monitors.items():
-            mon.expect(len(expected.get(name, [])))
+            mon.expect(sum(len(t.get("out", {}).get(name, [])) for t in tiles))
         for name, drv in self.drivers.items():
-            drv.send(list(tile.get("in", {}).get(name, [])))
-        waits = [m.reached.wait() for m in self.monitors.values()]
-        waits += [d.idle.wait() for d in self.drivers.values()]
-        for w in waits:
-            await w
-        record = {"index": index, "out": {}, "in_cycles": {}, "out_cycles": {}}
-        for name, drv in self.drivers.items():
-            record["in_cycles"][name] = drv.accepted_cycles[starts[name] :]
-        for name, mon in self.monitors.items():
-            got = mon.beats[marks[name] :]
-            record["out"][name] = got
-            record["out_cycles"][name] = mon.cycles[marks[name] :]
-            if name in expected:
-                self.scoreboard.compare_items(f"tile {index} {name}", expected[name], got)
-        firsts = [c[0] for c in record["in_cycles"].values() if c]
-        lasts = [c[-1] for c in record["out_cycles"].values() if c]
-        if firsts and lasts:
-            record["first_in_cycle"], record["last_out_cycle"] = min(firsts), max(lasts)
-            record["cycles"] = max(lasts) - min(firsts) + 1
-        return record
+            drv.send([beat for t in tiles for beat in t.get("in", {}).get(name, [])])
+        for waiter in [m.reached.wait() for m in self.monitors.values()] + [
+            d.idle.wait() for d in self.drivers.values()
+        ]:
+            await waiter
+        records = []
+        for offset, tile in enumerate(tiles):
+            index = first_index + offset
+            record: dict = {"index": index, "out": {}, "in_cycles": {}, "out_cycles": {}}
+            for name, drv in self.drivers.items():
+                count = len(tile.get("in", {}).get(name, []))
+                record["in_cycles"][name] = drv.accepted_cycles[starts[name] : starts[name] + count]
+                starts[name] += count
+            expected = tile.get("out", {})
+            for name, mon in self.monitors.items():
+                count = len(expected.get(name, []))
+                got = mon.beats[marks[name] : marks[name] + count]
+                record["out"][name] = got
+                record["out_cycles"][name] = mon.cycles[marks[name] : marks[name] + count]
+                marks[name] += count
+                if name in expected:
+                    self.scoreboard.compare_items(f"tile {index} {name}", expected[name], got)
+            firsts = [c[0] for c in record["in_cycles"].values() if c]
+            lasts = [c[-1] for c in record["out_cycles"].values() if c]
+            if firsts and lasts:
+                record["first_in_cycle"], record["last_out_cycle"] = min(firsts), max(lasts)
+                record["cycles"] = max(lasts) - min(firsts) + 1
+            records.append(record)
+        return records
 
 
 async def run_tiles(dut: object, job: dict) -> dict:
@@ -139,13 +158,20 @@ async def run_tiles(dut: object, job: dict) -> dict:
     period_ns = job.get("clock_period_ns", 10)
 
     async def body() -> None:
-        for k, tile in enumerate(job["tiles"]):
-            tiles.append(await tb.run_tile(k, tile))
+        if job.get("overlap"):
+            tiles.extend(await tb.run_batch(0, job["tiles"]))
+        else:
+            for k, tile in enumerate(job["tiles"]):
+                tiles.append(await tb.run_tile(k, tile))
 
     try:
         await with_timeout(cocotb.start_soon(body()), timeout * period_ns, "ns")
     except TimeoutError:
         result["timed_out"] = True
+        result["progress"] = {
+            "accepted": {n: len(d.accepted_cycles) for n, d in tb.drivers.items()},
+            "received": {n: len(m.beats) for n, m in tb.monitors.items()},
+        }
     cycles = [t for t in tiles if "cycles" in t]
     if cycles:
         result["layer_cycles"] = cycles[-1]["last_out_cycle"] - cycles[0]["first_in_cycle"] + 1

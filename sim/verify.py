@@ -1,0 +1,459 @@
+"""Verification of a generated array against PyTorch: drive a GEMM, a convolution (im2col) or
+a layer of a quantized model through the RTL in Icarus, compare bit-exactly with the
+reference, and compare measured cycles with ``codesign.cost.systolic``.
+
+Two references are checked: per tile, the bench's scoreboard compares every output beat with
+the tile's own product; per layer, the reassembled output is compared element by element with
+an independent reference (``torch`` int32 matmul of the int8 operands for GEMMs, the
+quantization package's integer accumulators for model layers).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from codesign.hw.config import Dataflow
+from codesign.sim.design import ArrayDesign
+from codesign.sim.gemm import GemmPlan, plan_gemm
+from codesign.sim.runner import build_design, run_bench
+from codesign.sim.scoreboard import Mismatch, Scoreboard
+
+from codesign.errors import SpecError
+
+__all__ = [
+    "VerifyResult",
+    "verify_gemm",
+    "verify_conv2d",
+    "verify_layer",
+    "random_operands",
+    "im2col",
+    "TB_MODULE",
+]
+
+TB_MODULE = "codesign.sim.tb_streams"
+"""The cocotb test module every array is verified with."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class VerifyResult:
+    """Outcome of one verification run.
+
+    Parameters
+    ----------
+    what : str
+        What was verified, e.g. ``"gemm 64x64x64"``.
+    passed : bool
+        Bit-exact, and (without back-pressure or idle cycles) the measured cycles equal the
+        predicted ones.
+    compared : int
+        Number of output elements compared with the layer reference.
+    mismatch_count : int
+        Wrong output elements (layer reference) plus wrong beats (tile scoreboard).
+    mismatches : tuple of Mismatch
+        The first few, with indices.
+    cycles_measured : int
+        From the first input beat accepted to the last output beat, inclusive.
+    cycles_predicted : int
+        ``codesign.cost.systolic`` for the same tiles, issued back to back.
+    tile_cycles_measured, tile_cycles_predicted : tuple of int
+        The same per tile.
+    stalled : bool
+        Whether random back-pressure or idle cycles were applied (cycles then differ).
+    simulator, simulator_version : str
+        The HDL simulator.
+    seconds : float
+        Wall time of the simulation (build excluded when cached).
+    work_dir : str
+        Folder with the bench's files (results, logs, waveforms).
+    waves_path : str or None
+        VCD file when waveforms were dumped.
+    """
+
+    what: str
+    passed: bool
+    compared: int
+    mismatch_count: int
+    mismatches: tuple[Mismatch, ...]
+    cycles_measured: int
+    cycles_predicted: int
+    tile_cycles_measured: tuple[int, ...]
+    tile_cycles_predicted: tuple[int, ...]
+    stalled: bool
+    simulator: str
+    simulator_version: str
+    seconds: float
+    work_dir: str
+    waves_path: str | None
+
+    @property
+    def cycles_match(self) -> bool:
+        """Measured layer and tile cycles equal the predicted ones."""
+        return (
+            self.cycles_measured == self.cycles_predicted
+            and self.tile_cycles_measured == self.tile_cycles_predicted
+        )
+
+    def to_json(self) -> dict:
+        """The ``verify.json`` content."""
+        return {
+            "what": self.what,
+            "passed": self.passed,
+            "compared": self.compared,
+            "mismatches": {
+                "count": self.mismatch_count,
+                "first": [m.to_json() for m in self.mismatches],
+            },
+            "cycles_measured": self.cycles_measured,
+            "cycles_predicted": self.cycles_predicted,
+            "cycles_match": self.cycles_match,
+            "tile_cycles_measured": list(self.tile_cycles_measured),
+            "tile_cycles_predicted": list(self.tile_cycles_predicted),
+            "stalled": self.stalled,
+            "simulator": self.simulator,
+            "simulator_version": self.simulator_version,
+            "seconds": round(self.seconds, 3),
+            "work_dir": self.work_dir,
+            "waves": self.waves_path,
+        }
+
+
+def random_operands(design: ArrayDesign, m: int, n: int, k: int, *, seed: int = 1):
+    """Random ``A`` (``M x K``) and ``B`` (``K x N``) spanning the full signed ranges of the
+    design's operands, with ``B`` pruned to 2:4 for a sparse array; int64 torch tensors."""
+    for name, v in (("M", m), ("N", n), ("K", k)):
+        if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+            raise SpecError(f"gemm size {name} must be a positive integer, not {v!r}")
+    cfg = design.config
+    g = torch.Generator().manual_seed(seed)
+    a_lo, a_hi = -(1 << (cfg.act_bits - 1)), 1 << (cfg.act_bits - 1)
+    w_lo, w_hi = -(1 << (cfg.weight_bits - 1)), 1 << (cfg.weight_bits - 1)
+    a = torch.randint(a_lo, a_hi, (m, k), generator=g, dtype=torch.int64)
+    b = torch.randint(w_lo, w_hi, (k, n), generator=g, dtype=torch.int64)
+    if cfg.dataflow is Dataflow.SPARSE_2_4:
+        b = prune_2_4(b)
+    return a, b
+
+
+def prune_2_4(b: torch.Tensor) -> torch.Tensor:
+    """Keep the two largest-magnitude entries of every aligned group of four rows of each
+    column of ``b`` (``K x N``)."""
+    k, n = b.shape
+    pad = (-k) % 4
+    padded = torch.cat([b, torch.zeros((pad, n), dtype=b.dtype)]) if pad else b.clone()
+    groups = padded.reshape(-1, 4, n)
+    drop = groups.abs().argsort(dim=1, stable=True)[:, :2, :]
+    groups = groups.scatter(1, drop, 0)
+    return groups.reshape(-1, n)[:k]
+
+
+def im2col(x: torch.Tensor, kernel: tuple[int, int], *, stride, padding, dilation, pad_value: int):
+    """``(N*P*Q, C*R*S)`` patches of an integer ``(N, C, H, W)`` tensor (rows ordered
+    ``n, p, q``; columns ``c, r, s`` like ``weight.reshape(K, -1)``), padding with
+    ``pad_value``; returns ``(patches, (P, Q))``."""
+    n, c, h, w = x.shape
+    xf = x.to(torch.float64) - pad_value  # exact for integers below 2**53
+    cols = torch.nn.functional.unfold(
+        xf, kernel, dilation=dilation, padding=padding, stride=stride
+    )  # (N, C*R*S, P*Q)
+    r, s = kernel
+    p = (h + 2 * padding[0] - dilation[0] * (r - 1) - 1) // stride[0] + 1
+    q = (w + 2 * padding[1] - dilation[1] * (s - 1) - 1) // stride[1] + 1
+    patches = cols.transpose(1, 2).reshape(n * p * q, c * r * s).round().to(torch.int64)
+    return patches + pad_value, (p, q)
+
+
+def _simulate(
+    design: ArrayDesign,
+    plan: GemmPlan,
+    *,
+    what: str,
+    reference: np.ndarray,
+    post: object,
+    seed: int,
+    back_pressure: float,
+    idle: float,
+    waves: bool,
+    work_dir: str | os.PathLike | None,
+    cache_dir: str | os.PathLike | None,
+) -> tuple[VerifyResult, np.ndarray]:
+    for name, p in (("back_pressure", back_pressure), ("idle", idle)):
+        if not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
+            raise SpecError(f"{name} must be a probability in [0, 1), not {p!r}")
+    build = build_design([design.verilog_path], design.top, waves=waves, cache_dir=cache_dir)
+    job = plan.job(seed=seed, input_pause_probability=idle, output_pause_probability=back_pressure)
+    start = time.perf_counter()
+    run = run_bench(build, TB_MODULE, job=job, seed=seed, work_dir=work_dir, waves=waves)
+    seconds = time.perf_counter() - start
+    res = run.result
+    tiles = res.get("tiles", [])
+    board = Scoreboard()
+    if res.get("timed_out") or len(tiles) != len(plan.tiles):
+        board.compared += 1
+        board._record(
+            Mismatch(where="timeout", index=(len(tiles),), expected=len(plan.tiles), actual=None)
+        )
+        got = np.zeros_like(reference)
+    else:
+        raw = plan.assemble([t["out"]["outputs"] for t in tiles])
+        got = post(raw)
+        board.compare_arrays("O", reference, got)
+    beat_mismatches = int(res.get("mismatch_count", 0))
+    mismatches = list(board.mismatches)
+    for m in res.get("mismatches", [])[: max(0, 10 - len(mismatches))]:
+        mismatches.append(
+            Mismatch(
+                where=m["where"],
+                index=tuple(m["index"]),
+                expected=m["expected"],
+                actual=m["actual"],
+            )
+        )
+    measured = tuple(int(t.get("cycles", -1)) for t in tiles)
+    predicted = tuple(t.predicted_cycles for t in plan.tiles)
+    stalled = back_pressure > 0 or idle > 0
+    cycles_measured = int(res.get("layer_cycles", -1))
+    mismatch_count = board.mismatch_count + beat_mismatches
+    cycles_match = cycles_measured == plan.predicted_cycles and measured == predicted
+    result = VerifyResult(
+        what=what,
+        passed=run.passed and mismatch_count == 0 and (stalled or cycles_match),
+        compared=board.compared,
+        mismatch_count=mismatch_count,
+        mismatches=tuple(mismatches),
+        cycles_measured=cycles_measured,
+        cycles_predicted=plan.predicted_cycles,
+        tile_cycles_measured=measured,
+        tile_cycles_predicted=predicted,
+        stalled=stalled,
+        simulator=build.simulator.name,
+        simulator_version=build.simulator.version,
+        seconds=seconds,
+        work_dir=str(run.work_dir),
+        waves_path=str(run.waves_path) if run.waves_path else None,
+    )
+    return result, got
+
+
+def verify_gemm(
+    design: ArrayDesign,
+    a: object,
+    b: object,
+    *,
+    stream_len: int | None = None,
+    seed: int = 1,
+    back_pressure: float = 0.0,
+    idle: float = 0.0,
+    waves: bool = False,
+    work_dir: str | os.PathLike | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    what: str | None = None,
+) -> VerifyResult:
+    """Run ``A @ B`` through the array and compare with ``torch`` (int32 matmul of the operands).
+
+    Parameters
+    ----------
+    design : ArrayDesign
+        From `codesign.sim.load_design`.
+    a, b : matrix
+        ``M x K`` activations and ``K x N`` weights (integers within the operand widths).
+    stream_len : int, optional
+        The mapping's temporal tile (see `codesign.sim.gemm.plan_gemm`).
+    seed : int
+        Seed of the random pauses and of cocotb.
+    back_pressure, idle : float
+        Probability of ready low on the output / valid low before an input beat, per cycle.
+    waves : bool
+        Dump a VCD file into the work folder.
+    work_dir, cache_dir : path, optional
+        Where the bench runs and where compiled designs are cached.
+    what : str, optional
+        Label in the result (default ``"gemm MxNxK"``).
+    """
+    plan = plan_gemm(design, a, b, stream_len=stream_len)
+    a_t = torch.as_tensor(np.asarray(_np(a)), dtype=torch.int32)
+    b_t = torch.as_tensor(np.asarray(_np(b)), dtype=torch.int32)
+    reference = torch.matmul(a_t, b_t).numpy().astype(np.int64)
+    result, _ = _simulate(
+        design,
+        plan,
+        what=what or f"gemm {plan.m}x{plan.n}x{plan.k}",
+        reference=reference,
+        post=lambda raw: raw,
+        seed=seed,
+        back_pressure=back_pressure,
+        idle=idle,
+        waves=waves,
+        work_dir=work_dir,
+        cache_dir=cache_dir,
+    )
+    return result
+
+
+def _np(x: object) -> np.ndarray:
+    if hasattr(x, "detach"):
+        return x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def verify_conv2d(
+    design: ArrayDesign,
+    x_q: torch.Tensor,
+    w_q: torch.Tensor,
+    reference_acc: torch.Tensor,
+    *,
+    stride: tuple[int, int] = (1, 1),
+    padding: tuple[int, int] = (0, 0),
+    dilation: tuple[int, int] = (1, 1),
+    input_zero_point: int = 0,
+    weight_zero_point: torch.Tensor | None = None,
+    bias: torch.Tensor | None = None,
+    what: str = "conv2d",
+    **options: object,
+) -> VerifyResult:
+    """Run a (non-grouped) 2-D convolution through the array via im2col and compare its
+    accumulators with ``reference_acc`` (``N x K x P x Q``).
+
+    The array multiplies the raw integer operands; the zero-point corrections and the bias are
+    added on the host, so the result is
+    ``bias + sum (x_q - zp_x) * (w_q - zp_w)`` (padding is ``x_q = zp_x``), the accumulators of
+    ``codesign.quant``'s integer reference. ``options`` are those of `verify_gemm`.
+    """
+    if x_q.dim() != 4 or w_q.dim() != 4 or x_q.shape[1] != w_q.shape[1]:
+        raise SpecError(
+            f"conv2d needs x (N, C, H, W) and w (K, C, R, S) with the same C, not "
+            f"{tuple(x_q.shape)} and {tuple(w_q.shape)}"
+        )
+    kout, c, r, s = w_q.shape
+    n = x_q.shape[0]
+    x64, w64 = x_q.to(torch.int64), w_q.to(torch.int64)
+    patches, (p, q) = im2col(
+        x64, (r, s), stride=stride, padding=padding, dilation=dilation, pad_value=input_zero_point
+    )
+    wmat = w64.reshape(kout, c * r * s).T.contiguous()  # (CRS, K)
+    zp_w = (
+        torch.zeros(kout, dtype=torch.int64)
+        if weight_zero_point is None
+        else weight_zero_point.to(torch.int64).reshape(kout)
+    )
+    b = torch.zeros(kout, dtype=torch.int64) if bias is None else bias.to(torch.int64).reshape(kout)
+    depth = c * r * s
+    # sum (x - zx)(w - zw) = sum x w - zx sum w - zw sum x + depth zx zw
+    col_sum_w = wmat.sum(dim=0)  # (K,)
+    row_sum_x = patches.sum(dim=1, keepdim=True)  # (NPQ, 1)
+    correction = (
+        -input_zero_point * col_sum_w - row_sum_x * zp_w + depth * input_zero_point * zp_w + b
+    ).numpy()
+
+    def post(raw: np.ndarray) -> np.ndarray:
+        acc = raw + correction  # (NPQ, K)
+        return acc.reshape(n, p, q, kout).transpose(0, 3, 1, 2)
+
+    plan = plan_gemm(design, patches, wmat, stream_len=options.pop("stream_len", None))
+    result, _ = _simulate(
+        design,
+        plan,
+        what=what,
+        reference=reference_acc.to(torch.int64).numpy(),
+        post=post,
+        **_sim_options(options),
+    )
+    return result
+
+
+def _sim_options(options: dict) -> dict:
+    allowed = {"seed", "back_pressure", "idle", "waves", "work_dir", "cache_dir"}
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise SpecError(f"unknown option {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}")
+    defaults = {
+        "seed": 1,
+        "back_pressure": 0.0,
+        "idle": 0.0,
+        "waves": False,
+        "work_dir": None,
+        "cache_dir": None,
+    }
+    return {**defaults, **options}
+
+
+def verify_layer(
+    design: ArrayDesign,
+    layer_spec: str,
+    *,
+    bits: int | None = None,
+    **options: object,
+) -> VerifyResult:
+    """Verify one layer of a model, ``"MODULE_PATH:FACTORY:LAYER"`` (e.g.
+    ``"examples/models.py:digits_cnn:conv2"``), quantized uniformly to the design's operand
+    width with ``codesign.quant`` and calibrated on the model's example inputs; the reference
+    is the quantization package's integer accumulators of that layer.
+
+    ``Conv2d`` layers run through im2col, ``Linear`` layers as ``x @ W.T``. ``options`` are
+    those of `verify_gemm`.
+    """
+    from codesign.quant.model import int_layer_io, quantize_model
+    from codesign.quant.policy import QuantPolicy
+    from codesign.workload import load_model
+
+    model_spec, sep, layer_name = layer_spec.rpartition(":")
+    if not sep or ":" not in model_spec or not layer_name:
+        raise SpecError(
+            f"layer must be MODULE_PATH:FACTORY:LAYER (e.g. "
+            f"examples/models.py:digits_cnn:conv2), not {layer_spec!r}"
+        )
+    module, inputs = load_model(model_spec)
+    if inputs is None:
+        raise SpecError(f"model {model_spec!r} has no example inputs (define FACTORY_inputs())")
+    cfg = design.config
+    width = bits if bits is not None else min(cfg.act_bits, cfg.weight_bits)
+    qmodel = quantize_model(module, QuantPolicy.uniform(width), inputs)
+    io = int_layer_io(qmodel, layer_name, inputs)
+    layer = io.layer
+    if layer.groups != 1:
+        raise SpecError(
+            f"layer {layer_name!r} has groups={layer.groups}; only groups=1 is supported"
+        )
+    what = f"{layer_spec} ({layer.op}, int{width})"
+    if layer.op == "conv2d":
+        return verify_conv2d(
+            design,
+            io.input_q,
+            io.weight_q,
+            io.acc,
+            stride=tuple(layer.stride),
+            padding=tuple(layer.padding),
+            dilation=tuple(layer.dilation),
+            input_zero_point=int(layer.input_zero_point),
+            weight_zero_point=layer.weight_zero_point,
+            bias=layer.bias_int32,
+            what=what,
+            **options,
+        )
+    if layer.op == "linear":
+        x = io.input_q.to(torch.int64).reshape(-1, io.input_q.shape[-1])
+        w = io.weight_q.to(torch.int64)  # (out, in)
+        k = x.shape[1]
+        zx = int(layer.input_zero_point)
+        zw = layer.weight_zero_point.to(torch.int64)
+        correction = (
+            -zx * w.sum(dim=1)
+            - x.sum(dim=1, keepdim=True) * zw
+            + k * zx * zw
+            + layer.bias_int32.to(torch.int64)
+        ).numpy()
+        plan = plan_gemm(design, x, w.T.contiguous(), stream_len=options.pop("stream_len", None))
+        reference = io.acc.to(torch.int64).reshape(x.shape[0], -1).numpy()
+        result, _ = _simulate(
+            design,
+            plan,
+            what=what,
+            reference=reference,
+            post=lambda raw: raw + correction,
+            **_sim_options(options),
+        )
+        return result
+    raise SpecError(f"layer {layer_name!r} is a {layer.op}; supported: conv2d, linear")
