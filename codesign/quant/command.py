@@ -124,7 +124,7 @@ def _print_result(result, qmodel=None) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from codesign.quant.evaluate import (
-        evaluate_model,
+        evaluate_in_context,
         load_context,
         sensitivity,
         suggest_mixed_precision,
@@ -135,16 +135,7 @@ def run(args: argparse.Namespace) -> int:
         bits = parse_bits(args.bits)
     if args.policy or args.uniform is not None:
         policy = QuantPolicy.load(args.policy) if args.policy else QuantPolicy.uniform(args.uniform)
-        ctx = load_context(args.model, args.dataset)
-        result, qmodel = evaluate_model(
-            ctx.model,
-            policy,
-            calibration_inputs=ctx.calibration_inputs,
-            eval_inputs=ctx.eval_inputs,
-            labels=ctx.labels,
-            model_name=args.model,
-            dataset=ctx.dataset,
-        )
+        result, qmodel = evaluate_in_context(load_context(args.model, args.dataset), policy)
         _print_result(result, qmodel)
         return 0
     if args.sensitivity:

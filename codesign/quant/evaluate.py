@@ -42,6 +42,7 @@ __all__ = [
     "kl_divergence",
     "load_context",
     "evaluate_model",
+    "evaluate_in_context",
     "evaluate_policy",
     "sensitivity",
     "allocate_bits",
@@ -243,6 +244,22 @@ def evaluate_model(
     return result, qmodel
 
 
+def evaluate_in_context(
+    ctx: EvalContext, policy: QuantPolicy
+) -> tuple[AccuracyResult, QuantizedModel]:
+    """`evaluate_model` on a context's model and data (uncached; also returns the quantized
+    model, for per-layer reports)."""
+    return evaluate_model(
+        ctx.model,
+        policy,
+        calibration_inputs=ctx.calibration_inputs,
+        eval_inputs=ctx.eval_inputs,
+        labels=ctx.labels,
+        model_name=ctx.model_spec,
+        dataset=ctx.dataset,
+    )
+
+
 _RESULTS: dict[tuple[str, str, str], AccuracyResult] = {}
 
 
@@ -267,16 +284,7 @@ def evaluate_policy(
     cached = _RESULTS.get(key)
     if cached is not None:
         return cached
-    ctx = load_context(model_spec, dataset)
-    result, _ = evaluate_model(
-        ctx.model,
-        policy,
-        calibration_inputs=ctx.calibration_inputs,
-        eval_inputs=ctx.eval_inputs,
-        labels=ctx.labels,
-        model_name=model_spec,
-        dataset=ctx.dataset,
-    )
+    result, _ = evaluate_in_context(load_context(model_spec, dataset), policy)
     _RESULTS[key] = result
     return result
 
