@@ -1,6 +1,7 @@
 """torch.fx front end against independent oracles: FlopCounterMode (total MACs), sum of
 p.numel() (params), hand-derived per-layer counts, measured densities, and its error messages."""
 
+import functools
 import math
 
 import pytest
@@ -95,18 +96,24 @@ def _flop_counter_macs(module, inputs):
     return flops // 2
 
 
+@functools.cache
+def _analyzed(name, fold):
+    """Each model traced once per test process (ResNet-18 and MobileNetV2 are the slow ones)."""
+    module, inputs = {**EXAMPLES, **EXTRA}[name]()
+    return module, inputs, from_torch(module, *inputs, fold_batchnorm=fold)
+
+
 @pytest.mark.parametrize("fold", [True, False], ids=["folded", "unfolded"])
 @pytest.mark.parametrize("name", list(EXAMPLES) + list(EXTRA))
 def test_total_macs_and_params_equal_torch(name, fold):
-    module, inputs = {**EXAMPLES, **EXTRA}[name]()
-    workload = from_torch(module, *inputs, fold_batchnorm=fold)
+    module, inputs, workload = _analyzed(name, fold)
     assert workload.total_macs == _flop_counter_macs(module, inputs)
     assert workload.total_params == sum(p.numel() for p in module.parameters())
     assert sum(n.macs for n in workload.loop_nests) == workload.total_macs
 
 
 def test_resnet18_matches_torchvision_figures():
-    workload = from_torch(models.resnet18(), *models.resnet18_inputs())
+    workload = _analyzed("resnet18", True)[2]
     assert workload.total_macs == 1_814_073_344
     assert workload.total_params == 11_689_512
     assert len(workload.loop_nests) == 21  # 20 convolutions + fc
@@ -122,7 +129,7 @@ def test_resnet18_matches_torchvision_figures():
 
 
 def test_mobilenet_v2_matches_torchvision_params():
-    workload = from_torch(models.mobilenet_v2(), *models.mobilenet_v2_inputs())
+    workload = _analyzed("mobilenet_v2", True)[2]
     assert workload.total_params == 3_504_872
     depthwise = [n for n in workload.loop_nests if n.sizes.get("G", 1) > 1]
     assert len(depthwise) == 17 and all(n.sizes["K"] == n.sizes["C"] == 1 for n in depthwise)
@@ -178,7 +185,7 @@ def test_extra_models_per_layer_counts_by_hand():
 
 
 def test_transformer_attention_matmuls():
-    workload = from_torch(models.transformer_encoder(), *models.transformer_encoder_inputs())
+    workload = _analyzed("transformer_encoder", True)[2]
     matmuls = [n for n in workload.loop_nests if n.op == "matmul"]
     # 2 layers x (Q K^T, A V); batch 2 x 4 heads, 16 tokens, head dim 16
     assert [n.sizes for n in matmuls] == [
