@@ -1,0 +1,330 @@
+"""The analytical model against hand derivations, invariants, sparsity and the timing contract.
+
+The exhaustive comparison with the brute-force simulator is in ``test_reference.py``.
+"""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from codesign.arch import (
+    CompressionFormat,
+    Sparsity,
+    eyeriss,
+    fpga_edge,
+    output_stationary,
+    weight_stationary,
+)
+from codesign.cost import (
+    evaluate,
+    evaluate_one,
+    lower_bounds,
+    os_tile_cycles,
+    pass_overhead_cycles,
+    stored_bits_per_element,
+    systolic_tile_cycles,
+    ws_tile_cycles,
+)
+from codesign.errors import MappingError, SpecError
+from codesign.mapping import Dataflow, LevelMapping, Mapping
+from codesign.mapping.sampling import random_mappings
+from codesign.workload import TensorRole, conv2d, linear
+
+I, W, O = TensorRole.INPUTS, TensorRole.WEIGHTS, TensorRole.OUTPUTS
+# O[M, N] += I[M, K] * W[N, K] with M = N = K = 256
+GEMM = linear("gemm256", in_features=256, out_features=256, leading=256)
+MACS = 256**3
+
+
+def _ws_mapping():
+    # loops, outermost first: dram N16 | scratchpad K16 | spatial rows K16 x cols N16 |
+    # weight_reg M256 (the streamed vectors of one pass)
+    return Mapping(
+        levels=(
+            LevelMapping(name="weight_reg", loops=(("M", 256),)),
+            LevelMapping(name="scratchpad", loops=(("K", 16),)),
+            LevelMapping(name="dram", loops=(("N", 16),)),
+        ),
+        rows=(("K", 16),),
+        cols=(("N", 16),),
+    )
+
+
+def _energy(arch, report, stored=None):
+    """Energy recomputed from the report's counts and the architecture's per-word energies."""
+    bits = stored or {I: 8, W: 8, O: 32}
+    total = report.macs * arch.compute.mac_energy_pj
+    for lv in arch.levels:
+        for r in (I, W, O):
+            total += report.reads[lv.name][r.value] * bits[r] / lv.word_bits * lv.read_energy_pj
+            total += report.writes[lv.name][r.value] * bits[r] / lv.word_bits * lv.write_energy_pj
+    return total
+
+
+def test_gemm256_on_16x16_weight_stationary_by_hand():
+    arch = weight_stationary(16, 16)
+    rep = evaluate_one(GEMM, arch, _ws_mapping())
+    steps = 16 * 16 * 256  # temporal iterations: dram N16 x scratchpad K16 x weight_reg M256
+    # Weights. Every PE reads its weight register at every step: 65,536 x 256 PEs = MACs.
+    assert rep.reads["weight_reg"]["weights"] == steps * 256 == MACS
+    # The register refills whenever K or N above it moves: 16 x 16 = 256 events per PE of one
+    # weight each, 256 PEs; the scratchpad reads the 16 x 16 distinct weights of each event.
+    assert rep.fills["weight_reg"]["weights"] == 256 * 256
+    assert rep.reads["scratchpad"]["weights"] == 256 * 256
+    # The scratchpad refills when N moves (16 events) with a K256 x N16 tile = 4096 weights:
+    # every weight leaves DRAM once.
+    assert rep.fills["scratchpad"]["weights"] == 16 * 4096 == 256 * 256
+    assert rep.reads["dram"]["weights"] == 256 * 256
+    # Inputs bypass the PE registers: each step the array reads the 16 distinct K values
+    # (multicast across the 16 columns): 65,536 x 16.
+    assert rep.reads["scratchpad"]["inputs"] == steps * 16 == 1_048_576
+    # N (dram) does not index the inputs: the whole M256 x K256 input is loaded once.
+    assert rep.fills["scratchpad"]["inputs"] == rep.reads["dram"]["inputs"] == 65_536
+    # Outputs: each step the 16 columns write 16 sums (reduced over the 16 rows).
+    assert rep.writes["accumulator"]["outputs"] == steps * 16
+    # A sum is re-read unless it is the first visit of that output: distinct (M, N-tile) output
+    # steps are 256 x 16 = 4096, so (65,536 - 4,096) x 16 reloads, plus the final read of the
+    # accumulator tile (16 events when N moves, M256 x N16 = 4096 outputs) to write it to DRAM.
+    assert rep.reads["accumulator"]["outputs"] == (steps - 4096) * 16 + 16 * 4096
+    assert rep.writes["dram"]["outputs"] == 65_536 and rep.reads["dram"]["outputs"] == 0
+    # Cycles: 256 passes (dram N16 x scratchpad K16) of ws_tile_cycles(16, 16, T=256) =
+    # 16 (weight load) + 256 + 16 + 16 - 1 = 303.
+    assert ws_tile_cycles(16, 16, 256) == 303
+    assert rep.compute_cycles == 256 * 256
+    assert rep.fill_drain_cycles == 256 * 47
+    # Bandwidth never binds: scratchpad reads (1,048,576 + 65,536) x 8 bits / 128 = 69,632,
+    # accumulator 1,048,576 x 32 / 512 = 65,536, DRAM writes 65,536 x 32 / 64 = 32,768.
+    assert rep.level_cycles == {
+        "weight_reg": 65_536,
+        "accumulator": 65_536,
+        "scratchpad": 69_632,
+        "dram": 32_768,
+    }
+    assert rep.cycles == 256 * 303 == 77_568 and rep.stall_cycles == 0
+    assert rep.min_cycles == MACS // 256
+    assert rep.utilization == pytest.approx(MACS / (77_568 * 256))
+    assert rep.energy_pj == pytest.approx(_energy(arch, rep))
+    assert rep.edp == pytest.approx(rep.energy_pj * rep.cycles)
+    # occupancy: scratchpad holds M256 x K256 inputs + K256 x N16 weights, 8 bits each
+    assert rep.occupancy_bits["scratchpad"] == (65_536 + 4096) * 8
+    assert rep.occupancy_bits["accumulator"] == 256 * 16 * 32
+    assert rep.fits
+
+
+def test_gemm256_on_16x16_output_stationary_by_hand():
+    arch = output_stationary(16, 16)
+    # loops, outermost first: dram M16 | scratchpad N16 | rows M16 x cols N16 | accum_reg K256
+    mapping = Mapping(
+        levels=(
+            LevelMapping(name="accum_reg", loops=(("K", 256),)),
+            LevelMapping(name="scratchpad", loops=(("N", 16),)),
+            LevelMapping(name="dram", loops=(("M", 16),)),
+        ),
+        rows=(("M", 16),),
+        cols=(("N", 16),),
+    )
+    rep = evaluate_one(GEMM, arch, mapping)
+    steps = 16 * 16 * 256
+    # Every PE accumulates into its own register every step (256 PEs); the first step of each of
+    # its 256 outputs (M16 x N16 tiles) starts from zero, the others re-read the sum; the
+    # register is read once more per output to drain it (256 events x 256 PEs).
+    assert rep.writes["accum_reg"]["outputs"] == steps * 256 == MACS
+    assert rep.reads["accum_reg"]["outputs"] == (steps - 256) * 256 + 256 * 256
+    # Drained outputs: 256 events x 256 PEs, never reloaded (K is entirely inside the PE).
+    assert rep.writes["scratchpad"]["outputs"] == 65_536
+    assert rep.reads["scratchpad"]["outputs"] == 16 * 4096  # written back to DRAM when M moves
+    assert rep.writes["dram"]["outputs"] == 65_536 and rep.reads["dram"]["outputs"] == 0
+    # Each step the array reads 16 distinct inputs (rows) and 16 distinct weights (columns).
+    assert rep.reads["scratchpad"]["inputs"] == steps * 16
+    assert rep.reads["scratchpad"]["weights"] == steps * 16
+    # The scratchpad refills inputs when M (dram) moves: 16 x (M16 x K256); N does not move
+    # weights' tile... M does not index the weights, so all 65,536 weights are loaded once.
+    assert rep.fills["scratchpad"]["inputs"] == 16 * 4096
+    assert rep.fills["scratchpad"]["weights"] == 65_536
+    assert rep.reads["dram"]["inputs"] == rep.reads["dram"]["weights"] == 65_536
+    # 256 passes of os_tile_cycles(16, 16, K=256) = 256 + 16 + 16 - 2 + 16 = 302.
+    assert os_tile_cycles(16, 16, 256) == 302
+    assert rep.cycles == 256 * 302 == 77_312 and rep.stall_cycles == 0
+    assert rep.fill_drain_cycles == 256 * 46
+    assert rep.energy_pj == pytest.approx(_energy(arch, rep))
+    assert rep.occupancy_bits["scratchpad"] == 4096 * 8 + 65_536 * 8 + 4096 * 32
+
+
+def test_bandwidth_stall_by_hand():
+    # Same WS mapping but N inside K: inputs are now re-read from DRAM for every N tile.
+    arch = weight_stationary(16, 16)
+    m = _ws_mapping()
+    m = replace(
+        m,
+        levels=(
+            m.levels[0],
+            LevelMapping(name="scratchpad", loops=(("N", 16),)),
+            LevelMapping(name="dram", loops=(("K", 16),)),
+        ),
+    )
+    rep = evaluate_one(GEMM, arch, m)
+    # Loops, outermost first: dram K16 | scratchpad N16 | rows K16 x cols N16 | weight_reg M256.
+    # Inputs: K indexes them, 16 events of an M256 x K16 tile = each input read once.
+    # Outputs: above the accumulator run K16 then N16; N is the innermost loop indexing them,
+    # so 16 x 16 = 256 visits of an M256 x N16 tile (4096 sums), of which 16 are first visits:
+    # 256 write-backs and 240 reloads of partial sums from DRAM.
+    assert rep.reads["dram"]["inputs"] == 65_536
+    assert rep.writes["dram"]["outputs"] == 256 * 4096
+    assert rep.reads["dram"]["outputs"] == (256 - 16) * 4096
+    # DRAM writes 1,048,576 x 32 bits / 64 per cycle = 524,288 cycles > 77,568 of compute
+    assert rep.level_cycles["dram"] == 524_288
+    assert rep.cycles == 524_288 and rep.stall_cycles == 524_288 - 77_568
+
+
+def test_timing_contract_functions():
+    for rows, cols, t in [(16, 16, 256), (3, 5, 7), (1, 1, 1)]:
+        assert systolic_tile_cycles(Dataflow.WEIGHT_STATIONARY, rows, cols, t) == (
+            rows + t + rows + cols - 1
+        )
+        assert systolic_tile_cycles(Dataflow.INPUT_STATIONARY, rows, cols, t) == (
+            ws_tile_cycles(rows, cols, t)
+        )
+        assert systolic_tile_cycles(Dataflow.OUTPUT_STATIONARY, rows, cols, t) == (
+            t + rows + cols - 2 + rows
+        )
+    assert pass_overhead_cycles(Dataflow.WEIGHT_STATIONARY, 16, 16, True) == 47
+    assert pass_overhead_cycles(Dataflow.OUTPUT_STATIONARY, 16, 16, True) == 46
+    assert pass_overhead_cycles(Dataflow.ROW_STATIONARY, 12, 14, False) == 0
+    with pytest.raises(SpecError, match=r"^dataflow must be one of \['ws', 'is', 'os'\]"):
+        systolic_tile_cycles(Dataflow.ROW_STATIONARY, 2, 2, 4)
+
+
+CONV = conv2d("c3", in_channels=16, out_channels=32, input_size=(10, 10), kernel_size=3, padding=1)
+ARCHS = [weight_stationary(4, 4), output_stationary(4, 8), eyeriss(3, 4), fpga_edge(4, 4)]
+
+
+@pytest.mark.parametrize("arch", ARCHS, ids=lambda a: a.name)
+def test_invariants_on_random_mappings(arch):
+    batch = random_mappings(CONV, arch, 3000, seed=11)
+    cb = evaluate(CONV, arch, batch)
+    assert cb.fits.any() and len(cb) == 3000
+    dram = len(arch.levels) - 1
+    assert (cb.reads[:, dram, 0] >= CONV.elements(I)).all()
+    assert (cb.reads[:, dram, 1] >= CONV.elements(W)).all()
+    assert (cb.writes[:, dram, 2] >= CONV.elements(O)).all()
+    assert (cb.cycles >= CONV.macs / arch.compute.pes).all()
+    assert (cb.cycles >= cb.min_cycles).all()
+    assert (cb.energy_pj >= cb.min_energy_pj * (1 - 1e-12)).all()
+    assert (cb.utilization <= 1).all()
+    assert (cb.padded_macs == CONV.macs).all()
+    assert np.allclose(cb.edp, cb.energy_pj * cb.cycles)
+    assert np.array_equal(cb.cycles, cb.compute_cycles + cb.fill_drain_cycles + cb.stall_cycles)
+    # wider tensors cost more energy for the same mappings
+    wide_arch = replace(arch, compute=replace(arch.compute, input_bits=16, weight_bits=16))
+    wide = evaluate(CONV.with_bits(inputs=16, weights=16), wide_arch, batch)
+    assert (wide.energy_pj > cb.energy_pj).all()
+    assert (wide.occupancy_bits >= cb.occupancy_bits).all()
+
+
+def test_padding_counts_as_wasted_macs():
+    arch = weight_stationary(4, 4)
+    nest = linear("g", in_features=30, out_features=32, leading=8)  # K = 30 padded to 32
+    m = Mapping(
+        levels=(
+            LevelMapping(name="weight_reg", loops=(("M", 8),)),
+            LevelMapping(name="dram", loops=(("N", 8), ("K", 8))),
+        ),
+        rows=(("K", 4),),
+        cols=(("N", 4),),
+    )
+    rep = evaluate_one(nest, arch, m)
+    assert rep.macs == 8 * 32 * 30 and rep.padded_macs == 8 * 32 * 32
+    assert rep.utilization == pytest.approx(rep.macs / (rep.cycles * 16))
+
+
+def test_capacity_overflow_is_flagged_and_raised():
+    arch = weight_stationary(16, 16, scratchpad_kib=32)
+    batch = random_mappings(GEMM, arch, 500, seed=0)
+    cb = evaluate(GEMM, arch, batch)
+    sizes = np.array([lv.size_bits or np.inf for lv in arch.levels])
+    assert np.array_equal(cb.fits, (cb.occupancy_bits <= sizes).all(axis=1))
+    assert not cb.fits.all()
+    with pytest.raises(MappingError, match=r"^mapping: level 'scratchpad' tiles need 557,056 bits"):
+        evaluate_one(GEMM, arch, _ws_mapping())
+    rep = evaluate_one(GEMM, arch, _ws_mapping(), allow_overflow=True)
+    assert not rep.fits
+
+
+def test_operands_wider_than_the_array_are_rejected():
+    with pytest.raises(SpecError, match=r"^layer 'gemm256': inputs bits 16 exceed the array's"):
+        evaluate_one(GEMM.with_bits(inputs=16), weight_stationary(16, 16), _ws_mapping())
+
+
+def test_lower_bounds_by_hand():
+    arch = weight_stationary(16, 16)
+    cycles, energy = lower_bounds(GEMM, arch)
+    dram = arch.levels[-1]
+    # each tensor moved once: 65,536 8-bit inputs and weights read, 65,536 32-bit outputs
+    # written, in 64-bit words
+    expected = MACS * arch.compute.mac_energy_pj + (65_536 * 8 * 2 + 65_536 * 32) / 64 * (
+        dram.read_energy_pj
+    )
+    assert cycles == MACS // 256 and energy == pytest.approx(expected)
+    rep = evaluate_one(GEMM, arch, _ws_mapping())
+    assert rep.cycles_over_bound == pytest.approx(303 / 256)
+    assert rep.energy_over_bound == pytest.approx(rep.energy_pj / expected)
+
+
+def test_dense_array_ignores_density_and_gating_saves_mac_energy_only():
+    arch = weight_stationary(16, 16)
+    sparse = GEMM.with_density(inputs=0.5, weights=0.25)
+    dense = evaluate_one(GEMM, arch, _ws_mapping())
+    assert evaluate_one(sparse, arch, _ws_mapping()) == replace(dense, layer=sparse.name)
+    gate = replace(
+        arch,
+        compute=replace(arch.compute, sparsity=Sparsity.GATE, sparse_operands=frozenset({I, W})),
+    )
+    g = evaluate_one(sparse, gate, _ws_mapping())
+    assert g.cycles == dense.cycles
+    assert g.mac_energy_pj == pytest.approx(dense.mac_energy_pj * 0.5 * 0.25)
+    assert g.energy_pj == pytest.approx(dense.energy_pj - dense.mac_energy_pj * (1 - 0.125))
+
+
+def test_skipping_shortens_each_pass():
+    arch = weight_stationary(16, 16)
+    skip = replace(
+        arch, compute=replace(arch.compute, sparsity=Sparsity.SKIP, sparse_operands=frozenset({W}))
+    )
+    rep = evaluate_one(GEMM.with_density(weights=0.3), skip, _ws_mapping())
+    # each of the 256 passes streams ceil(256 x 0.3) = 77 effectual vectors, plus the fill/drain
+    assert rep.compute_cycles == 256 * 77 and rep.fill_drain_cycles == 256 * 47
+    assert rep.mac_energy_pj == pytest.approx(MACS * 0.3 * arch.compute.mac_energy_pj)
+    assert rep.min_cycles == int(np.ceil(MACS * 0.3 / 256))
+
+
+@pytest.mark.parametrize(
+    "fmt,bits_per_element",
+    [
+        (CompressionFormat.DENSE, 8.0),
+        (CompressionFormat.BITMASK, 0.25 * 8 + 1),
+        (CompressionFormat.RLE, 0.25 * (8 + 4)),
+        (CompressionFormat.CSR, 0.25 * (8 + 4)),
+    ],
+)
+def test_compressed_formats_carry_metadata(fmt, bits_per_element):
+    arch = replace(weight_stationary(16, 16), weight_format=fmt, index_bits=4)
+    nest = GEMM.with_density(weights=0.25)
+    assert stored_bits_per_element(nest.weights, fmt, 4) == pytest.approx(bits_per_element)
+    rep = evaluate_one(nest, arch, _ws_mapping())
+    dram = arch.levels[-1]
+    assert rep.energy_by_level_pj["dram"]["weights"] == pytest.approx(
+        65_536 * bits_per_element / 64 * dram.read_energy_pj
+    )
+    assert rep.occupancy_bits["weight_reg"] == pytest.approx(bits_per_element)
+    stored = {I: 8, W: bits_per_element, O: 32}
+    assert rep.energy_pj == pytest.approx(_energy(arch, rep, stored))
+
+
+def test_report_format_and_dict():
+    rep = evaluate_one(GEMM, weight_stationary(16, 16), _ws_mapping())
+    text = rep.format()
+    assert "cycles 77,568 = compute 65,536 + fill/drain 12,032 + stall 0" in text
+    d = rep.to_dict()
+    assert d["cycles"] == 77_568 and d["reads"]["dram"]["inputs"] == 65_536
+    assert d["latency_s"] == pytest.approx(77_568 / 1e9)
