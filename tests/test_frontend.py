@@ -391,3 +391,27 @@ def test_layers_are_in_program_order_and_complete():
     )  # fmt: skip
     assert workload.node("flatten").is_view and workload.node("flatten").is_output
     assert math.prod(workload.node("flatten").output_shape) == 32
+
+
+def test_names_stay_unique_and_index_gathers_are_new_buffers():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.relu = nn.ReLU()
+            self.fc = nn.Linear(4, 4)
+
+        def forward(self, relu, idx):  # an input named like a module
+            return self.fc(self.relu(relu))[idx]
+
+    workload = from_torch(Net(), torch.randn(3, 4), torch.tensor([0, 2]))
+    assert workload.schedule == ("relu", "idx", "relu_1", "fc", "getitem")
+    assert [layer.op for layer in workload.layers] == [
+        "input",
+        "input",
+        "relu",
+        "linear",
+        "getitem",
+    ]
+    gather = workload.node("getitem")
+    assert not gather.is_view and gather.output_shape == (2, 4)
+    assert workload.node("idx").activation_bits == 64  # int64 indices

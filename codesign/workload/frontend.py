@@ -286,7 +286,13 @@ class _Builder:
         return self.density(_tensor_args(node)[0])
 
     def layer_name(self, node: fx.Node) -> str:
-        if node.op == "call_module" and self.names[node.target] == 1:
+        """The module path for a module called once (when torch.fx gave its node the natural,
+        hence unique, name), else the torch.fx node name."""
+        if (
+            node.op == "call_module"
+            and self.names[node.target] == 1
+            and node.name == node.target.replace(".", "_")
+        ):
             return str(node.target)
         return node.name
 
@@ -404,7 +410,7 @@ class _Builder:
             params = list(self.gm.get_submodule(node.target).parameters())
         params += [p for a in args if a in self.constants for p in self.const_params(a)]
         is_view = op in _VIEW_OPS and len(acts) == 1
-        if is_view:
+        if op in _VIEW_OPS:  # with several activations (x[index]): a gather into a new buffer
             element_ops = 0
         elif op in _PER_OUTPUT_ELEMENT:
             per = _PER_OUTPUT_ELEMENT[op]
