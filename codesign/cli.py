@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "analyze": "codesign.workload.command",
     "generate": "codesign.hw.command",
     "synth": "codesign.synth_command",
+    "verify": "codesign.sim.command",
 }
 
 

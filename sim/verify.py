@@ -389,14 +389,15 @@ def verify_layer(
 ) -> VerifyResult:
     """Verify one layer of a model, ``"MODULE_PATH:FACTORY:LAYER"`` (e.g.
     ``"examples/models.py:digits_cnn:conv2"``), quantized uniformly to the design's operand
-    width with ``codesign.quant`` and calibrated on the model's example inputs; the reference
-    is the quantization package's integer accumulators of that layer.
+    width with ``codesign.quant`` (and pruned 2:4 along the reduction for a sparse array),
+    calibrated on the model's example inputs; the reference is the quantization package's
+    integer accumulators of that layer.
 
     ``Conv2d`` layers run through im2col, ``Linear`` layers as ``x @ W.T``. ``options`` are
     those of `verify_gemm`.
     """
     from codesign.quant.model import int_layer_io, quantize_model
-    from codesign.quant.policy import QuantPolicy
+    from codesign.quant.policy import Pruning, QuantPolicy
     from codesign.workload import load_model
 
     model_spec, sep, layer_name = layer_spec.rpartition(":")
@@ -410,7 +411,11 @@ def verify_layer(
         raise SpecError(f"model {model_spec!r} has no example inputs (define FACTORY_inputs())")
     cfg = design.config
     width = bits if bits is not None else min(cfg.act_bits, cfg.weight_bits)
-    qmodel = quantize_model(module, QuantPolicy.uniform(width), inputs)
+    if cfg.dataflow is Dataflow.SPARSE_2_4:  # symmetric weights keep pruned zeros at 0
+        policy = QuantPolicy.uniform(width, pruning=Pruning.NM, nm=(2, 4))
+    else:
+        policy = QuantPolicy.uniform(width)
+    qmodel = quantize_model(module, policy, inputs)
     io = int_layer_io(qmodel, layer_name, inputs)
     layer = io.layer
     if layer.groups != 1:

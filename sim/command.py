@@ -1,0 +1,137 @@
+"""``codesign verify DIR``: run a generated array in Icarus against PyTorch and write
+``verify.json``.
+
+Examples::
+
+    codesign verify build/acc --gemm 64,64,64
+    codesign verify build/acc --layer examples/models.py:digits_cnn:conv2 --seed 1
+    codesign verify build/acc --gemm 8,8,8 --waves          # VCD in the bench's work folder
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from codesign.errors import SpecError
+
+__all__ = ["HELP", "add_arguments", "run", "parse_gemm"]
+
+HELP = "simulate a generated array (cocotb + Icarus), compare with PyTorch, measure cycles"
+
+
+def parse_gemm(text: str) -> tuple[int, int, int]:
+    """``"M,N,K"`` as three positive integers.
+
+    Raises
+    ------
+    SpecError
+        If the text is not three positive integers separated by commas.
+    """
+    parts = text.split(",")
+    try:
+        values = tuple(int(p) for p in parts)
+    except ValueError:
+        values = ()
+    if len(values) != 3 or min(values) <= 0:
+        raise SpecError(f"--gemm must be M,N,K (three positive integers), not {text!r}")
+    return values  # type: ignore[return-value]
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be a probability in [0, 1), not {text!r}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``codesign verify``."""
+    parser.add_argument("design", metavar="DIR", help="folder written by `codesign generate`")
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument(
+        "--layer",
+        metavar="MODULE_PATH:FACTORY:LAYER",
+        help="a Conv2d/Linear layer of a model, quantized to the array's width, e.g. "
+        "examples/models.py:digits_cnn:conv2",
+    )
+    what.add_argument("--gemm", metavar="M,N,K", help="a random int GEMM of these sizes")
+    parser.add_argument("--seed", type=int, default=1, help="seed of stimuli and pauses")
+    parser.add_argument(
+        "--stream-len",
+        type=int,
+        default=None,
+        metavar="T",
+        help="the mapping's temporal tile: A rows per WS tile or K steps per OS tile",
+    )
+    parser.add_argument(
+        "--back-pressure",
+        type=_probability,
+        default=0.0,
+        metavar="P",
+        help="probability of ready low on the output each cycle (cycles then differ)",
+    )
+    parser.add_argument(
+        "--idle",
+        type=_probability,
+        default=0.0,
+        metavar="P",
+        help="probability of an idle cycle before each input beat",
+    )
+    parser.add_argument("--waves", action="store_true", help="dump a VCD waveform")
+    parser.add_argument(
+        "-o", "--output", default=None, help="where to write verify.json (default DIR/verify.json)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the verification; exit status 0 when it passed, 1 otherwise."""
+    from codesign.sim.design import load_design
+    from codesign.sim.verify import random_operands, verify_gemm, verify_layer
+
+    design = load_design(args.design)
+    options = {
+        "seed": args.seed,
+        "back_pressure": args.back_pressure,
+        "idle": args.idle,
+        "waves": args.waves,
+        "stream_len": args.stream_len,
+    }
+    if args.gemm is not None:
+        m, n, k = parse_gemm(args.gemm)
+        a, b = random_operands(design, m, n, k, seed=args.seed)
+        result = verify_gemm(design, a, b, **options)
+    else:
+        result = verify_layer(design, args.layer, **options)
+    out = Path(args.output) if args.output else Path(args.design) / "verify.json"
+    report = result.to_json()
+    report["design"] = design.top
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    status = "PASSED" if result.passed else "FAILED"
+    print(
+        f"verify {result.what} on {design.top} "
+        f"({result.simulator} {result.simulator_version}): {status}"
+    )
+    print(f"  compared {result.compared} outputs, {result.mismatch_count} mismatches")
+    for m in result.mismatches[:5]:
+        print(f"    {m.where}{list(m.index)}: expected {m.expected}, got {m.actual}")
+    agreement = (
+        "exact"
+        if result.cycles_match
+        else (f"differ by {result.cycles_measured - result.cycles_predicted}")
+    )
+    if result.stalled:
+        agreement += " (random back-pressure/idle cycles applied)"
+    print(
+        f"  cycles measured {result.cycles_measured}, predicted {result.cycles_predicted} "
+        f"(codesign.cost.systolic, {len(result.tile_cycles_predicted)} tiles): {agreement}"
+    )
+    print(f"  simulated in {result.seconds:.2f} s; bench files in {result.work_dir}")
+    if result.waves_path:
+        print(f"  waves: {result.waves_path}")
+    print(f"  wrote {out}")
+    return 0 if result.passed else 1
