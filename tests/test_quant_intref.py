@@ -1,5 +1,6 @@
 """Integer arithmetic of quantized layers against float64 torch and exact rationals."""
 
+import json
 from fractions import Fraction
 
 import pytest
@@ -8,6 +9,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from codesign.errors import SpecError
+from codesign.quant.export import export_integer, integer_layer_from_dict
 from codesign.quant.fakequant import quantize
 from codesign.quant.intref import (
     check_int32,
@@ -16,7 +18,12 @@ from codesign.quant.intref import (
     quantize_multiplier,
     requantize,
 )
-from codesign.quant.model import int_layer_io, integer_forward, quantize_model
+from codesign.quant.model import (
+    int_layer_io,
+    integer_forward,
+    integer_layer_forward,
+    quantize_model,
+)
 from codesign.quant.policy import Calibration, LayerPolicy, Pruning, QuantPolicy
 
 
@@ -173,3 +180,25 @@ def test_integer_form_needs_int_weights_and_quantized_activations():
     with pytest.raises(SpecError, match=r"^layer 'nope' is not a quantized layer of the model"):
         int_layer_io(q, "nope", x)
     assert q.integer_layer("head.1").weight_q.dtype == torch.int8
+
+
+def test_integer_export_round_trips_through_json():
+    model = Tiny().eval()
+    calib, x = _tiny_data()
+    q = quantize_model(model, QuantPolicy(default=LayerPolicy(weight_symmetric=False)), calib)
+    data = json.loads(json.dumps(export_integer(q)))
+    assert data["version"] == 1 and data["policy_hash"] == q.policy.hash()
+    assert [d["name"] for d in data["layers"]] == ["c1", "c2", "head.1"]
+    for d in data["layers"]:
+        rebuilt = integer_layer_from_dict(d)
+        original = q.integer_layer(d["name"])
+        io = int_layer_io(q, d["name"], x)
+        acc, out = integer_layer_forward(rebuilt, io.input_q)
+        assert torch.equal(acc, io.acc.to(torch.int64))
+        assert torch.equal(out, io.output_q.to(torch.int64))
+        assert torch.equal(rebuilt.weight_q, original.weight_q)
+        assert rebuilt.weight_q.dtype == torch.int8
+        assert torch.equal(rebuilt.weight_scale, original.weight_scale)
+        assert rebuilt.output_scale == original.output_scale
+    with pytest.raises(SpecError, match=r"^integer layer: keys must be .*missing \['shift'\]"):
+        integer_layer_from_dict({k: v for k, v in data["layers"][0].items() if k != "shift"})

@@ -32,6 +32,10 @@ _SUBMODULE = {
     "int_layer_io": "model",
     "integer_forward": "model",
     "quantize_model": "model",
+    # JSON export of the integer layers
+    "export_integer": "export",
+    "integer_layer_from_dict": "export",
+    "integer_layer_to_dict": "export",
     # evaluation
     "AccuracyResult": "evaluate",
     "MixedPrecisionSuggestion": "evaluate",

@@ -4,12 +4,15 @@
 ``--policy``/``--uniform`` print accuracy (or proxy SQNR/KL), model size and MAC-weighted
 bit-width with a per-layer table; ``--sensitivity`` prints accuracy and SQNR with one layer at a
 time quantized to each width of ``--bits``; ``--suggest`` prints the mixed-precision assignment
-under a model-size budget and its measured accuracy.
+under a model-size budget and its measured accuracy; ``--export-int`` writes the integer layers
+(`codesign.quant.export`).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 
 from codesign.errors import SpecError
 
@@ -51,6 +54,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--bits", default="2,4,8", help="widths for --sensitivity/--suggest (default 2,4,8)"
+    )
+    parser.add_argument(
+        "--export-int",
+        metavar="PATH",
+        help="with --policy/--uniform: write the integer layers (weights, bias, scales, zero "
+        "points, requantization multipliers) as JSON",
     )
     parser.add_argument(
         "--dataset",
@@ -129,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
         sensitivity,
         suggest_mixed_precision,
     )
+    from codesign.quant.export import export_integer
     from codesign.quant.policy import QuantPolicy
 
     if args.sensitivity or args.suggest is not None:
@@ -137,6 +147,11 @@ def run(args: argparse.Namespace) -> int:
         policy = QuantPolicy.load(args.policy) if args.policy else QuantPolicy.uniform(args.uniform)
         result, qmodel = evaluate_in_context(load_context(args.model, args.dataset), policy)
         _print_result(result, qmodel)
+        if args.export_int:
+            path = Path(args.export_int)
+            exported = export_integer(qmodel)
+            path.write_text(json.dumps(exported) + "\n")
+            print(f"\nwrote {path} ({len(exported['layers'])} integer layers)")
         return 0
     if args.sensitivity:
         rows = sensitivity(args.model, bits, dataset=args.dataset)
