@@ -3,16 +3,19 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from codesign.cli import main
 from codesign.workload.command import format_table, parse_shape
 
+MODELS = str(Path(__file__).resolve().parents[1] / "examples" / "models.py")
+
 
 def test_analyze_digits_prints_table_and_writes_json(tmp_path, capsys):
     out = tmp_path / "digits.json"
-    assert main(["analyze", "examples/models.py:digits_cnn", "--json", str(out)]) == 0
+    assert main(["analyze", f"{MODELS}:digits_cnn", "--json", str(out)]) == 0
     text = capsys.readouterr().out
     data = json.loads(out.read_text())
     assert data["total_macs"] == 4608 + 73728 + 2560
@@ -29,7 +32,7 @@ def test_analyze_digits_prints_table_and_writes_json(tmp_path, capsys):
 
 def test_analyze_resnet18_with_input_shape(tmp_path, capsys):
     out = tmp_path / "r18.json"
-    argv = ["analyze", "examples/models.py:resnet18", "--input-shape", "1,3,224,224"]
+    argv = ["analyze", f"{MODELS}:resnet18", "--input-shape", "1,3,224,224"]
     assert main([*argv, "--json", str(out)]) == 0
     data = json.loads(out.read_text())
     assert (data["total_macs"], data["total_params"]) == (1_814_073_344, 11_689_512)
@@ -38,7 +41,7 @@ def test_analyze_resnet18_with_input_shape(tmp_path, capsys):
 
 def test_analyze_options(tmp_path, capsys):
     out = tmp_path / "d.json"
-    argv = ["analyze", "examples/models.py:digits_cnn", "--input-shape", "2,1,8,8"]
+    argv = ["analyze", f"{MODELS}:digits_cnn", "--input-shape", "2,1,8,8"]
     argv += ["--activation-bits", "8", "--weight-bits", "4", "--json", str(out)]
     assert main(argv) == 0
     data = json.loads(out.read_text())
@@ -56,20 +59,20 @@ def _write(tmp_path, body):
     "argv,first_line",
     [
         (
-            ["examples/models.py:nope"],
-            "error: model file 'examples/models.py' has no factory 'nope'",
+            [f"{MODELS}:nope"],
+            f"error: model file '{MODELS}' has no factory 'nope'",
         ),
         (["missing.py:net"], "error: model file 'missing.py' does not exist"),
         (
-            ["examples/models.py:digits_cnn", "--input-shape", "1,1,16,16"],
+            [f"{MODELS}:digits_cnn", "--input-shape", "1,1,16,16"],
             "error: node 'fc' (call_module fc) failed on example inputs of shapes [(1, 1, 16, 16)]",
         ),
         (
-            ["examples/models.py:digits_cnn", "--input-shape", "1,a"],
+            [f"{MODELS}:digits_cnn", "--input-shape", "1,a"],
             "error: --input-shape must be comma-separated positive integers",
         ),
         (
-            ["examples/models.py:digits_cnn", "--json", "/nonexistent/dir/x.json"],
+            [f"{MODELS}:digits_cnn", "--json", "/nonexistent/dir/x.json"],
             "error: --json: cannot write '/nonexistent/dir/x.json'",
         ),
     ],

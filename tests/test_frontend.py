@@ -3,6 +3,7 @@ p.numel() (params), hand-derived per-layer counts, measured densities, and its e
 
 import functools
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -11,8 +12,9 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from codesign.errors import SpecError, TraceError, UnsupportedOperatorError
-from codesign.workload import LoopNest, OtherOp, TensorRole, from_torch, load_model
-from examples import models
+from codesign.workload import LoopNest, OtherOp, TensorRole, from_torch, import_file, load_model
+
+models = import_file(Path(__file__).resolve().parents[1] / "examples" / "models.py")
 
 # --- extra test models ---------------------------------------------------------------------------
 
@@ -352,8 +354,8 @@ def test_wrong_input_shape_and_count():
 
 
 def test_load_model_forms_and_errors(tmp_path):
-    module, inputs = load_model("examples/models.py:digits_cnn")
-    assert type(module).__name__ == "DigitsCNN" and inputs[0].shape == (1, 1, 8, 8)
+    module, inputs = load_model(f"{models.__file__}:digits_cnn")
+    assert isinstance(module, models.DigitsCNN) and inputs[0].shape == (1, 1, 8, 8)
     path = tmp_path / "m.py"
     path.write_text(
         "import torch\n"
@@ -374,7 +376,7 @@ def test_load_model_forms_and_errors(tmp_path):
     with pytest.raises(SpecError, match=r"^model file 'missing.py' does not exist"):
         load_model("missing.py:net")
     with pytest.raises(SpecError, match=r"^model must be MODULE_PATH:FACTORY"):
-        load_model("examples/models.py")
+        load_model(models.__file__)
     bad = tmp_path / "bad.py"
     bad.write_text("raise RuntimeError('boom')\n")
     with pytest.raises(SpecError, match=r"^model file '.*bad.py' failed to import: boom"):

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import networkx as nx
 import pytest
@@ -10,8 +11,9 @@ import torch
 from torch import nn
 
 from codesign.errors import SpecError
-from codesign.workload import Node, OtherOp, Workload, from_torch, linear
-from examples import models
+from codesign.workload import Node, OtherOp, Workload, from_torch, import_file, linear
+
+models = import_file(Path(__file__).resolve().parents[1] / "examples" / "models.py")
 
 
 def _residual():

@@ -1,8 +1,9 @@
 """Workload analysis: loop nests of MAC-bearing operators, the workload graph, the torch.fx
 front end and the activation buffer model.
 
-``from_torch``, ``load_model`` and ``SUPPORTED_OPS`` live in ``codesign.workload.frontend`` and
-are imported on first use, so that ``import codesign.workload`` does not import torch.
+``from_torch``, ``load_model``, ``import_file`` and ``SUPPORTED_OPS`` live in
+``codesign.workload.frontend`` and are imported on first use, so that ``import codesign.workload``
+does not import torch.
 """
 
 from codesign.workload.graph import LayerStats, Node, OtherOp, Workload
@@ -36,12 +37,13 @@ __all__ = [
     "conv2d",
     "einsum",
     "from_torch",
+    "import_file",
     "linear",
     "load_model",
     "matmul",
 ]
 
-_FRONTEND = ("from_torch", "load_model", "SUPPORTED_OPS")
+_FRONTEND = ("from_torch", "load_model", "import_file", "SUPPORTED_OPS")
 
 
 def __getattr__(name: str) -> object:

@@ -14,6 +14,7 @@ trained weight.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import math
 import operator
@@ -21,6 +22,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from types import ModuleType
 
 import networkx as nx
 import torch
@@ -35,6 +37,7 @@ from codesign.workload.loopnest import LoopNest, conv1d, conv2d, einsum, linear
 __all__ = [
     "from_torch",
     "load_model",
+    "import_file",
     "SUPPORTED_OPS",
 ]
 
@@ -719,6 +722,33 @@ def from_torch(
     return Workload(graph=graph, name=name or type(module).__name__)
 
 
+def import_file(path: str | Path) -> ModuleType:
+    """Import a Python file by path (once per process: later calls return the same module).
+
+    Raises
+    ------
+    SpecError
+        The file does not exist or fails to import.
+    """
+    resolved = Path(path).resolve()
+    if not resolved.is_file():
+        raise SpecError(f"model file {str(path)!r} does not exist")
+    mod_name = "_codesign_file_" + hashlib.sha1(str(resolved).encode()).hexdigest()[:16]
+    if mod_name in sys.modules:
+        return sys.modules[mod_name]
+    loader_spec = importlib.util.spec_from_file_location(mod_name, resolved)
+    if loader_spec is None or loader_spec.loader is None:
+        raise SpecError(f"model file {str(path)!r} is not a Python file")
+    py = importlib.util.module_from_spec(loader_spec)
+    sys.modules[mod_name] = py
+    try:
+        loader_spec.loader.exec_module(py)
+    except Exception as exc:
+        del sys.modules[mod_name]
+        raise SpecError(f"model file {str(path)!r} failed to import: {_first_line(exc)}") from exc
+    return py
+
+
 def load_model(spec: str) -> tuple[nn.Module, tuple[torch.Tensor, ...] | None]:
     """Resolve ``"MODULE_PATH:FACTORY"`` (e.g. ``"examples/models.py:resnet18"``).
 
@@ -736,20 +766,8 @@ def load_model(spec: str) -> tuple[nn.Module, tuple[torch.Tensor, ...] | None]:
         raise SpecError(
             f"model must be MODULE_PATH:FACTORY (e.g. models.py:resnet18), not {spec!r}"
         )
-    path = Path(path_text)
-    if not path.is_file():
-        raise SpecError(f"model file {path_text!r} does not exist (from model spec {spec!r})")
-    mod_name = f"_codesign_model_{abs(hash(path.resolve()))}"
-    loader_spec = importlib.util.spec_from_file_location(mod_name, path)
-    if loader_spec is None or loader_spec.loader is None:
-        raise SpecError(f"model file {path_text!r} is not a Python file")
-    py = importlib.util.module_from_spec(loader_spec)
-    sys.modules[mod_name] = py
-    try:
-        loader_spec.loader.exec_module(py)
-    except Exception as exc:
-        del sys.modules[mod_name]
-        raise SpecError(f"model file {path_text!r} failed to import: {_first_line(exc)}") from exc
+    py = import_file(path_text)
+    mod_name = py.__name__
     factory = getattr(py, factory_name, None)
     if not callable(factory):
         available = sorted(
