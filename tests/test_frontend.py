@@ -119,6 +119,15 @@ def test_resnet18_matches_torchvision_figures():
     assert workload.total_macs == 1_814_073_344
     assert workload.total_params == 11_689_512
     assert len(workload.loop_nests) == 21  # 20 convolutions + fc
+    # Per layer, by hand: K*C*P*Q*R*S. A stage's first 3x3 conv halves P, Q and doubles K.
+    by_name = {n.name: n.macs for n in workload.loop_nests}
+    assert by_name["conv1"] == 64 * 3 * 112 * 112 * 7 * 7 == 118_013_952
+    for stage, (k, p) in enumerate([(64, 56), (128, 28), (256, 14), (512, 7)], start=1):
+        assert by_name[f"layer{stage}.1.conv2"] == k * k * p * p * 9
+        if stage > 1:
+            assert by_name[f"layer{stage}.0.conv1"] == k * (k // 2) * p * p * 9
+            assert by_name[f"layer{stage}.0.downsample.0"] == k * (k // 2) * p * p
+    assert by_name["fc"] == 512 * 1000
     # Folding: no BatchNorm left, every conv has a bias of K elements.
     assert not any(layer.op == "batch_norm" for layer in workload.layers)
     stem = workload.loop_nests[0]
