@@ -274,6 +274,8 @@ def test_bit_widths_from_dtype_and_overrides():
     )
     conv1 = w.loop_nests[0]
     assert (conv1.inputs.bits, conv1.weights.bits, conv1.outputs.bits) == (8, 4, 24)
+    conv1 = from_torch(models.digits_cnn(), *inputs, activation_bits=8).loop_nests[0]
+    assert (conv1.inputs.bits, conv1.weights.bits, conv1.outputs.bits) == (8, 32, 32)
     assert w.node("conv1").output_bits == 8 * 8 * 8 * 8
     assert w.weight_bits == 4 * 3818
 

@@ -273,6 +273,10 @@ class _Builder:
     def act_bits(self, t: torch.Tensor) -> int:
         return self.opts.activation_bits or _dtype_bits(t.dtype)
 
+    def acc_bits(self, out: torch.Tensor) -> int:
+        """Bits of a loop nest's output tensor (the partial sums)."""
+        return self.opts.accumulator_bits or max(32, self.act_bits(out))
+
     def w_bits(self, t: torch.Tensor) -> int:
         return self.opts.weight_bits or _dtype_bits(t.dtype)
 
@@ -488,7 +492,7 @@ class _Builder:
         common = dict(
             input_bits=self.act_bits(x),
             weight_bits=wbits,
-            output_bits=self.opts.accumulator_bits or self.act_bits(out),
+            output_bits=self.acc_bits(out),
             weight_density=_density(weight),
             input_density=self.density(node.args[0]),
             bias=has_bias,
@@ -581,7 +585,7 @@ class _Builder:
             name=name,
             input_bits=self.act_bits(first[2]),
             weight_bits=wbits,
-            output_bits=self.opts.accumulator_bits or self.act_bits(out),
+            output_bits=self.acc_bits(out),
             input_density=self.density(first[3]),
             weight_density=self.density(second[3]),
             weights_are_parameters=weights_are_params,
@@ -675,8 +679,9 @@ def from_torch(
     activation_bits, weight_bits : int, optional
         Bits per activation / weight element; default from each tensor's dtype (float32 -> 32).
     accumulator_bits : int, optional
-        Bits of the output tensor of each loop nest (partial sums); default the output
-        activation's bits.
+        Bits of the output tensor of each loop nest (partial sums); default
+        ``max(32, output activation bits)``, the 32-bit accumulator the LoopNest factories
+        assume. Activation buffers between layers use ``activation_bits``.
     name : str, optional
         Workload name (default: the module's class name).
 
