@@ -217,6 +217,7 @@ class QuantLayer(nn.Module):
         w = module.weight.detach().clone()
         b = None if module.bias is None else module.bias.detach().clone()
         self.bias_elements = 0 if b is None else b.numel()
+        self.bias_q: torch.Tensor | None = None  # int32 values at scale s_x * s_w, calibrated
         self.weight_qp: QParams | None = None
         self.weight_q: torch.Tensor | None = None
         if policy is not None:
@@ -259,10 +260,14 @@ class QuantLayer(nn.Module):
             lo, hi = calibrate_range(x, pol.calibration, pol.percentile)
             self.input_qp = qparams_from_range(lo, hi, pol.act_bits, symmetric=pol.act_symmetric)
             x = fake_quantize(x, self.input_qp)
-            if self.weight_qp is not None and self.bias is not None:
-                s = self.input_qp.scale * _per_channel(self.weight_qp, self.weight.shape[0])
-                q = torch.round(self.bias / s).clamp(-(2**31), 2**31 - 1)
-                self.bias = q * s
+            if self.weight_qp is not None:
+                k = self.weight.shape[0]
+                s = self.input_qp.scale * _per_channel(self.weight_qp, k)
+                if self.bias is None:
+                    self.bias_q = torch.zeros(k, dtype=torch.int64)
+                else:
+                    self.bias_q = torch.round(self.bias / s).clamp(-(2**31), 2**31 - 1).long()
+                    self.bias = self.bias_q * s
         y = self._linear_op(x, self.bias)
         # MACs per sample: each output element reduces over one output channel's weights
         self.macs_per_sample = y.numel() // x.shape[0] * self.weight[0].numel()
@@ -278,10 +283,6 @@ class QuantLayer(nn.Module):
         k = self.weight.shape[0]
         w_scale = _per_channel(wqp, k)
         w_zp = wqp.zero_point.expand(k).clone() if wqp.axis is None else wqp.zero_point
-        if self.bias is None:
-            bias_q = torch.zeros(k, dtype=torch.int32)
-        else:
-            bias_q = torch.round(self.bias / (iqp.scale * w_scale)).to(torch.int32)
         real = iqp.scale.double() * w_scale.double() / oqp.scale.double()
         multiplier, shift = quantize_multiplier(real)
         g = self.geometry
@@ -296,7 +297,7 @@ class QuantLayer(nn.Module):
             weight_bits=wqp.bits,
             weight_zero_point=w_zp,
             weight_scale=w_scale,
-            bias_int32=bias_q,
+            bias_int32=self.bias_q.to(torch.int32),
             input_scale=float(iqp.scale),
             input_zero_point=int(iqp.zero_point),
             output_scale=float(oqp.scale),
