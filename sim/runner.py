@@ -54,6 +54,15 @@ initializers without an event, so combinational outputs that depend only on regi
 never change (an FSM's ready in its reset state) stay X. ``-g2005`` (given after cocotb's
 ``-g2012``, so it wins) restores the Verilog-2005 semantics the generated code is written for."""
 
+_DUMP_MODULE = """module codesign_dump();
+  reg [8*1024-1:0] path;
+  initial begin
+    if ($value$plusargs("dumpfile_path=%s", path)) $dumpfile(path);
+    $dumpvars(0, {top});
+  end
+endmodule
+"""
+
 INSTALL_HINT = {
     "icarus": "install Icarus Verilog with `sudo apt-get install -y iverilog` (or `make setup`)",
 }
@@ -181,6 +190,8 @@ def _build_key(sources: Sequence[Path], toplevel: str, waves: bool, sim: Simulat
         h.update(src.read_bytes())
         h.update(b"\0")
     h.update(f"{toplevel}|{waves}|{sim.name}|{sim.version}|{ICARUS_BUILD_ARGS}".encode())
+    if waves:
+        h.update(_DUMP_MODULE.encode())
     return h.hexdigest()[:20]
 
 
@@ -268,15 +279,22 @@ def build_design(
     runner = _RUNNERS.get(key)
     if runner is None:
         runner = _new_runner(sim)
+        build_args = list(ICARUS_BUILD_ARGS)
+        sources = [str(p) for p in paths]
+        if waves:  # cocotb's own dump module is SystemVerilog; this one is Verilog-2005
+            build_dir.mkdir(parents=True, exist_ok=True)
+            dump = build_dir / "codesign_dump.v"
+            dump.write_text(_DUMP_MODULE.format(top=toplevel))
+            sources.append(str(dump))
+            build_args += ["-s", "codesign_dump"]
         with _locked(root / f"{key}.lock"):
             try:
                 runner.build(
-                    sources=[str(p) for p in paths],
+                    sources=sources,
                     hdl_toplevel=toplevel,
                     build_dir=str(build_dir),
-                    waves=waves,
                     timescale=("1ns", "1ps"),
-                    build_args=list(ICARUS_BUILD_ARGS),
+                    build_args=build_args,
                     log_file=str(build_dir / "build.log"),
                 )
             except (RuntimeError, subprocess.CalledProcessError, SystemExit) as exc:
