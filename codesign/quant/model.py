@@ -188,7 +188,9 @@ class LayerInfo:
 
 
 def _op_name(module: nn.Module) -> str:
-    return {nn.Conv1d: "conv1d", nn.Conv2d: "conv2d", nn.Linear: "linear"}[type(module)]
+    if isinstance(module, nn.Conv1d):
+        return "conv1d"
+    return "conv2d" if isinstance(module, nn.Conv2d) else "linear"
 
 
 class QuantLayer(nn.Module):
@@ -221,7 +223,7 @@ class QuantLayer(nn.Module):
         self.weight_qp: QParams | None = None
         self.weight_q: torch.Tensor | None = None
         if policy is not None:
-            mask = _prune_mask(name, w, policy)
+            mask = _prune_mask(w, policy)
             if mask is not None:
                 w = w * mask
                 if policy.pruning is Pruning.CHANNEL and b is not None:
@@ -332,7 +334,7 @@ def _per_channel(qp: QParams, channels: int) -> torch.Tensor:
     return qp.scale.expand(channels).clone() if qp.axis is None else qp.scale
 
 
-def _prune_mask(name: str, w: torch.Tensor, policy: LayerPolicy) -> torch.Tensor | None:
+def _prune_mask(w: torch.Tensor, policy: LayerPolicy) -> torch.Tensor | None:
     if policy.pruning is Pruning.UNSTRUCTURED:
         return magnitude_mask(w, policy.sparsity)
     if policy.pruning is Pruning.CHANNEL:
