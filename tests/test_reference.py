@@ -218,9 +218,9 @@ def test_vectorized_extent_equals_axis_extent_and_brute_force(a, b, ti, tj, tk):
         "c", in_channels=2, out_channels=2, input_size=40, kernel_size=6, stride=a, dilation=b
     )
     sizes = {"N": 1, "K": tk, "C": 1, "P": ti, "R": tj}
-    tiles = np.array([[sizes[d] for d in nest.dim_names]], dtype=float)
+    tiles = np.array([[[sizes[d]] for d in nest.dim_names]], dtype=float)  # (X=1, D, B=1)
     axes = _axes(nest)[0]
-    got = _elements(axes, tiles)[0]
+    got = _elements(axes, tiles)[0, 0]
     distinct = {(a * i + b * j) for i in range(ti) for j in range(tj)}
     assert got == nest.inputs.elements(sizes) == len(distinct)
     assert axis_extent(nest.inputs.axes[2], sizes) == len(distinct)

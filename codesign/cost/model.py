@@ -194,20 +194,32 @@ def _axes(nest: LoopNest) -> list[list[tuple]]:
 
 
 def _elements(axes: list[tuple], tiles: np.ndarray) -> np.ndarray:
-    """Distinct elements of a tensor for tile sizes ``tiles (..., D)`` (vectorized
-    ``axis_extent``)."""
+    """Distinct elements of a tensor for tile sizes ``tiles (X, D, B)`` -> ``(X, B)``
+    (vectorized ``axis_extent``; the batch is the last, contiguous axis)."""
     out = None
     for ax in axes:
         if len(ax) == 1:
-            ext = tiles[..., ax[0]]
+            ext = tiles[:, ax[0]]
         else:
             di, dj, a, b = ax
-            ti, tj = tiles[..., di], tiles[..., dj]
+            ti, tj = tiles[:, di], tiles[:, dj]
             ext = ti * tj - np.maximum(ti - b, 0.0) * np.maximum(tj - a, 0.0)
         out = ext if out is None else out * ext
     if out is None:
-        return np.ones(tiles.shape[:-1])
+        return np.ones((tiles.shape[0], tiles.shape[2]))
     return out
+
+
+def _add(target: np.ndarray, parent: int | np.ndarray, amount: np.ndarray) -> None:
+    """``target[parent] += amount`` per batch column (``parent`` a level or an array of
+    levels)."""
+    if isinstance(parent, int):
+        target[parent] += amount
+        return
+    for lv in range(target.shape[0]):
+        mask = parent == lv
+        if mask.any():
+            target[lv] += np.where(mask, amount, 0.0)
 
 
 def evaluate(
@@ -242,146 +254,183 @@ def evaluate(
     if validate:
         validate_batch(nest, arch, mappings)
     axes = _axes(nest)
-    n_lv = len(arch.levels)
-    n_d = len(nest.dims)
-    s = arch.num_per_pe_levels
-    f = mappings.factors.astype(np.float64)
-    b = f.shape[0]
-    temporal = f[:, :n_lv]  # (B, L, D)
-    sp = f[:, n_lv] * f[:, n_lv + 1]  # (B, D)
-    active = sp.prod(axis=1)  # (B,)
-    padded_macs = f.prod(axis=(1, 2))
-    cum = np.cumprod(temporal, axis=1)  # tile dims per instance below/at each level (no spatial)
-    # tiles stacked: [per-instance tile of each level, union over PEs of per-PE levels, spatial]
-    inst = cum.copy()
-    inst[:, s:] *= sp[:, None, :]
-    tiles = np.concatenate([inst, cum[:, :s] * sp[:, None, :], sp[:, None, :]], axis=1)
-    rel = np.array([[d in nest.tensor(r).dims for d in nest.dim_names] for r in ROLE_ORDER])
-
-    # loops outermost first: level L-1's loops (its order), ..., level 0's loops
-    orders = mappings.orders
-    bounds_flat = np.take_along_axis(temporal, orders, axis=2)[:, ::-1].reshape(b, n_lv * n_d)
-    dims_flat = orders[:, ::-1].reshape(b, n_lv * n_d)
-    cp = np.ones((b, n_lv * n_d + 1))
-    np.cumprod(bounds_flat, axis=1, out=cp[:, 1:])
-    total_steps = cp[:, -1]
-    pos = np.arange(1, n_lv * n_d + 1)
-    moving = bounds_flat > 1
+    n_lv, n_d, s = len(arch.levels), len(nest.dims), arch.num_per_pe_levels
+    b = len(mappings)
+    # batch-last layout: every numpy operation below runs over a contiguous batch axis
+    f = np.ascontiguousarray(mappings.factors.reshape(b, -1).T, dtype=np.float64)
+    f = f.reshape(n_lv + 2, n_d, b)
+    temporal = f[:n_lv]  # (L, D, B)
+    sp = f[n_lv] * f[n_lv + 1]  # (D, B)
+    active = sp.prod(axis=0)
+    per_level = temporal.prod(axis=1)  # (L, B): all loops of a level
+    above_all = np.ones((n_lv, b))  # product of all loops of the levels above each level
+    for lv in range(n_lv - 2, -1, -1):
+        above_all[lv] = above_all[lv + 1] * per_level[lv + 1]
+    total_steps = above_all[0] * per_level[0]
+    padded_macs = total_steps * active
+    # tiles: per-instance tile of each level, union over the PEs of each per-PE level, spatial
+    tiles = np.empty((n_lv + s + 1, n_d, b))
+    tiles[0] = temporal[0]
+    for lv in range(1, n_lv):
+        np.multiply(tiles[lv - 1], temporal[lv], out=tiles[lv])
+    if s:
+        np.multiply(tiles[:s], sp, out=tiles[n_lv : n_lv + s])
+    tiles[s:n_lv] *= sp
+    tiles[-1] = sp
+    # loops in order: bounds sorted by position (outermost first) within each level, their
+    # running products, and each dim's position (-1 where its loop has bound 1)
+    orders = mappings.orders.reshape(b, -1).T.reshape(n_lv, n_d, b)
+    flat = (orders + (np.arange(n_lv) * n_d)[:, None, None]) * b + np.arange(b)
+    in_order = temporal.reshape(-1)[flat]  # (L, K, B)
+    running = np.empty_like(in_order)
+    running[:, 0] = in_order[:, 0]
+    for k in range(1, n_d):
+        np.multiply(running[:, k - 1], in_order[:, k], out=running[:, k])
+    pos = np.empty(n_lv * n_d * b, dtype=np.int64)
+    pos[flat] = np.broadcast_to(np.arange(n_d)[None, :, None], flat.shape)
+    moving_pos = np.where(temporal > 1, pos.reshape(n_lv, n_d, b), -1)
+    level_base = (np.arange(n_lv) * n_d * b)[:, None] + np.arange(b)
 
     keep = mappings.keep
-    reads = np.zeros((b, n_lv, 3))
-    writes = np.zeros((b, n_lv, 3))
-    fills = np.zeros((b, n_lv, 3))
-    occupancy = np.zeros((b, n_lv))
+    uniform = bool((keep == keep[:1]).all()) if b else True
+    keep0 = keep[0] if b else np.ones((n_lv, 3), dtype=bool)
+    keep_t = None if uniform else np.ascontiguousarray(keep.transpose(1, 2, 0))  # (L, 3, B)
+    reads = np.zeros((n_lv, 3, b))
+    writes = np.zeros((n_lv, 3, b))
+    fills = np.zeros((n_lv, 3, b))
+    occupancy = np.zeros((n_lv, b))
     stored = _stored_bits(nest, arch)
-    level_idx = np.arange(n_lv)
-    n_inst = np.where(level_idx < s, 1.0, 0.0)[None, :] * active[:, None] + (level_idx >= s)
+    dim_index = {d: i for i, d in enumerate(nest.dim_names)}
 
-    for ti in range(3):
-        e_all = _elements(axes[ti], tiles)  # (B, L + s + 1)
-        e_inst = e_all[:, :n_lv]
-        e_union = e_inst.copy()
-        e_union[:, :s] = e_all[:, n_lv : n_lv + s]
-        e_virtual_union = e_all[:, -1]
-        kt = keep[:, :, ti]
-        occupancy += np.where(kt, e_inst * stored[ti], 0.0)
-        # fill events per instance for a child at level c: loops above c down to the innermost
-        # one that indexes the tensor
-        last = np.maximum.accumulate(np.where(rel[ti][dims_flat] & moving, pos, 0), axis=1)
-        relevant_per_level = np.where(rel[ti][None, None, :], temporal, 1.0).prod(axis=2)
-        distinct_above = np.ones((b, n_lv))  # distinct tiles of the tensor above each level
+    for ti, role in enumerate(ROLE_ORDER):
+        rel = sorted(dim_index[d] for d in nest.tensor(role).dims)
+        e_all = _elements(axes[ti], tiles)  # (L + s + 1, B)
+        e_inst, e_virtual_union = e_all[:n_lv], e_all[-1]
+        e_union = np.concatenate([e_all[n_lv : n_lv + s], e_inst[s:]], axis=0)
+        for lv in range(n_lv):
+            kept = keep0[lv, ti] if uniform else keep_t[lv, ti]
+            if uniform:
+                if kept:
+                    occupancy[lv] += e_inst[lv] * stored[ti]
+            else:
+                occupancy[lv] += np.where(kept, e_inst[lv] * stored[ti], 0.0)
+        # fill events of a child at level c: all loops above c, down to the innermost loop
+        # (bound > 1) that indexes the tensor, found at the lowest level above c that has one
+        last = moving_pos[:, rel[0]]
+        rel_prod = temporal[:, rel[0]]
+        for d in rel[1:]:
+            last = np.maximum(last, moving_pos[:, d])
+            rel_prod = rel_prod * temporal[:, d]
+        # running product of a level's loops down to its innermost relevant moving loop
+        prefix = running.reshape(-1)[level_base + np.maximum(last, 0) * b]
+        events = np.ones((n_lv, b))
+        distinct = np.ones((n_lv, b))
         for lv in range(n_lv - 2, -1, -1):
-            distinct_above[:, lv] = distinct_above[:, lv + 1] * relevant_per_level[:, lv + 1]
-        distinct_all = distinct_above[:, 0] * relevant_per_level[:, 0]
-        # parent of each child: next kept level above (the outermost level keeps everything)
-        parent = np.full((b, n_lv + 1), n_lv - 1)  # column c + 1 for child c (c = -1: MACs)
-        nxt = np.full(b, n_lv - 1)
-        for lv in range(n_lv - 1, -1, -1):
-            nxt = np.where(kt[:, lv], lv, nxt)
-            parent[:, lv] = nxt  # parent of child lv - 1: the first kept level >= lv
-        is_out = ROLE_ORDER[ti] is TensorRole.OUTPUTS
-        for child in range(-1, n_lv - 1):
-            p = parent[:, child + 1]
-            onehot = p[:, None] == level_idx[None, :]
-            cross = (child < s) & (p >= s)
+            up = lv + 1
+            events[lv] = np.where(last[up] >= 0, above_all[up] * prefix[up], events[up])
+            distinct[lv] = distinct[up] * rel_prod[up]
+        distinct_all = distinct[0] * rel_prod[0]
+        is_out = role is TensorRole.OUTPUTS
+        # parent of each child: the next kept level above (the outermost keeps everything)
+        if uniform:
+            chain = [lv for lv in range(n_lv) if keep0[lv, ti]]
+            pairs = [(ch, next(p for p in chain if p > ch), None) for ch in [-1, *chain[:-1]]]
+        else:
+            pairs = []
+            nxt = np.full(b, n_lv - 1)
+            parents = [None] * n_lv
+            for lv in range(n_lv - 1, -1, -1):
+                nxt = np.where(keep_t[lv, ti], lv, nxt)
+                parents[lv] = nxt
+            pairs = [
+                (ch, parents[ch + 1], None if ch < 0 else keep_t[ch, ti])
+                for ch in range(-1, n_lv - 1)
+            ]
+        for child, parent, present in pairs:
+            cross = (child < s) & (parent >= s)
             if child < 0:
-                events = total_steps
-                distinct = distinct_all
-                e_child = active
-                e_par = np.where(cross, e_virtual_union, active)
-                present = None
+                ev, dist, e_child = total_steps, distinct_all, active
+                e_u = e_virtual_union
             else:
-                n_above = (n_lv - 1 - child) * n_d
-                events = np.take_along_axis(cp, last[:, n_above - 1 : n_above], axis=1)[:, 0]
-                distinct = distinct_above[:, child]
-                e_child = e_inst[:, child] * n_inst[:, child]
-                e_par = np.where(cross, e_union[:, child], e_child)
-                present = kt[:, child]
+                ev, dist = events[child], distinct[child]
+                e_child = e_inst[child] * active if child < s else e_inst[child]
+                e_u = e_union[child]
+            if isinstance(cross, (bool, np.bool_)):
+                e_par = e_u if cross else e_child
+            else:
+                e_par = np.where(cross, e_u, e_child)
             if is_out:
-                reload = (events - distinct) * e_par
-                up = events * e_par
-                if present is not None:
-                    reload = np.where(present, reload, 0.0)
-                    up = np.where(present, up, 0.0)
-                    reads[:, child, ti] += np.where(present, events * e_child, 0.0)
-                    fills[:, child, ti] += reload
-                    writes[:, child, ti] += reload
-                reads[:, :, ti] += onehot * reload[:, None]
-                writes[:, :, ti] += onehot * up[:, None]
+                reload = (ev - dist) * e_par
+                up_writes = ev * e_par
+                if child >= 0:
+                    drained = ev * e_child
+                    if present is not None:
+                        reload = np.where(present, reload, 0.0)
+                        up_writes = np.where(present, up_writes, 0.0)
+                        drained = np.where(present, drained, 0.0)
+                    reads[child, ti] += drained
+                    fills[child, ti] += reload
+                    writes[child, ti] += reload
+                _add(reads[:, ti], parent, reload)
+                _add(writes[:, ti], parent, up_writes)
             else:
-                par_reads = events * e_par
-                if present is not None:
-                    par_reads = np.where(present, par_reads, 0.0)
-                    filled = np.where(present, events * e_child, 0.0)
-                    fills[:, child, ti] += filled
-                    writes[:, child, ti] += filled
-                reads[:, :, ti] += onehot * par_reads[:, None]
+                par_reads = ev * e_par
+                if child >= 0:
+                    filled = ev * e_child
+                    if present is not None:
+                        par_reads = np.where(present, par_reads, 0.0)
+                        filled = np.where(present, filled, 0.0)
+                    fills[child, ti] += filled
+                    writes[child, ti] += filled
+                _add(reads[:, ti], parent, par_reads)
 
     sizes = np.array([lv.size_bits or np.inf for lv in arch.levels], dtype=np.float64)
-    fits = (occupancy <= sizes).all(axis=1)
+    fits = (occupancy <= sizes[:, None]).all(axis=0)
 
     # cycles
     overhead = pass_overhead_cycles(c.dataflow, c.rows, c.cols, c.systolic)
-    stream = temporal[:, :s].prod(axis=(1, 2))
-    passes = temporal[:, s:].prod(axis=(1, 2))
+    stream = per_level[:s].prod(axis=0) if s else np.ones(b)
+    passes = above_all[s - 1] if s else total_steps
     eff = effectual_fraction(nest, arch)
     if c.sparsity is Sparsity.SKIP and eff < 1.0:
         stream = np.ceil(stream * eff - 1e-9)
     compute_cycles = passes * stream
     fill_drain = passes * overhead
-    rbits = (reads * stored).sum(axis=2)
-    wbits = (writes * stored).sum(axis=2)
-    inst_div = np.where(level_idx < s, 1.0, 0.0)[None, :] * active[:, None] + (level_idx >= s)
-    rbw = np.array([lv.read_bits_per_cycle for lv in arch.levels], dtype=np.float64)
-    wbw = np.array([lv.write_bits_per_cycle for lv in arch.levels], dtype=np.float64)
-    level_cycles = np.ceil(np.maximum(rbits / inst_div / rbw, wbits / inst_div / wbw) - 1e-9)
+    rbits = np.tensordot(stored, reads, axes=(0, 1))  # (L, B)
+    wbits = np.tensordot(stored, writes, axes=(0, 1))
+    level_cycles = np.empty((n_lv, b))
+    for lv, level in enumerate(arch.levels):
+        r = rbits[lv] / level.read_bits_per_cycle
+        w = wbits[lv] / level.write_bits_per_cycle
+        if lv < s:
+            r, w = r / active, w / active
+        level_cycles[lv] = np.ceil(np.maximum(r, w) - 1e-9)
     busy = compute_cycles + fill_drain
-    cycles = np.maximum(busy, level_cycles.max(axis=1))
-    stall = cycles - busy
+    cycles = np.maximum(busy, level_cycles.max(axis=0))
 
     # energy
-    word = np.array([lv.word_bits for lv in arch.levels], dtype=np.float64)
-    re = np.array([lv.read_energy_pj for lv in arch.levels])
-    we = np.array([lv.write_energy_pj for lv in arch.levels])
-    per_bit_r = (re / word)[None, :, None] * stored[None, None, :]
-    per_bit_w = (we / word)[None, :, None] * stored[None, None, :]
-    energy_by_level = reads * per_bit_r + writes * per_bit_w
+    energy_by_level = np.empty((n_lv, 3, b))
+    for lv, level in enumerate(arch.levels):
+        for ti in range(3):
+            cr = level.read_energy_pj / level.word_bits * stored[ti]
+            cw = level.write_energy_pj / level.word_bits * stored[ti]
+            energy_by_level[lv, ti] = reads[lv, ti] * cr + writes[lv, ti] * cw
     mac_eff = eff if c.sparsity is not Sparsity.DENSE else 1.0
-    mac_energy = padded_macs * mac_eff * c.mac_energy_pj
-    energy = energy_by_level.sum(axis=(1, 2)) + mac_energy
+    mac_energy = padded_macs * (mac_eff * c.mac_energy_pj)
+    energy = energy_by_level.sum(axis=(0, 1)) + mac_energy
     min_cycles, min_energy = lower_bounds(nest, arch)
     return CostBatch(
-        reads=reads,
-        writes=writes,
-        fills=fills,
-        occupancy_bits=occupancy,
+        reads=reads.transpose(2, 0, 1),
+        writes=writes.transpose(2, 0, 1),
+        fills=fills.transpose(2, 0, 1),
+        occupancy_bits=occupancy.T,
         fits=fits,
         compute_cycles=compute_cycles,
         fill_drain_cycles=fill_drain,
-        stall_cycles=stall,
+        stall_cycles=cycles - busy,
         cycles=cycles,
-        level_cycles=level_cycles,
-        energy_by_level_pj=energy_by_level,
+        level_cycles=level_cycles.T,
+        energy_by_level_pj=energy_by_level.transpose(2, 0, 1),
         mac_energy_pj=mac_energy,
         energy_pj=energy,
         padded_macs=padded_macs,
