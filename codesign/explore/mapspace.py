@@ -30,6 +30,7 @@ Sizes: ``raw_size`` counts tilings x orders before capacity pruning and order de
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass, field
@@ -68,6 +69,11 @@ def _compositions(e: int, k: int) -> list[tuple[int, ...]]:
 def factorizations(n: int, allowed: np.ndarray) -> np.ndarray:
     """Every ordered factorization of ``n`` over the slots where ``allowed`` is true:
     ``(F, len(allowed))`` int64 rows whose product is ``n`` (1 in the other slots)."""
+    return _factorizations(n, tuple(bool(a) for a in allowed)).copy()
+
+
+@functools.lru_cache(maxsize=4096)
+def _factorizations(n: int, allowed: tuple[bool, ...]) -> np.ndarray:
     slots = np.flatnonzero(allowed)
     if len(slots) == 0:
         raise SpecError(f"no slot may hold a factor of a dim of size {n}")
