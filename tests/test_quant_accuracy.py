@@ -180,3 +180,11 @@ def test_cli_policy_sensitivity_and_errors(tmp_path, capsys):
     assert "error: policy names layer 'conv9'" in capsys.readouterr().err
     assert main(["quant", SPEC, "--sensitivity", "--bits", "4,x"]) == 2
     assert "error: --bits must be comma-separated integers" in capsys.readouterr().err
+
+
+def test_float_policy_is_the_float_model():
+    r = evaluate_policy(SPEC, QuantPolicy(default=None))
+    assert r.accuracy == r.float_accuracy
+    assert r.sqnr_db == float("inf") and r.kl_divergence == 0.0
+    assert r.model_size_bits == 32 * (72 + 8 + 1152 + 16 + 2560 + 10)
+    assert r.mac_weighted_weight_bits == 32.0
