@@ -307,13 +307,8 @@ def evaluate(
         e_all = _elements(axes[ti], tiles)  # (L + s + 1, B)
         e_inst, e_virtual_union = e_all[:n_lv], e_all[-1]
         e_union = np.concatenate([e_all[n_lv : n_lv + s], e_inst[s:]], axis=0)
-        for lv in range(n_lv):
-            kept = keep0[lv, ti] if uniform else keep_t[lv, ti]
-            if uniform:
-                if kept:
-                    occupancy[lv] += e_inst[lv] * stored[ti]
-            else:
-                occupancy[lv] += np.where(kept, e_inst[lv] * stored[ti], 0.0)
+        kept = keep0[:, ti] if uniform else keep_t[:, ti]
+        occupancy += e_inst * (kept * stored[ti]).reshape(n_lv, -1)
         # fill events of a child at level c: all loops above c, down to the innermost loop
         # (bound > 1) that indexes the tensor, found at the lowest level above c that has one
         last = moving_pos[:, rel[0]]
@@ -396,25 +391,23 @@ def evaluate(
         stream = np.ceil(stream * eff - 1e-9)
     compute_cycles = passes * stream
     fill_drain = passes * overhead
-    rbits = np.tensordot(stored, reads, axes=(0, 1))  # (L, B)
-    wbits = np.tensordot(stored, writes, axes=(0, 1))
-    level_cycles = np.empty((n_lv, b))
-    for lv, level in enumerate(arch.levels):
-        r = rbits[lv] / level.read_bits_per_cycle
-        w = wbits[lv] / level.write_bits_per_cycle
-        if lv < s:
-            r, w = r / active, w / active
-        level_cycles[lv] = np.ceil(np.maximum(r, w) - 1e-9)
+    # traffic in bits per level and per instance (explicit sums: no BLAS threads)
+    rbits = (reads * stored[:, None]).sum(axis=1)
+    wbits = (writes * stored[:, None]).sum(axis=1)
+    rbw = np.array([lv.read_bits_per_cycle for lv in arch.levels], dtype=np.float64)
+    wbw = np.array([lv.write_bits_per_cycle for lv in arch.levels], dtype=np.float64)
+    need = np.maximum(rbits / rbw[:, None], wbits / wbw[:, None])
+    need[:s] /= active
+    level_cycles = np.ceil(need - 1e-9)
     busy = compute_cycles + fill_drain
     cycles = np.maximum(busy, level_cycles.max(axis=0))
 
     # energy
-    energy_by_level = np.empty((n_lv, 3, b))
-    for lv, level in enumerate(arch.levels):
-        for ti in range(3):
-            cr = level.read_energy_pj / level.word_bits * stored[ti]
-            cw = level.write_energy_pj / level.word_bits * stored[ti]
-            energy_by_level[lv, ti] = reads[lv, ti] * cr + writes[lv, ti] * cw
+    per_word = np.array([[lv.read_energy_pj, lv.write_energy_pj] for lv in arch.levels])
+    per_word /= np.array([lv.word_bits for lv in arch.levels], dtype=np.float64)[:, None]
+    cost_r = (per_word[:, 0, None] * stored)[:, :, None]  # (L, 3, 1) pJ per element read
+    cost_w = (per_word[:, 1, None] * stored)[:, :, None]
+    energy_by_level = reads * cost_r + writes * cost_w
     mac_eff = eff if c.sparsity is not Sparsity.DENSE else 1.0
     mac_energy = padded_macs * (mac_eff * c.mac_energy_pj)
     energy = energy_by_level.sum(axis=(0, 1)) + mac_energy
