@@ -20,6 +20,7 @@ __all__ = ["main", "build_parser"]
 # subcommand -> module implementing it (HELP, add_arguments, run)
 COMMANDS: dict[str, str] = {
     "analyze": "codesign.workload.command",
+    "explore": "codesign.explore.command",
     "quant": "codesign.quant.command",
     "generate": "codesign.hw.command",
     "synth": "codesign.synth_command",

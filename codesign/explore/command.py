@@ -1,0 +1,306 @@
+"""``codesign explore MODULE_PATH:FACTORY --space space.yaml --objectives latency,energy,area
+--strategy nsga2 --budget 500 --jobs 2 --store runs/r18.db --out runs/r18/``.
+
+Joint search of the hardware (array shape, dataflow, buffers, bandwidth, clock) and the per-layer
+quantization and pruning of a PyTorch model: every layer is mapped per design point, results go
+to a SQLite store (``--resume`` continues an interrupted run without re-evaluating), and the
+Pareto front is printed and written to ``OUT/pareto.csv``, ``OUT/pareto.json``,
+``OUT/pareto.png``, ``OUT/best.json`` (the knee point as a `DesignPoint`) and
+``OUT/best_layers.png`` (its per-layer breakdown).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+from codesign.errors import SpecError
+
+__all__ = ["HELP", "add_arguments", "run"]
+
+HELP = "joint design-space exploration of accelerator, mapping and quantization"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from codesign.explore.executor import EXECUTORS
+    from codesign.explore.mapper import MAPPER_OBJECTIVES, MAPPERS
+    from codesign.explore.strategy import STRATEGIES
+
+    parser.add_argument(
+        "model",
+        metavar="MODULE_PATH:FACTORY",
+        help="a Python file and a function in it returning an nn.Module or (module, inputs)",
+    )
+    parser.add_argument(
+        "--input-shape",
+        action="append",
+        metavar="D0,D1,...",
+        help="shape of a random example input (repeat for several); default: the factory's",
+    )
+    parser.add_argument(
+        "--space", required=True, metavar="YAML", help="design space file (strict YAML)"
+    )
+    parser.add_argument(
+        "--objectives",
+        default="latency,energy,area",
+        help="comma-separated objectives: latency, cycles, energy, area, edp, accuracy, "
+        "accuracy_drop (default: %(default)s)",
+    )
+    parser.add_argument("--strategy", choices=STRATEGIES, default="nsga2")
+    parser.add_argument("--budget", type=int, default=200, help="design points to evaluate")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the strategy and mapper")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=16,
+        help="points asked per round (part of the study: results do not depend on --jobs)",
+    )
+    parser.add_argument(
+        "--population", type=int, default=32, help="NSGA-II population size (default: 32)"
+    )
+    parser.add_argument("--executor", choices=EXECUTORS, default="process")
+    parser.add_argument("--jobs", type=int, default=2, help="worker processes / Ray CPUs")
+    parser.add_argument(
+        "--ray-address", metavar="ADDRESS", help="Ray cluster address (default: a local runtime)"
+    )
+    parser.add_argument("--mapper", choices=MAPPERS, default="local")
+    parser.add_argument(
+        "--mapper-budget", type=int, default=500, help="mappings evaluated per distinct layer"
+    )
+    parser.add_argument("--mapper-objective", choices=MAPPER_OBJECTIVES, default="edp")
+    parser.add_argument("--max-area-mm2", type=float, help="constraint (overrides the space)")
+    parser.add_argument("--max-latency-s", type=float, help="constraint (overrides the space)")
+    parser.add_argument("--min-accuracy", type=float, help="constraint (overrides the space)")
+    parser.add_argument(
+        "--dataset", default="auto", help="accuracy data set for evaluate_policy (default: auto)"
+    )
+    parser.add_argument("--store", metavar="DB", help="SQLite result store (default: OUT/study.db)")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue the study in --store without re-evaluating"
+    )
+    parser.add_argument("--out", default="explore_out", metavar="DIR", help="output folder")
+    parser.add_argument(
+        "--no-progress", action="store_true", help="no progress bar (for logs and CI)"
+    )
+
+
+def _workload_layers(args: argparse.Namespace):
+    import torch
+
+    from codesign.workload.command import parse_shape
+    from codesign.workload.frontend import from_torch, load_model
+
+    module, inputs = load_model(args.model)
+    if args.input_shape:
+        gen = torch.Generator().manual_seed(0)
+        inputs = tuple(torch.randn(parse_shape(s), generator=gen) for s in args.input_shape)
+    if inputs is None:
+        raise SpecError(
+            f"model {args.model!r}: give --input-shape (the factory returns no inputs and its "
+            f"file has no {args.model.rpartition(':')[2]}_inputs function)"
+        )
+    workload = from_torch(module, *inputs, name=args.model.rpartition(":")[2])
+    layers = workload.loop_nests
+    if not layers:
+        raise SpecError(f"model {args.model!r} has no MAC layers (convolutions, linear, matmul)")
+    return layers
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _pareto_table(result, varying: list[str]):
+    from rich.table import Table
+
+    table = Table(title=f"Pareto front: {len(result.pareto)} of {len(result.feasible)} feasible")
+    metrics = ["latency_s", "energy_pj", "area_mm2", "edp_pj_s", "utilization"]
+    metrics += [o.metric for o in result.objectives if o.metric not in metrics]
+    if any("accuracy" in r.metrics for r in result.pareto) and "accuracy" not in metrics:
+        metrics.append("accuracy")
+    for name in ["", *varying, *metrics]:
+        table.add_column(name, justify="right" if name in metrics else "left")
+    for r in sorted(result.pareto, key=lambda r: r.metrics[result.objectives[0].metric]):
+        mark = "knee" if r is result.knee else ""
+        table.add_row(
+            mark,
+            *[_fmt(r.params[p]) for p in varying],
+            *[_fmt(r.metrics.get(m, "")) for m in metrics],
+        )
+    return table
+
+
+def run(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    import numpy as np
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from codesign.explore.design import AccuracyObjective, DesignEvaluator
+    from codesign.explore.executor import make_executor
+    from codesign.explore.explorer import explore
+    from codesign.explore.pareto import objective_matrix, parse_objectives, write_csv, write_json
+    from codesign.explore.space import Constraints, load_space
+    from codesign.explore.store import open_store
+    from codesign.explore.strategy import make_strategy
+    from codesign.report import plot_layer_breakdown, plot_pareto
+
+    objectives = parse_objectives(args.objectives)
+    space = load_space(args.space)
+    limits = {
+        **space.constraints.to_dict(),
+        **{
+            k: getattr(args, k)
+            for k in ("max_area_mm2", "max_latency_s", "min_accuracy")
+            if getattr(args, k) is not None
+        },
+    }
+    for name, value in (("budget", args.budget), ("jobs", args.jobs)):
+        if value < 1:
+            raise SpecError(f"--{name} must be a positive integer, not {value}")
+    layers = _workload_layers(args)
+    space = dataclasses.replace(
+        space.expand(n.name for n in layers), constraints=Constraints(**limits)
+    )
+    wants_accuracy = any(o.metric.startswith("accuracy") for o in objectives) or (
+        space.constraints.min_accuracy is not None
+    )
+    add_metrics = (
+        AccuracyObjective(args.model, [n.name for n in layers], dataset=args.dataset)
+        if wants_accuracy
+        else None
+    )
+    out = Path(args.out)
+    store_path = Path(args.store) if args.store else out / "study.db"
+    layer_sig = hashlib.sha256(repr([n.shape_key() for n in layers]).encode()).hexdigest()[:16]
+    study = {
+        "model": args.model,
+        "layers": layer_sig,
+        "space": space.to_dict(),
+        "objectives": [o.name for o in objectives],
+        "strategy": args.strategy,
+        "seed": args.seed,
+        "batch_size": args.batch_size,
+        "population": args.population,
+        "mapper": [args.mapper, args.mapper_budget, args.mapper_objective],
+        "dataset": args.dataset if wants_accuracy else None,
+    }
+    store = open_store(store_path, resume=args.resume)
+    evaluator = DesignEvaluator(
+        layers,
+        mapper=args.mapper,
+        mapper_objective=args.mapper_objective,
+        mapper_budget=args.mapper_budget,
+        seed=args.seed,
+    )
+    err = Console(stderr=True)
+    executor = None
+    try:
+        store.bind(study)
+        strategy = make_strategy(
+            args.strategy,
+            space,
+            n_objectives=len(objectives),
+            seed=args.seed,
+            population_size=args.population,
+        )
+        executor = make_executor(
+            args.executor, evaluator, jobs=args.jobs, ray_address=args.ray_address
+        )
+        err.print(
+            f"exploring {len(layers)} layers x {space.size:.3g} design points "
+            f"({len(space.axes)} axes), strategy {args.strategy}, budget {args.budget}, "
+            f"store {store_path}"
+        )
+        progress = Progress(
+            TextColumn("[bold]explore"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[best]}"),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            console=err,
+            disable=args.no_progress,
+        )
+        with progress:
+            task = progress.add_task("explore", total=args.budget, best="")
+
+            def on_progress(p) -> None:
+                best = " ".join(
+                    f"{o.name}={_fmt(p.best[o.metric])}" for o in objectives if o.metric in p.best
+                )
+                progress.update(task, completed=p.done, best=f"best {best}" if best else "")
+
+            result = explore(
+                space=space,
+                objectives=objectives,
+                strategy=strategy,
+                store=store,
+                executor=executor,
+                budget=args.budget,
+                batch_size=args.batch_size,
+                add_metrics=add_metrics,
+                on_progress=on_progress,
+            )
+            progress.update(task, completed=min(args.budget, len(result.records)))
+    except KeyboardInterrupt:
+        err.print(f"interrupted: the evaluated points are in {store_path}; continue with --resume")
+        return 130
+    finally:
+        if executor is not None:
+            executor.close()
+        store.close()
+
+    varying = [
+        a.name for a in space.axes if len({str(r.params[a.name]) for r in result.pareto}) > 1
+    ]
+    Console(width=None if sys.stdout.isatty() else 200).print(_pareto_table(result, varying))
+    out.mkdir(parents=True, exist_ok=True)
+    write_csv(out / "pareto.csv", result.pareto)
+    write_json(out / "pareto.json", result.pareto)
+    write_csv(out / "all.csv", result.records)
+    if len(objectives) >= 2:
+        sign = np.array([1.0 if o.minimize else -1.0 for o in objectives])
+        front = objective_matrix(result.pareto, objectives) * sign
+        plot_pareto(
+            out / "pareto.png",
+            all_values=objective_matrix(result.feasible, objectives) * sign,
+            front_values=front,
+            labels=[o.metric for o in objectives],
+            knee=list(result.pareto).index(result.knee),
+            title=f"{args.model.rpartition(':')[2]}: {len(result.feasible)} feasible points",
+        )
+    best = evaluator.design_point(result.knee.params)
+    best = dataclasses.replace(best, metrics={**best.metrics, **result.knee.metrics})
+    best.save(out / "best.json")
+    plot_layer_breakdown(
+        out / "best_layers.png",
+        layers=[lay.name for lay in best.layers],
+        latency_cycles=[lay.cycles for lay in best.layers],
+        energy_pj=[lay.energy_pj for lay in best.layers],
+        title=f"knee point: {best.arch.name}",
+    )
+    summary = {
+        "evaluated": result.evaluated,
+        "reused": result.reused,
+        "feasible": len(result.feasible),
+        "pareto": len(result.pareto),
+        "wall_s": round(result.wall_s, 2),
+    }
+    print(json.dumps(summary), file=sys.stderr)
+    print(f"wrote {out}/pareto.csv, pareto.json, pareto.png, all.csv, best.json, best_layers.png")
+    return 0
