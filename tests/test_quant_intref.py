@@ -24,7 +24,7 @@ from codesign.quant.model import (
     integer_layer_forward,
     quantize_model,
 )
-from codesign.quant.policy import Calibration, LayerPolicy, Pruning, QuantPolicy
+from codesign.quant.policy import Calibration, LayerPolicy, Pruning, QuantPolicy, WeightFormat
 
 
 @pytest.mark.parametrize(
@@ -116,6 +116,8 @@ def _tiny_data():
         LayerPolicy(weight_bits=12, act_bits=12, pruning=Pruning.NM),
         LayerPolicy(weight_bits=3, act_bits=3),
         LayerPolicy(calibration=Calibration.PERCENTILE, percentile=99.0),
+        LayerPolicy(weight_bits=4, weight_format=WeightFormat.POW2),
+        LayerPolicy(weight_bits=2, weight_format=WeightFormat.POW2, per_channel=False),
     ],
 )
 def test_integer_reference_matches_fake_quant_within_one_lsb(layer_policy):
@@ -202,3 +204,22 @@ def test_integer_export_round_trips_through_json():
         assert rebuilt.output_scale == original.output_scale
     with pytest.raises(SpecError, match=r"^integer layer: keys must be .*missing \['shift'\]"):
         integer_layer_from_dict({k: v for k, v in data["layers"][0].items() if k != "shift"})
+
+
+def test_pow2_integer_weights_are_powers_of_two():
+    model = Tiny().eval()
+    calib, _ = _tiny_data()
+    pol = LayerPolicy(weight_bits=5, weight_format=WeightFormat.POW2)
+    q = quantize_model(model, QuantPolicy(default=pol), calib)
+    for name in ("c1", "c2", "head.1"):
+        layer = q.integer_layer(name)
+        assert layer.weight_bits == 16 and layer.weight_q.dtype == torch.int16
+        mags = layer.weight_q.to(torch.int64).abs()
+        nonzero = mags[mags != 0]
+        assert bool(((nonzero & (nonzero - 1)) == 0).all())  # powers of two
+        assert int(mags.max()) == 2**14
+        scale = layer.weight_scale.reshape([-1] + [1] * (layer.weight_q.dim() - 1))
+        assert torch.equal(layer.weight_q.to(torch.float32) * scale, q.layer(name).weight)
+    six = QuantPolicy(default=LayerPolicy(weight_bits=6, weight_format=WeightFormat.POW2))
+    with pytest.raises(SpecError, match=r"^layer 'c1' has no integer form: it needs weight_bits"):
+        quantize_model(model, six, calib).integer_layer("c1")

@@ -34,6 +34,7 @@ __all__ = [
     "fake_quantize",
     "weight_qparams",
     "pow2_fake_quantize",
+    "pow2_weight_qparams",
     "calibrate_range",
 ]
 
@@ -152,6 +153,31 @@ def pow2_fake_quantize(w: torch.Tensor, bits: int, *, per_channel: bool) -> torc
     value = scale * torch.exp2(-k)
     smallest = scale * 2.0 ** -(levels - 1)
     return torch.where(mag < smallest / 2, torch.zeros_like(w), torch.sign(w) * value)
+
+
+def pow2_weight_qparams(w_fq: torch.Tensor, bits: int, *, per_channel: bool) -> QParams | None:
+    """Integer form of power-of-two weights ``w_fq`` (output of `pow2_fake_quantize`): scale
+    ``max|w| * 2**-(L-1)`` with ``L = 2**(bits-1) - 1`` levels, so every weight is exactly
+    ``±2**j`` (``0 <= j <= L-1``) or 0 as an integer of ``L + 1`` bits, zero point 0.
+
+    ``None`` for ``bits > 5``, whose integers would not fit 16 bits.
+    """
+    levels = 2 ** (bits - 1) - 1
+    if levels - 1 > 14:
+        return None
+    mag = w_fq.detach().abs()
+    if per_channel:
+        top = mag.reshape(w_fq.shape[0], -1).max(dim=1).values
+    else:
+        top = mag.max()
+    top = torch.where(top > 0, top, torch.ones_like(top))
+    scale = top * 2.0 ** -(levels - 1)
+    return QParams(
+        scale=scale,
+        zero_point=torch.zeros_like(scale, dtype=torch.int64),
+        bits=levels + 1,
+        axis=0 if per_channel else None,
+    )
 
 
 def calibrate_range(

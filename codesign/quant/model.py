@@ -32,6 +32,7 @@ from codesign.quant.fakequant import (
     dequantize,
     fake_quantize,
     pow2_fake_quantize,
+    pow2_weight_qparams,
     qparams_from_range,
     quantize,
     weight_qparams,
@@ -90,7 +91,9 @@ class IntegerLayer:
     weight_q : torch.Tensor
         Integer weights, ``int_dtype(weight_bits)``, the module's weight shape.
     weight_bits : int
-        Weight width.
+        Width of the integers in ``weight_q``. For power-of-two weights of ``b`` bits these are
+        ``0`` or ``±2**j`` as plain integers, ``2**(b-1)`` bits wide (the stored code is
+        ``b`` bits; an RTL shifts instead of multiplying).
     weight_zero_point : torch.Tensor
         int64 ``(out_channels,)`` (all 0 for symmetric weights).
     weight_scale : torch.Tensor
@@ -231,6 +234,11 @@ class QuantLayer(nn.Module):
             if policy.weight_bits is not None:
                 if policy.weight_format is WeightFormat.POW2:
                     w = pow2_fake_quantize(w, policy.weight_bits, per_channel=policy.per_channel)
+                    self.weight_qp = pow2_weight_qparams(
+                        w, policy.weight_bits, per_channel=policy.per_channel
+                    )
+                    if self.weight_qp is not None:  # exact: w == dequantize(weight_q)
+                        self.weight_q = quantize(w, self.weight_qp)
                 else:
                     self.weight_qp = weight_qparams(
                         w,
@@ -377,8 +385,8 @@ class QuantizedModel:
         layer = self.layer(name)
         if layer.integer is None:
             raise SpecError(
-                f"layer {name!r} has no integer form: it needs weight_format 'int' with "
-                f"weight_bits and act_bits set, not policy {layer.policy!r}"
+                f"layer {name!r} has no integer form: it needs weight_bits and act_bits set "
+                f"(and pow2 weights at most 5 bits), not policy {layer.policy!r}"
             )
         return layer.integer
 
