@@ -82,6 +82,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="P",
         help="probability of an idle cycle before each input beat",
     )
+    parser.add_argument(
+        "--sequential",
+        action="store_true",
+        help="start each tile after the previous tile's last output (as the cost model "
+        "assumes) instead of streaming the tiles back to back",
+    )
     parser.add_argument("--waves", action="store_true", help="dump a VCD waveform")
     parser.add_argument(
         "-o", "--output", default=None, help="where to write verify.json (default DIR/verify.json)"
@@ -98,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "back_pressure": args.back_pressure,
         "idle": args.idle,
+        "sequential": args.sequential,
         "waves": args.waves,
         "stream_len": args.stream_len,
     }
@@ -130,6 +137,12 @@ def run(args: argparse.Namespace) -> int:
         f"  cycles measured {result.cycles_measured}, predicted {result.cycles_predicted} "
         f"(codesign.cost.systolic, {len(result.tile_cycles_predicted)} tiles): {agreement}"
     )
+    issue = "sequential" if result.sequential else "overlapped"
+    if result.cycles_cost_model is not None:
+        print(
+            f"  cost model (codesign.cost, same mapping, compute + fill/drain): "
+            f"{result.cycles_cost_model} cycles; RTL tiles issued {issue}"
+        )
     print(f"  simulated in {result.seconds:.2f} s; bench files in {result.work_dir}")
     if result.waves_path:
         print(f"  waves: {result.waves_path}")

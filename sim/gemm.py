@@ -14,11 +14,13 @@ padded outputs are dropped on reassembly):
   ``B``, ``stream_len`` steps of ``K``), each beat a column of ``A`` and a row of ``B``; the
   tile drains its ``rows x cols`` block of ``O``.
 
-Tiles run back to back in this order (a controller's order: the next tile's beats wait only
-for the array's ready), so a layer's predicted cycles are, for the weight-stationary arrays,
-whose next weights follow the previous tile's last input, ``sum(rows + T_i) + rows + cols - 1``,
-and for the output-stationary array, which drains before it accepts the next tile,
-``sum(os_tile_cycles)``.
+Tiles are issued in this order, either *overlapped* (back to back, as a controller streams
+them: the next tile's beats wait only for the array's ready) or *sequential* (the next tile
+starts after the previous tile's last output). Overlapped, a weight-stationary array takes the
+next weights right after the previous tile's last input, so the layer's predicted cycles are
+``sum(rows + T_i) + rows + cols - 1``; sequential, and for the output-stationary array in both
+modes (it drains before it accepts the next tile), they are the sum of the tile cycles, which
+is also what the analytical cost model charges (`cost_model_cycles`).
 """
 
 from __future__ import annotations
@@ -32,7 +34,14 @@ from codesign.sim.design import ArrayDesign
 from codesign.cost import systolic
 from codesign.errors import SpecError
 
-__all__ = ["TilePlan", "GemmPlan", "plan_gemm", "as_int_matrix", "check_2_4"]
+__all__ = [
+    "TilePlan",
+    "GemmPlan",
+    "plan_gemm",
+    "as_int_matrix",
+    "check_2_4",
+    "cost_model_cycles",
+]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -75,20 +84,33 @@ class GemmPlan:
         GEMM sizes.
     tiles : tuple of TilePlan
         The tiles.
-    predicted_cycles : int
-        Cycles of the whole GEMM with the tiles issued back to back (module docstring).
+    stream_len : int
+        The mapping's temporal tile (see `plan_gemm`).
+    overlapped_cycles : int
+        Predicted cycles of the whole GEMM with the tiles overlapped (module docstring).
     """
 
     design: ArrayDesign
     m: int
     n: int
     k: int
+    stream_len: int
     tiles: tuple[TilePlan, ...]
-    predicted_cycles: int
+    overlapped_cycles: int
+
+    @property
+    def sequential_cycles(self) -> int:
+        """Predicted cycles with each tile starting after the previous one's last output."""
+        return sum(t.predicted_cycles for t in self.tiles)
+
+    def predicted_cycles(self, *, sequential: bool = False) -> int:
+        """Predicted cycles of the whole GEMM in the given issue mode."""
+        return self.sequential_cycles if sequential else self.overlapped_cycles
 
     def job(
         self,
         *,
+        sequential: bool = False,
         seed: int = 1,
         input_pause_probability: float = 0.0,
         output_pause_probability: float = 0.0,
@@ -98,12 +120,12 @@ class GemmPlan:
         timeout = timeout_cycles
         if timeout is None:
             slack = 1 + 4 * (input_pause_probability > 0 or output_pause_probability > 0)
-            timeout = 1000 + 4 * slack * self.predicted_cycles
+            timeout = 1000 + 4 * slack * self.sequential_cycles
         return {
             "inputs": list(self.design.input_streams),
             "outputs": ["outputs"],
             "reset": {"port": "rst", "cycles": 2},
-            "overlap": True,
+            "overlap": not sequential,
             "seed": seed,
             "input_pause_probability": input_pause_probability,
             "output_pause_probability": output_pause_probability,
@@ -328,4 +350,76 @@ def plan_gemm(
                         )
                     )
         total = sum(rows + t.stream_len for t in tiles) + rows + cols - 1
-    return GemmPlan(design=design, m=m, n=n, k=k, tiles=tuple(tiles), predicted_cycles=total)
+    return GemmPlan(
+        design=design,
+        m=m,
+        n=n,
+        k=k,
+        stream_len=stream_len,
+        tiles=tuple(tiles),
+        overlapped_cycles=total,
+    )
+
+
+def cost_model_cycles(plan: GemmPlan) -> int | None:
+    """Array cycles (compute plus fill/drain, no memory stalls) that the analytical cost model
+    ``codesign.cost.evaluate_one`` predicts for the plan's GEMM with the same mapping on the
+    preset architecture of the same array (``codesign.arch.presets.weight_stationary`` or
+    ``output_stationary``); None for the 2:4-sparse array, which has no preset.
+
+    The mapping: weight-stationary unrolls ``K`` over the rows and ``N`` over the columns and
+    streams ``stream_len`` rows of ``A`` per pass; output-stationary unrolls ``M`` and ``N``
+    and streams ``stream_len`` reduction steps. A dim that the tiles do not divide is padded
+    by the model (the last RTL tile is shorter), so the two agree exactly when they divide.
+    """
+    from codesign.arch import presets
+    from codesign.cost.model import evaluate_one
+    from codesign.mapping.mapping import LevelMapping, Mapping
+    from codesign.workload.loopnest import matmul
+
+    cfg = plan.design.config
+    rows, cols, t = cfg.rows, cfg.cols, plan.stream_len
+    nest = matmul(
+        "gemm",
+        m=plan.m,
+        n=plan.n,
+        k=plan.k,
+        input_bits=cfg.act_bits,
+        weight_bits=cfg.weight_bits,
+        output_bits=cfg.acc_bits,
+    )
+
+    def up(a: int, b: int) -> int:
+        return -(-a // b)
+
+    bits = {"input_bits": cfg.act_bits, "weight_bits": cfg.weight_bits, "accum_bits": cfg.acc_bits}
+    if cfg.dataflow is Dataflow.WEIGHT_STATIONARY:
+        arch = presets.weight_stationary(rows, cols, **bits)
+        mapping = Mapping(
+            levels=(
+                LevelMapping(name="weight_reg", loops=(("M", t),)),
+                LevelMapping(
+                    name="scratchpad",
+                    loops=(("N", up(plan.n, cols)), ("K", up(plan.k, rows)), ("M", up(plan.m, t))),
+                ),
+            ),
+            rows=(("K", rows),),
+            cols=(("N", cols),),
+        )
+    elif cfg.dataflow is Dataflow.OUTPUT_STATIONARY:
+        arch = presets.output_stationary(rows, cols, **bits)
+        mapping = Mapping(
+            levels=(
+                LevelMapping(name="accum_reg", loops=(("K", t),)),
+                LevelMapping(
+                    name="scratchpad",
+                    loops=(("M", up(plan.m, rows)), ("N", up(plan.n, cols)), ("K", up(plan.k, t))),
+                ),
+            ),
+            rows=(("M", rows),),
+            cols=(("N", cols),),
+        )
+    else:
+        return None
+    report = evaluate_one(nest, arch, mapping, allow_overflow=True)
+    return report.compute_cycles + report.fill_drain_cycles

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from codesign.hw.config import Dataflow
 from codesign.sim.design import ArrayDesign
-from codesign.sim.gemm import GemmPlan, plan_gemm
+from codesign.sim.gemm import GemmPlan, cost_model_cycles, plan_gemm
 from codesign.sim.runner import build_design, run_bench
 from codesign.sim.scoreboard import Mismatch, Scoreboard
 
@@ -58,7 +58,13 @@ class VerifyResult:
     cycles_measured : int
         From the first input beat accepted to the last output beat, inclusive.
     cycles_predicted : int
-        ``codesign.cost.systolic`` for the same tiles, issued back to back.
+        ``codesign.cost.systolic`` for the same tiles in the same issue mode.
+    cycles_cost_model : int or None
+        The analytical cost model's array cycles for the same GEMM and mapping
+        (`codesign.sim.gemm.cost_model_cycles`; it charges every tile its full fill and drain,
+        i.e. sequential issue); None for the sparse array.
+    sequential : bool
+        Tiles were issued one after another instead of overlapped.
     tile_cycles_measured, tile_cycles_predicted : tuple of int
         The same per tile.
     stalled : bool
@@ -80,6 +86,8 @@ class VerifyResult:
     mismatches: tuple[Mismatch, ...]
     cycles_measured: int
     cycles_predicted: int
+    cycles_cost_model: int | None
+    sequential: bool
     tile_cycles_measured: tuple[int, ...]
     tile_cycles_predicted: tuple[int, ...]
     stalled: bool
@@ -110,6 +118,8 @@ class VerifyResult:
             "cycles_measured": self.cycles_measured,
             "cycles_predicted": self.cycles_predicted,
             "cycles_match": self.cycles_match,
+            "cycles_cost_model": self.cycles_cost_model,
+            "issue": "sequential" if self.sequential else "overlapped",
             "tile_cycles_measured": list(self.tile_cycles_measured),
             "tile_cycles_predicted": list(self.tile_cycles_predicted),
             "stalled": self.stalled,
@@ -176,6 +186,7 @@ def _simulate(
     seed: int,
     back_pressure: float,
     idle: float,
+    sequential: bool,
     waves: bool,
     work_dir: str | os.PathLike | None,
     cache_dir: str | os.PathLike | None,
@@ -184,7 +195,12 @@ def _simulate(
         if not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
             raise SpecError(f"{name} must be a probability in [0, 1), not {p!r}")
     build = build_design([design.verilog_path], design.top, waves=waves, cache_dir=cache_dir)
-    job = plan.job(seed=seed, input_pause_probability=idle, output_pause_probability=back_pressure)
+    job = plan.job(
+        sequential=sequential,
+        seed=seed,
+        input_pause_probability=idle,
+        output_pause_probability=back_pressure,
+    )
     start = time.perf_counter()
     run = run_bench(build, TB_MODULE, job=job, seed=seed, work_dir=work_dir, waves=waves)
     seconds = time.perf_counter() - start
@@ -217,7 +233,8 @@ def _simulate(
     stalled = back_pressure > 0 or idle > 0
     cycles_measured = int(res.get("layer_cycles", -1))
     mismatch_count = board.mismatch_count + beat_mismatches
-    cycles_match = cycles_measured == plan.predicted_cycles and measured == predicted
+    cycles_predicted = plan.predicted_cycles(sequential=sequential)
+    cycles_match = cycles_measured == cycles_predicted and measured == predicted
     result = VerifyResult(
         what=what,
         passed=run.passed and mismatch_count == 0 and (stalled or cycles_match),
@@ -225,7 +242,9 @@ def _simulate(
         mismatch_count=mismatch_count,
         mismatches=tuple(mismatches),
         cycles_measured=cycles_measured,
-        cycles_predicted=plan.predicted_cycles,
+        cycles_predicted=cycles_predicted,
+        cycles_cost_model=cost_model_cycles(plan),
+        sequential=sequential,
         tile_cycles_measured=measured,
         tile_cycles_predicted=predicted,
         stalled=stalled,
@@ -247,6 +266,7 @@ def verify_gemm(
     seed: int = 1,
     back_pressure: float = 0.0,
     idle: float = 0.0,
+    sequential: bool = False,
     waves: bool = False,
     work_dir: str | os.PathLike | None = None,
     cache_dir: str | os.PathLike | None = None,
@@ -266,6 +286,8 @@ def verify_gemm(
         Seed of the random pauses and of cocotb.
     back_pressure, idle : float
         Probability of ready low on the output / valid low before an input beat, per cycle.
+    sequential : bool
+        Start each tile after the previous tile's last output instead of overlapping them.
     waves : bool
         Dump a VCD file into the work folder.
     work_dir, cache_dir : path, optional
@@ -286,6 +308,7 @@ def verify_gemm(
         seed=seed,
         back_pressure=back_pressure,
         idle=idle,
+        sequential=sequential,
         waves=waves,
         work_dir=work_dir,
         cache_dir=cache_dir,
@@ -365,7 +388,7 @@ def verify_conv2d(
 
 
 def _sim_options(options: dict) -> dict:
-    allowed = {"seed", "back_pressure", "idle", "waves", "work_dir", "cache_dir"}
+    allowed = {"seed", "back_pressure", "idle", "sequential", "waves", "work_dir", "cache_dir"}
     unknown = sorted(set(options) - allowed)
     if unknown:
         raise SpecError(f"unknown option {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}")
@@ -373,6 +396,7 @@ def _sim_options(options: dict) -> dict:
         "seed": 1,
         "back_pressure": 0.0,
         "idle": 0.0,
+        "sequential": False,
         "waves": False,
         "work_dir": None,
         "cache_dir": None,

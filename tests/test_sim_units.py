@@ -15,7 +15,7 @@ import torch
 from codesign.hw import SystolicConfig, layouts
 from codesign.sim import load_design, plan_gemm
 from codesign.sim.command import parse_gemm
-from codesign.sim.gemm import check_2_4
+from codesign.sim.gemm import check_2_4, cost_model_cycles
 from codesign.sim.payload import FieldSpec, PayloadCodec
 from codesign.sim.runner import build_design, find_simulator
 from codesign.sim.scoreboard import Scoreboard
@@ -214,16 +214,42 @@ def test_predicted_cycles_by_hand(tmp_path):
     a, b = random_operands(ws, 5, 6, 7)
     plan = plan_gemm(ws, a, b)
     assert [t.predicted_cycles for t in plan.tiles] == [16] * 4
-    assert plan.predicted_cycles == 43
+    assert plan.predicted_cycles() == plan.overlapped_cycles == 43
+    assert plan.predicted_cycles(sequential=True) == 4 * 16
     # stream_len 2 splits M=5 into 2 + 2 + 1: tiles of 4+2+7=13, 13, 12 per (n, k) pair.
     plan = plan_gemm(ws, a, b, stream_len=2)
     assert [t.predicted_cycles for t in plan.tiles] == [13, 13, 12] * 4
-    assert plan.predicted_cycles == 4 * (6 + 6 + 5) + 7
+    assert plan.predicted_cycles() == 4 * (6 + 6 + 5) + 7
     # OS 4x4, same GEMM: 2 x 2 output tiles, K = 7: 7 + 4 + 4 - 2 + 4 = 17 each, no overlap.
     (tmp_path / "o").mkdir()
     os_ = load_design(_manifest_dir(tmp_path / "o", SystolicConfig(rows=4, cols=4, dataflow="os")))
     plan = plan_gemm(os_, a, b)
-    assert [t.predicted_cycles for t in plan.tiles] == [17] * 4 and plan.predicted_cycles == 68
+    assert [t.predicted_cycles for t in plan.tiles] == [17] * 4
+    assert plan.predicted_cycles() == plan.predicted_cycles(sequential=True) == 68
+
+
+@pytest.mark.parametrize(
+    "flow,mnk,stream_len",
+    [
+        ("ws", (5, 6, 7), None),
+        ("ws", (6, 9, 13), 3),
+        ("os", (5, 6, 7), None),
+        ("os", (9, 4, 12), 4),
+    ],
+)
+def test_cost_model_charges_the_sequential_tile_sum(tmp_path, flow, mnk, stream_len):
+    # The analytical model (codesign.cost) for the same GEMM and mapping equals the sum of the
+    # tiles' systolic cycles when the tiles divide the dims.
+    design = load_design(_manifest_dir(tmp_path, SystolicConfig(rows=4, cols=3, dataflow=flow)))
+    a, b = random_operands(design, *mnk)
+    plan = plan_gemm(design, a, b, stream_len=stream_len)
+    assert cost_model_cycles(plan) == plan.sequential_cycles
+
+
+def test_cost_model_has_no_sparse_preset(tmp_path):
+    sp = load_design(_manifest_dir(tmp_path, SystolicConfig(rows=2, cols=2, dataflow="sparse24")))
+    a, b = random_operands(sp, 2, 2, 8)
+    assert cost_model_cycles(plan_gemm(sp, a, b)) is None
 
 
 def test_plan_errors(design):
