@@ -319,48 +319,8 @@ class QuantPolicy:
 
     @classmethod
     def load(cls, path: str | Path) -> QuantPolicy:
-        """Read a policy from a ``.yaml``/``.yml`` or ``.json`` file (duplicate keys are
-        errors)."""
-        path = Path(path)
-        try:
-            text = path.read_text()
-        except OSError as exc:
-            raise SpecError(f"policy file {str(path)!r} cannot be read: {exc.strerror}") from None
-        if path.suffix == ".json":
+        """Read a policy from a ``.yaml``/``.yml`` or ``.json`` file, strictly (duplicate keys
+        are errors; `codesign.arch.io.read_spec_file`)."""
+        from codesign.arch.io import read_spec_file
 
-            def no_dupes(pairs: list[tuple[str, object]]) -> dict[str, object]:
-                keys = [k for k, _ in pairs]
-                dup = sorted({k for k in keys if keys.count(k) > 1})
-                if dup:
-                    raise SpecError(f"policy file {str(path)!r}: duplicate keys {dup}")
-                return dict(pairs)
-
-            try:
-                data = json.loads(text, object_pairs_hook=no_dupes)
-            except json.JSONDecodeError as exc:
-                raise SpecError(f"policy file {str(path)!r} is not valid JSON: {exc}") from None
-        else:
-            data = _strict_yaml(text, str(path))
-        return cls.from_dict(data)
-
-
-def _strict_yaml(text: str, where: str) -> object:
-    import yaml
-
-    class _Loader(yaml.SafeLoader):
-        pass
-
-    def mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[object, object]:
-        out: dict[object, object] = {}
-        for key_node, value_node in node.value:
-            key = loader.construct_object(key_node)
-            if key in out:
-                raise SpecError(f"policy file {where!r}: duplicate key {key!r}")
-            out[key] = loader.construct_object(value_node, deep=True)
-        return out
-
-    _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
-    try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - SafeLoader subclass
-    except yaml.YAMLError as exc:
-        raise SpecError(f"policy file {where!r} is not valid YAML: {exc}") from None
+        return cls.from_dict(read_spec_file(path))
