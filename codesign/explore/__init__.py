@@ -4,6 +4,14 @@ result stores, executors and the Pareto front.
 Heavy optional packages (optuna, ray, matplotlib, rich) are imported only where used.
 """
 
+from codesign.explore.design import (
+    DEFAULT_PARAMS,
+    AccuracyObjective,
+    DesignEvaluator,
+    DesignPoint,
+    LayerDesign,
+    build_architecture,
+)
 from codesign.explore.executor import (
     EXECUTORS,
     Executor,
@@ -13,6 +21,17 @@ from codesign.explore.executor import (
     make_executor,
 )
 from codesign.explore.explorer import ExploreResult, Progress, explore, feasible_records
+from codesign.explore.mapper import (
+    MAPPER_OBJECTIVES,
+    MAPPERS,
+    ExhaustiveMapper,
+    LocalSearchMapper,
+    Mapper,
+    MapperResult,
+    RandomMapper,
+    make_mapper,
+)
+from codesign.explore.mapspace import Mapspace, build_mapspace
 from codesign.explore.pareto import (
     OBJECTIVES,
     Objective,
@@ -44,6 +63,22 @@ from codesign.explore.strategy import (
 
 __all__ = [
     "AXIS_NAMES",
+    "DEFAULT_PARAMS",
+    "MAPPERS",
+    "MAPPER_OBJECTIVES",
+    "AccuracyObjective",
+    "DesignEvaluator",
+    "DesignPoint",
+    "ExhaustiveMapper",
+    "LayerDesign",
+    "LocalSearchMapper",
+    "Mapper",
+    "MapperResult",
+    "Mapspace",
+    "RandomMapper",
+    "build_architecture",
+    "build_mapspace",
+    "make_mapper",
     "EXECUTORS",
     "OBJECTIVES",
     "STRATEGIES",
