@@ -6,8 +6,9 @@ A model spec is ``path/to/file.py:factory``: ``factory()`` returns a ``torch.nn.
 
 Trained weights are cached under the user's cache directory -- ``$CODESIGN_CACHE_DIR``, else
 ``$XDG_CACHE_HOME/codesign``, else ``~/.cache/codesign`` -- in ``quant/<factory>-<hash>.pt``,
-where the hash covers the model file's source, the factory name, the data split and the
-training hyperparameters. Nothing is written into the repository.
+where the hash covers the model file's source, the source of the model's class, the factory
+name, the data split, the training hyperparameters and the torch version. Nothing is written
+into the repository.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import inspect
 import json
 import os
 from collections.abc import Iterator
@@ -194,9 +196,18 @@ def single_thread() -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+def _class_source(module: nn.Module) -> str:
+    """Source of the model's class (it may live outside the spec's file), or its name."""
+    try:
+        return inspect.getsource(type(module))
+    except (OSError, TypeError):
+        return type(module).__qualname__
+
+
 def _weights_key(spec: ModelSpec, data: Dataset, config: TrainConfig) -> str:
     payload = {
         "source": hashlib.sha256(spec.path.read_bytes()).hexdigest(),
+        "class_source": _class_source(spec.module),
         "factory": spec.factory,
         "data": [data.name, DIGITS_SPLIT_SEED, DIGITS_TEST_FRACTION],
         "train": asdict(config),
