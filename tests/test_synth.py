@@ -177,3 +177,24 @@ def test_cli_synth_prints_json(design_2x2, capsys):
     assert capsys.readouterr().err == (
         "error: target must be one of 'generic', 'ice40', 'xilinx', not 'asic'\n"
     )
+
+
+@pytest.mark.slow
+@pytest.mark.synth
+@needs_yosys
+def test_area_grows_with_array_size_and_bit_width(tmp_path):
+    from codesign.hw import SystolicConfig, export_verilog
+
+    def area(rows, cols, bits):
+        config = SystolicConfig(
+            rows=rows, cols=cols, act_bits=bits, weight_bits=bits, acc_bits=4 * bits
+        )
+        folder = tmp_path / config.top_name
+        export_verilog(config, folder)
+        return synthesize(folder, "generic", write=False)
+
+    small, wide, larger = area(2, 2, 4), area(2, 2, 8), area(3, 3, 8)
+    assert small.ffs < wide.ffs < larger.ffs
+    assert small.cells < wide.cells < larger.cells
+    # multipliers grow quadratically with the operand width, registers linearly
+    assert wide.cells / small.cells > wide.ffs / small.ffs
