@@ -210,6 +210,90 @@ def _elements(axes: list[tuple], tiles: np.ndarray) -> np.ndarray:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class _Constants:
+    """Everything ``evaluate`` derives from (nest, arch) alone."""
+
+    axes: list
+    rel: list
+    role_bits: np.ndarray
+    stored: np.ndarray
+    n_lv: int
+    n_d: int
+    s: int
+    overhead: int
+    skip_eff: float
+    mac_energy_pj: float
+    sizes: np.ndarray
+    rbw: np.ndarray
+    wbw: np.ndarray
+    cost_r: np.ndarray
+    cost_w: np.ndarray
+    macs: int
+    pes: int
+    area_um2: float
+    min_cycles: int
+    min_energy_pj: float
+
+
+_CONSTANTS: dict[tuple[int, int], tuple[LoopNest, Architecture, _Constants]] = {}
+
+
+def _constants(nest: LoopNest, arch: Architecture) -> _Constants:
+    """The per-(nest, arch) constants, cached by identity (the mapper calls ``evaluate`` many
+    times with the same objects)."""
+    key = (id(nest), id(arch))
+    hit = _CONSTANTS.get(key)
+    if hit is not None and hit[0] is nest and hit[1] is arch:
+        return hit[2]
+    c = arch.compute
+    for r, limit in ((TensorRole.INPUTS, c.input_bits), (TensorRole.WEIGHTS, c.weight_bits)):
+        if nest.tensor(r).bits > limit:
+            raise SpecError(
+                f"layer {nest.name!r}: {r.value} bits {nest.tensor(r).bits} exceed the array's "
+                f"{r.value.rstrip('s')}_bits {limit}"
+            )
+    dims = nest.dim_names
+    role_bits = np.zeros(len(dims), dtype=np.uint8)
+    rel = []
+    for ti, r in enumerate(ROLE_ORDER):
+        rel.append(sorted(dims.index(d) for d in nest.tensor(r).dims))
+        for d in rel[-1]:
+            role_bits[d] |= 1 << ti
+    stored = _stored_bits(nest, arch)
+    levels = arch.levels
+    per_word = np.array([[lv.read_energy_pj, lv.write_energy_pj] for lv in levels])
+    per_word /= np.array([lv.word_bits for lv in levels], dtype=np.float64)[:, None]
+    eff = effectual_fraction(nest, arch)
+    min_cycles, min_energy = lower_bounds(nest, arch)
+    out = _Constants(
+        axes=_axes(nest),
+        rel=rel,
+        role_bits=role_bits,
+        stored=stored,
+        n_lv=len(levels),
+        n_d=len(dims),
+        s=arch.num_per_pe_levels,
+        overhead=pass_overhead_cycles(c.dataflow, c.rows, c.cols, c.systolic),
+        skip_eff=eff if c.sparsity is Sparsity.SKIP else 1.0,
+        mac_energy_pj=c.mac_energy_pj * (eff if c.sparsity is not Sparsity.DENSE else 1.0),
+        sizes=np.array([lv.size_bits or np.inf for lv in levels], dtype=np.float64),
+        rbw=np.array([lv.read_bits_per_cycle for lv in levels], dtype=np.float64),
+        wbw=np.array([lv.write_bits_per_cycle for lv in levels], dtype=np.float64),
+        cost_r=(per_word[:, 0, None] * stored)[:, :, None],  # (L, 3, 1) pJ per element read
+        cost_w=(per_word[:, 1, None] * stored)[:, :, None],
+        macs=nest.macs,
+        pes=c.pes,
+        area_um2=arch.area_um2,
+        min_cycles=min_cycles,
+        min_energy_pj=min_energy,
+    )
+    if len(_CONSTANTS) > 256:
+        _CONSTANTS.clear()
+    _CONSTANTS[key] = (nest, arch, out)
+    return out
+
+
 def _add(target: np.ndarray, parent: int | np.ndarray, amount: np.ndarray) -> None:
     """``target[parent] += amount`` per batch column (``parent`` a level or an array of
     levels)."""
@@ -244,17 +328,10 @@ def evaluate(
     CostBatch
         Costs per mapping; rows whose tiles overflow a level are flagged in ``fits``.
     """
-    c = arch.compute
-    for r, limit in ((TensorRole.INPUTS, c.input_bits), (TensorRole.WEIGHTS, c.weight_bits)):
-        if nest.tensor(r).bits > limit:
-            raise SpecError(
-                f"layer {nest.name!r}: {r.value} bits {nest.tensor(r).bits} exceed the array's "
-                f"{r.value.rstrip('s')}_bits {limit}"
-            )
+    kc = _constants(nest, arch)
     if validate:
         validate_batch(nest, arch, mappings)
-    axes = _axes(nest)
-    n_lv, n_d, s = len(arch.levels), len(nest.dims), arch.num_per_pe_levels
+    n_lv, n_d, s = kc.n_lv, kc.n_d, kc.s
     b = len(mappings)
     # batch-last layout: every numpy operation below runs over a contiguous batch axis
     f = np.ascontiguousarray(mappings.factors.reshape(b, -1).T, dtype=np.float64)
@@ -277,18 +354,16 @@ def evaluate(
         np.multiply(tiles[:s], sp, out=tiles[n_lv : n_lv + s])
     tiles[s:n_lv] *= sp
     tiles[-1] = sp
-    # loops in order: bounds sorted by position (outermost first) within each level, their
-    # running products, and each dim's position (-1 where its loop has bound 1)
-    orders = mappings.orders.reshape(b, -1).T.reshape(n_lv, n_d, b)
-    flat = (orders + (np.arange(n_lv) * n_d)[:, None, None]) * b + np.arange(b)
-    in_order = temporal.reshape(-1)[flat]  # (L, K, B)
+    # loops in order (outermost first within each level): their bounds, running products and
+    # which tensors each indexes (bit t set for tensor t)
+    orders = np.ascontiguousarray(mappings.orders.reshape(b, -1).T).reshape(n_lv, n_d, b)
+    flat = orders * b + ((np.arange(n_lv) * n_d)[:, None, None] * b + np.arange(b))
+    in_order = temporal.reshape(-1).take(flat)  # (L, K, B)
     running = np.empty_like(in_order)
     running[:, 0] = in_order[:, 0]
     for k in range(1, n_d):
         np.multiply(running[:, k - 1], in_order[:, k], out=running[:, k])
-    pos = np.empty(n_lv * n_d * b, dtype=np.int64)
-    pos[flat] = np.broadcast_to(np.arange(n_d)[None, :, None], flat.shape)
-    moving_pos = np.where(temporal > 1, pos.reshape(n_lv, n_d, b), -1)
+    indexes = kc.role_bits.take(orders) & np.where(in_order > 1, 7, 0).astype(np.uint8)
     level_base = (np.arange(n_lv) * n_d * b)[:, None] + np.arange(b)
 
     keep = mappings.keep
@@ -299,25 +374,27 @@ def evaluate(
     writes = np.zeros((n_lv, 3, b))
     fills = np.zeros((n_lv, 3, b))
     occupancy = np.zeros((n_lv, b))
-    stored = _stored_bits(nest, arch)
-    dim_index = {d: i for i, d in enumerate(nest.dim_names)}
+    stored = kc.stored
 
     for ti, role in enumerate(ROLE_ORDER):
-        rel = sorted(dim_index[d] for d in nest.tensor(role).dims)
-        e_all = _elements(axes[ti], tiles)  # (L + s + 1, B)
+        rel = kc.rel[ti]
+        e_all = _elements(kc.axes[ti], tiles)  # (L + s + 1, B)
         e_inst, e_virtual_union = e_all[:n_lv], e_all[-1]
         e_union = np.concatenate([e_all[n_lv : n_lv + s], e_inst[s:]], axis=0)
         kept = keep0[:, ti] if uniform else keep_t[:, ti]
         occupancy += e_inst * (kept * stored[ti]).reshape(n_lv, -1)
         # fill events of a child at level c: all loops above c, down to the innermost loop
         # (bound > 1) that indexes the tensor, found at the lowest level above c that has one
-        last = moving_pos[:, rel[0]]
+        # position of the innermost moving loop indexing the tensor in each level (-1: none)
+        moves = (indexes & (1 << ti)).astype(bool)
+        last = np.where(moves[:, 0], 0, -1)
+        for k in range(1, n_d):
+            last = np.where(moves[:, k], k, last)
         rel_prod = temporal[:, rel[0]]
         for d in rel[1:]:
-            last = np.maximum(last, moving_pos[:, d])
             rel_prod = rel_prod * temporal[:, d]
-        # running product of a level's loops down to its innermost relevant moving loop
-        prefix = running.reshape(-1)[level_base + np.maximum(last, 0) * b]
+        # running product of a level's loops down to that loop
+        prefix = running.reshape(-1).take(level_base + np.maximum(last, 0) * b)
         events = np.ones((n_lv, b))
         distinct = np.ones((n_lv, b))
         for lv in range(n_lv - 2, -1, -1):
@@ -379,39 +456,28 @@ def evaluate(
                     writes[child, ti] += filled
                 _add(reads[:, ti], parent, par_reads)
 
-    sizes = np.array([lv.size_bits or np.inf for lv in arch.levels], dtype=np.float64)
-    fits = (occupancy <= sizes[:, None]).all(axis=0)
+    fits = (occupancy <= kc.sizes[:, None]).all(axis=0)
 
     # cycles
-    overhead = pass_overhead_cycles(c.dataflow, c.rows, c.cols, c.systolic)
     stream = per_level[:s].prod(axis=0) if s else np.ones(b)
     passes = above_all[s - 1] if s else total_steps
-    eff = effectual_fraction(nest, arch)
-    if c.sparsity is Sparsity.SKIP and eff < 1.0:
-        stream = np.ceil(stream * eff - 1e-9)
+    if kc.skip_eff < 1.0:
+        stream = np.ceil(stream * kc.skip_eff - 1e-9)
     compute_cycles = passes * stream
-    fill_drain = passes * overhead
+    fill_drain = passes * kc.overhead
     # traffic in bits per level and per instance (explicit sums: no BLAS threads)
     rbits = (reads * stored[:, None]).sum(axis=1)
     wbits = (writes * stored[:, None]).sum(axis=1)
-    rbw = np.array([lv.read_bits_per_cycle for lv in arch.levels], dtype=np.float64)
-    wbw = np.array([lv.write_bits_per_cycle for lv in arch.levels], dtype=np.float64)
-    need = np.maximum(rbits / rbw[:, None], wbits / wbw[:, None])
+    need = np.maximum(rbits / kc.rbw[:, None], wbits / kc.wbw[:, None])
     need[:s] /= active
     level_cycles = np.ceil(need - 1e-9)
     busy = compute_cycles + fill_drain
     cycles = np.maximum(busy, level_cycles.max(axis=0))
 
     # energy
-    per_word = np.array([[lv.read_energy_pj, lv.write_energy_pj] for lv in arch.levels])
-    per_word /= np.array([lv.word_bits for lv in arch.levels], dtype=np.float64)[:, None]
-    cost_r = (per_word[:, 0, None] * stored)[:, :, None]  # (L, 3, 1) pJ per element read
-    cost_w = (per_word[:, 1, None] * stored)[:, :, None]
-    energy_by_level = reads * cost_r + writes * cost_w
-    mac_eff = eff if c.sparsity is not Sparsity.DENSE else 1.0
-    mac_energy = padded_macs * (mac_eff * c.mac_energy_pj)
+    energy_by_level = reads * kc.cost_r + writes * kc.cost_w
+    mac_energy = padded_macs * kc.mac_energy_pj
     energy = energy_by_level.sum(axis=(0, 1)) + mac_energy
-    min_cycles, min_energy = lower_bounds(nest, arch)
     return CostBatch(
         reads=reads.transpose(2, 0, 1),
         writes=writes.transpose(2, 0, 1),
@@ -427,12 +493,12 @@ def evaluate(
         mac_energy_pj=mac_energy,
         energy_pj=energy,
         padded_macs=padded_macs,
-        utilization=nest.macs / (cycles * c.pes),
+        utilization=kc.macs / (cycles * kc.pes),
         edp=energy * cycles,
-        macs=nest.macs,
-        area_um2=arch.area_um2,
-        min_cycles=min_cycles,
-        min_energy_pj=min_energy,
+        macs=kc.macs,
+        area_um2=kc.area_um2,
+        min_cycles=kc.min_cycles,
+        min_energy_pj=kc.min_energy_pj,
     )
 
 
