@@ -21,6 +21,7 @@ __all__ = ["main", "build_parser"]
 COMMANDS: dict[str, str] = {
     "analyze": "codesign.workload.command",
     "explore": "codesign.explore.command",
+    "map": "codesign.cost.command",
     "quant": "codesign.quant.command",
     "generate": "codesign.hw.command",
     "synth": "codesign.synth_command",
