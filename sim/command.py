@@ -5,7 +5,9 @@ Examples::
 
     codesign verify build/acc --gemm 64,64,64
     codesign verify build/acc --layer examples/models.py:digits_cnn:conv2 --seed 1
-    codesign verify build/acc --gemm 8,8,8 --waves          # VCD in the bench's work folder
+    codesign verify build/acc --gemm 8,8,8 --waves          # build/acc/sim/waves.vcd
+
+The bench's files (job, results, simulator log, waveforms) go to ``DIR/sim/``.
 """
 
 from __future__ import annotations
@@ -107,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
         "sequential": args.sequential,
         "waves": args.waves,
         "stream_len": args.stream_len,
+        "work_dir": Path(args.design) / "sim",
     }
     if args.gemm is not None:
         m, n, k = parse_gemm(args.gemm)
@@ -135,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
         agreement += " (random back-pressure/idle cycles applied)"
     print(
         f"  cycles measured {result.cycles_measured}, predicted {result.cycles_predicted} "
-        f"(codesign.cost.systolic, {len(result.tile_cycles_predicted)} tiles): {agreement}"
+        f"(codesign.cost.systolic, {len(result.tile_cycles_predicted)} tile(s)): {agreement}"
     )
     issue = "sequential" if result.sequential else "overlapped"
     if result.cycles_cost_model is not None:

@@ -11,6 +11,7 @@ quantization package's integer accumulators for model layers).
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from dataclasses import dataclass
 
@@ -73,8 +74,9 @@ class VerifyResult:
         The HDL simulator.
     seconds : float
         Wall time of the simulation (build excluded when cached).
-    work_dir : str
-        Folder with the bench's files (results, logs, waveforms).
+    work_dir : str or None
+        Folder with the bench's files (results, logs, waveforms); None when a temporary
+        folder was used and removed (it is kept when the run failed or dumped waveforms).
     waves_path : str or None
         VCD file when waveforms were dumped.
     """
@@ -94,7 +96,7 @@ class VerifyResult:
     simulator: str
     simulator_version: str
     seconds: float
-    work_dir: str
+    work_dir: str | None
     waves_path: str | None
 
     @property
@@ -235,9 +237,13 @@ def _simulate(
     mismatch_count = board.mismatch_count + beat_mismatches
     cycles_predicted = plan.predicted_cycles(sequential=sequential)
     cycles_match = cycles_measured == cycles_predicted and measured == predicted
+    passed = run.passed and mismatch_count == 0 and (stalled or cycles_match)
+    keep = work_dir is not None or waves or not passed
+    if not keep:
+        shutil.rmtree(run.work_dir, ignore_errors=True)
     result = VerifyResult(
         what=what,
-        passed=run.passed and mismatch_count == 0 and (stalled or cycles_match),
+        passed=passed,
         compared=board.compared,
         mismatch_count=mismatch_count,
         mismatches=tuple(mismatches),
@@ -251,7 +257,7 @@ def _simulate(
         simulator=build.simulator.name,
         simulator_version=build.simulator.version,
         seconds=seconds,
-        work_dir=str(run.work_dir),
+        work_dir=str(run.work_dir) if keep else None,
         waves_path=str(run.waves_path) if run.waves_path else None,
     )
     return result, got
@@ -291,7 +297,8 @@ def verify_gemm(
     waves : bool
         Dump a VCD file into the work folder.
     work_dir, cache_dir : path, optional
-        Where the bench runs and where compiled designs are cached.
+        Where the bench runs (default: a temporary folder, removed unless the run failed or
+        dumped waveforms) and where compiled designs are cached.
     what : str, optional
         Label in the result (default ``"gemm MxNxK"``).
     """

@@ -1,0 +1,188 @@
+"""cocotb test bench of the accelerator: configures it over the CSR bus, streams a layer through
+``s_axis``, collects ``m_axis`` and reads STATUS and CYCLES back. Driven by a job file.
+
+Runs inside the simulator (``codesign.sim.accelerator.run_program`` starts it). The job::
+
+    {
+      "clock_period_ns": 10, "seed": 1, "timeout_cycles": 100000,
+      "csr_writes": [[address, value], ...],     # in order; the last one starts the layer
+      "stream_in": [word, ...],                  # s_axis_tdata words
+      "out_beats": 64,                           # m_axis beats to collect
+      "input_pause_probability": 0.0,            # idle cycles on s_axis
+      "output_pause_probability": 0.0,           # m_axis_tready low
+      "status_address": 4, "cycles_address": 28
+    }
+
+Cycles are numbered from the rising edge after the start write. The result holds the output
+words and ``tlast`` flags, the cycle of the first ``s_axis`` handshake and of the last ``m_axis``
+handshake, their inclusive difference (``cycles``), and STATUS and CYCLES read at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import deque
+
+import cocotb
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge, with_timeout
+from codesign.sim.runner import JOB_ENV, RESULT_ENV
+from codesign.sim.stream import no_pauses, random_pauses
+
+__all__ = ["AcceleratorTB", "run_job"]
+
+
+def _high(handle: object) -> bool:
+    return str(handle.value) == "1"
+
+
+class AcceleratorTB:
+    """Clock, reset, CSR master, ``s_axis`` source and ``m_axis`` sink of one accelerator.
+
+    Parameters
+    ----------
+    dut : cocotb handle
+        The accelerator top level.
+    job : dict
+        The job (module docstring).
+    """
+
+    def __init__(self, dut: object, job: dict) -> None:
+        self.dut = dut
+        self.job = job
+        self.cycle = 0
+        self.in_cycles: list[int] = []
+        self.out_words: list[int] = []
+        self.out_last: list[int] = []
+        self.out_cycles: list[int] = []
+        seed = int(job.get("seed", 1))
+        p_in = float(job.get("input_pause_probability", 0.0))
+        p_out = float(job.get("output_pause_probability", 0.0))
+        self.in_pauses = random_pauses(p_in, seed * 1009 + 1) if p_in > 0 else no_pauses()
+        self.out_pauses = random_pauses(p_out, seed * 1009 + 2) if p_out > 0 else no_pauses()
+        dut.s_axis_tvalid.value = 0
+        dut.s_axis_tdata.value = 0
+        dut.m_axis_tready.value = 0
+        dut.csr_we.value = 0
+        dut.csr_addr.value = 0
+        dut.csr_wdata.value = 0
+        cocotb.start_soon(Clock(dut.clk, job.get("clock_period_ns", 10), unit="ns").start())
+
+    async def reset(self) -> None:
+        """Two cycles of ``rst``."""
+        self.dut.rst.value = 1
+        await ClockCycles(self.dut.clk, 2)
+        self.dut.rst.value = 0
+
+    async def csr_write(self, address: int, value: int) -> None:
+        """One write; it takes effect at the next rising edge."""
+        await RisingEdge(self.dut.clk)
+        self.dut.csr_addr.value = address
+        self.dut.csr_wdata.value = value & 0xFFFFFFFF
+        self.dut.csr_we.value = 1
+        await RisingEdge(self.dut.clk)
+        self.dut.csr_we.value = 0
+
+    async def csr_read(self, address: int) -> int:
+        """One read (one cycle of latency)."""
+        await RisingEdge(self.dut.clk)
+        self.dut.csr_addr.value = address
+        await RisingEdge(self.dut.clk)
+        await ReadOnly()
+        return self.dut.csr_rdata.value.to_unsigned()
+
+    async def _count(self) -> None:
+        while True:
+            await RisingEdge(self.dut.clk)
+            self.cycle += 1
+
+    async def _source(self, words: deque) -> None:
+        dut = self.dut
+        current = None
+        while words or current is not None:
+            await RisingEdge(dut.clk)
+            if current is None and not next(self.in_pauses):
+                current = words.popleft()
+                dut.s_axis_tdata.value = current
+                dut.s_axis_tvalid.value = 1
+            elif current is None:
+                dut.s_axis_tvalid.value = 0
+            await ReadOnly()
+            if current is not None and _high(dut.s_axis_tready):
+                self.in_cycles.append(self.cycle)
+                current = None
+        await RisingEdge(dut.clk)
+        dut.s_axis_tvalid.value = 0
+
+    async def _sink(self, count: int) -> None:
+        dut = self.dut
+        while len(self.out_words) < count:
+            await RisingEdge(dut.clk)
+            ready = 0 if next(self.out_pauses) else 1
+            dut.m_axis_tready.value = ready
+            await ReadOnly()
+            if ready and _high(dut.m_axis_tvalid):
+                self.out_words.append(dut.m_axis_tdata.value.to_unsigned())
+                self.out_last.append(int(_high(dut.m_axis_tlast)))
+                self.out_cycles.append(self.cycle)
+        await RisingEdge(dut.clk)
+        dut.m_axis_tready.value = 0
+
+    async def run(self) -> dict:
+        """Configure, start, stream, collect; returns the result dict."""
+        job = self.job
+        await self.reset()
+        for address, value in job["csr_writes"]:
+            await self.csr_write(int(address), int(value))
+        cocotb.start_soon(self._count())
+        source = cocotb.start_soon(self._source(deque(int(w) for w in job["stream_in"])))
+        sink = cocotb.start_soon(self._sink(int(job["out_beats"])))
+        await source
+        await sink
+        status = 0
+        for _ in range(100):
+            status = await self.csr_read(int(job.get("status_address", 4)))
+            if status & 2:
+                break
+        cycles_reg = await self.csr_read(int(job.get("cycles_address", 28)))
+        result = {
+            "out": self.out_words,
+            "out_last": self.out_last,
+            "status": status,
+            "csr_cycles": cycles_reg,
+            "in_beats": len(self.in_cycles),
+        }
+        if self.in_cycles and self.out_cycles:
+            result["first_in_cycle"] = self.in_cycles[0]
+            result["last_out_cycle"] = self.out_cycles[-1]
+            result["cycles"] = self.out_cycles[-1] - self.in_cycles[0] + 1
+        return result
+
+
+async def run_job(dut: object, job: dict) -> dict:
+    """Run the job with a timeout; returns the result (``timed_out`` set on timeout)."""
+    tb = AcceleratorTB(dut, job)
+    timeout = int(job.get("timeout_cycles", 200_000)) * job.get("clock_period_ns", 10)
+    try:
+        result = await with_timeout(cocotb.start_soon(tb.run()), timeout, "ns")
+        result["timed_out"] = False
+    except TimeoutError:
+        result = {
+            "timed_out": True,
+            "out": tb.out_words,
+            "out_last": tb.out_last,
+            "in_beats": len(tb.in_cycles),
+        }
+    return result
+
+
+@cocotb.test()
+async def accelerator_layer(dut: object) -> None:
+    """Drive the job's layer through the accelerator's bus interfaces."""
+    with open(os.environ[JOB_ENV]) as fh:
+        job = json.load(fh)
+    result = await run_job(dut, job)
+    with open(os.environ[RESULT_ENV], "w") as fh:
+        json.dump(result, fh)
+    assert not result["timed_out"], f"timeout after {job.get('timeout_cycles')} cycles"
