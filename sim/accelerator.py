@@ -95,7 +95,9 @@ def load_accelerator(folder: str | os.PathLike) -> AcceleratorDesign:
     config = AcceleratorConfig.from_dict(manifest["accelerator"])
     verilog_path = root / manifest["verilog"]
     if not verilog_path.is_file():
-        raise SpecError(f"{str(path)!r} names Verilog file {manifest['verilog']!r}, which is missing")
+        raise SpecError(
+            f"{str(path)!r} names Verilog file {manifest['verilog']!r}, which is missing"
+        )
     return AcceleratorDesign(
         folder=root,
         top=manifest["top"],
@@ -283,8 +285,10 @@ def program_layer(
     shift = _vector("shift", shift, n)
     _check_range("bias", bias, 32)
     if multiplier.min() < 0 or multiplier.max() >= 1 << 31:
-        raise SpecError(f"multiplier values must lie in [0, 2**31), not [{multiplier.min()}, "
-                        f"{multiplier.max()}]")
+        raise SpecError(
+            f"multiplier values must lie in [0, 2**31), not [{multiplier.min()}, "
+            f"{multiplier.max()}]"
+        )
     if shift.min() < 1 or shift.max() > 62:
         raise SpecError(f"shift values must lie in 1..62, not [{shift.min()}, {shift.max()}]")
     if not isinstance(zero_point, int) or not -(2**31) <= zero_point < 2**31:
@@ -339,7 +343,9 @@ def program_layer(
     )
 
 
-def decode_outputs(config: AcceleratorConfig, program: LayerProgram, beats: list[int]) -> np.ndarray:
+def decode_outputs(
+    config: AcceleratorConfig, program: LayerProgram, beats: list[int]
+) -> np.ndarray:
     """The ``M x N`` output matrix from the ``m_axis`` words (padded channels dropped)."""
     bits = config.array.act_bits
     cols = config.cols
@@ -401,7 +407,8 @@ def run_program(
         "output_pause_probability": back_pressure,
         "status_address": register_address("STATUS"),
         "cycles_address": register_address("CYCLES"),
-        "timeout_cycles": 10_000 + 8 * slack * (len(program.stream_words) + program.out_beats)
+        "timeout_cycles": 10_000
+        + 8 * slack * (len(program.stream_words) + program.out_beats)
         + 4 * slack * len(program.csr_writes),
     }
     start = time.perf_counter()
@@ -505,9 +512,7 @@ def verify_accelerator_gemm(
     ``codesign.quant.intref.requantize`` of the int64 torch product (see `program_layer`;
     ``options``: ``seed``, ``back_pressure``, ``idle``, ``waves``, ``work_dir``,
     ``cache_dir``)."""
-    program = program_layer(
-        design.config, a, w, bias, multiplier, shift, zero_point, tile_m=tile_m
-    )
+    program = program_layer(design.config, a, w, bias, multiplier, shift, zero_point, tile_m=tile_m)
     acc = torch.matmul(
         torch.as_tensor(_matrix("a", a)), torch.as_tensor(_matrix("w", w))
     ).numpy() + _vector("bias", bias, program.n)
@@ -536,7 +541,9 @@ def verify_accelerator_conv2d(
     the accelerator and compare with ``output_q``, the quantization package's integer
     reference."""
     if layer.groups != 1:
-        raise SpecError(f"layer {layer.name!r} has groups={layer.groups}; only groups=1 is supported")
+        raise SpecError(
+            f"layer {layer.name!r} has groups={layer.groups}; only groups=1 is supported"
+        )
     if bool((layer.weight_zero_point != 0).any()):
         raise SpecError(
             f"layer {layer.name!r} has asymmetric weights (non-zero weight_zero_point); the "

@@ -1,0 +1,404 @@
+"""`AcceleratorConfig`: parameters of the whole accelerator, its register map and stream
+formats, and the cost model's view of it (an ``Architecture`` and a ``Mapping``).
+
+This module does not import amaranth: the configuration, the register map and the cost-model
+architecture are plain data, shared by the RTL (``codesign.hw.accelerator``), the test bench
+(``codesign.sim.accelerator``) and the documentation.
+
+The accelerator computes one layer as a GEMM ``O[M, N] = requant(bias + I[M, K] @ W[K, N])``
+(a convolution arrives as its im2col patches, pre-arranged by the host). The controller runs the
+tile loops (outermost first)::
+
+    for n2 in range(N_TILES):            # DRAM level: cols output channels at a time
+      for m2 in range(ceil(M / TILE_M)):  # DRAM level: TILE_M rows of I at a time
+        for k2 in range(K_TILES):         # accumulator buffer level: rows-deep slices of K
+          one pass of the array: rows weight beats, then T = min(TILE_M, M - m2 * TILE_M)
+          input beats; its T output beats are added into the accumulator buffer (k2 > 0) or
+          to the bias (k2 = 0); on k2 = K_TILES - 1 they are requantized and leave on m_axis
+
+which is the `mapping` below: weights stationary in the PEs for ``T`` streamed vectors, ``K``
+across the rows, ``N`` across the columns, the ``K`` tile loop at the accumulator level and the
+``M``, ``N`` tile loops at DRAM.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from codesign.hw.config import Dataflow, SystolicConfig
+
+from codesign.errors import SpecError
+
+__all__ = [
+    "AcceleratorConfig",
+    "Register",
+    "REGISTERS",
+    "CSR_DATA_BITS",
+    "CSR_ADDR_BITS",
+    "SUM_BITS",
+    "DIM_BITS",
+    "register_address",
+]
+
+CSR_DATA_BITS = 32
+"""Width of the CSR bus data."""
+
+CSR_ADDR_BITS = 8
+"""Width of the CSR bus byte address (registers are 32-bit words at multiples of 4)."""
+
+SUM_BITS = 32
+"""Width of the accumulator buffer and the bias: the int32 accumulators of the quantization
+package's integer reference (sums wrap modulo 2**32 like any int32 accumulator)."""
+
+DIM_BITS = 16
+"""Width of the dimension registers (``M``, ``TILE_M``, ``K_TILES``, ``N_TILES``)."""
+
+MAX_FIFO_DEPTH = 4096
+MAX_TILE_M = 65535
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Register:
+    """One 32-bit register of the CSR bus.
+
+    Parameters
+    ----------
+    name : str
+        Register name.
+    address : int
+        Byte address.
+    access : str
+        ``"rw"``, ``"ro"`` or ``"wo"`` (writes have a side effect, reads return 0).
+    description : str
+        What the bits mean.
+    """
+
+    name: str
+    address: int
+    access: str
+    description: str
+
+
+REGISTERS: tuple[Register, ...] = (
+    Register(
+        name="CTRL",
+        address=0x00,
+        access="wo",
+        description="write 1 to bit 0 to start the layer (ignored while busy)",
+    ),
+    Register(
+        name="STATUS",
+        address=0x04,
+        access="ro",
+        description="bit 0 busy; bit 1 done (set when the last output beat has left m_axis, "
+        "cleared by start)",
+    ),
+    Register(name="M", address=0x08, access="rw", description="rows of I and O (1..65535)"),
+    Register(
+        name="TILE_M",
+        address=0x0C,
+        access="rw",
+        description="rows streamed per pass, T (1..max_tile_m); the last row tile may be shorter",
+    ),
+    Register(
+        name="K_TILES",
+        address=0x10,
+        access="rw",
+        description="passes per output tile: ceil(K / rows) (K zero-padded by the host)",
+    ),
+    Register(
+        name="N_TILES",
+        address=0x14,
+        access="rw",
+        description="output-channel tiles: ceil(N / cols) (1..max_n_tiles)",
+    ),
+    Register(
+        name="ZP_OUT",
+        address=0x18,
+        access="rw",
+        description="output zero point, signed (two's complement in 32 bits)",
+    ),
+    Register(
+        name="CYCLES",
+        address=0x1C,
+        access="ro",
+        description="clock cycles from start to done of the last layer",
+    ),
+    Register(
+        name="PARAM_BIAS",
+        address=0x20,
+        access="rw",
+        description="staging: int32 bias of one output channel (zero-point terms folded in)",
+    ),
+    Register(
+        name="PARAM_MULT",
+        address=0x24,
+        access="rw",
+        description="staging: requantization multiplier M (unsigned, < 2**31)",
+    ),
+    Register(
+        name="PARAM_SHIFT",
+        address=0x28,
+        access="rw",
+        description="staging: requantization shift (1..62)",
+    ),
+    Register(
+        name="PARAM_WRITE",
+        address=0x2C,
+        access="wo",
+        description="write channel index n: stores the three staged values as channel n's "
+        "parameters",
+    ),
+)
+"""The register map (byte addresses, 32-bit registers)."""
+
+
+def register_address(name: str) -> int:
+    """Byte address of the register called ``name``."""
+    for reg in REGISTERS:
+        if reg.name == name:
+            return reg.address
+    raise SpecError(f"register must be one of {[r.name for r in REGISTERS]}, not {name!r}")
+
+
+def _bounded(field: str, value: object, lo: int, hi: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+        raise SpecError(f"{field} must be an integer in {lo}..{hi}, not {value!r}")
+    return value
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AcceleratorConfig:
+    """Parameters of one accelerator: a weight-stationary array and its buffers.
+
+    Parameters
+    ----------
+    array : SystolicConfig
+        The PE array; dataflow ``"ws"`` (the controller drives the weight-stationary tile
+        protocol), ``acc_bits <= 32``, ``act_bits == weight_bits`` not required.
+    max_tile_m : int
+        Rows of the accumulator buffer: the largest ``TILE_M`` (``T``) a layer may use.
+    max_n_tiles : int
+        Depth of the per-column parameter memories: layers may have up to
+        ``max_n_tiles * cols`` output channels.
+    fifo_depth : int
+        Beats of the input prefetch FIFO between ``s_axis`` and the array (it keeps the bus
+        busy while a pass drains, so transfers overlap compute).
+    axis_in_bits : int or None
+        Width of ``s_axis_tdata``; must divide `beat_bits` (a width converter assembles
+        ``beat_bits / axis_in_bits`` bus words per beat). ``None``: `beat_bits`.
+    """
+
+    array: SystolicConfig
+    max_tile_m: int = 64
+    max_n_tiles: int = 16
+    fifo_depth: int = 32
+    axis_in_bits: int | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.array, SystolicConfig):
+            raise SpecError(f"array must be a SystolicConfig, not {type(self.array).__name__}")
+        if self.array.dataflow is not Dataflow.WEIGHT_STATIONARY:
+            raise SpecError(
+                f"array.dataflow must be 'ws' for the accelerator (its controller drives the "
+                f"weight-stationary tile protocol), not {self.array.dataflow.value!r}"
+            )
+        if self.array.acc_bits > SUM_BITS:
+            raise SpecError(
+                f"array.acc_bits must be at most {SUM_BITS} (the accumulator buffer and the "
+                f"bias are int32), not {self.array.acc_bits}"
+            )
+        _bounded("max_tile_m", self.max_tile_m, 1, MAX_TILE_M)
+        _bounded("max_n_tiles", self.max_n_tiles, 1, 2**DIM_BITS - 1)
+        _bounded("fifo_depth", self.fifo_depth, 2, MAX_FIFO_DEPTH)
+        if self.axis_in_bits is None:
+            object.__setattr__(self, "axis_in_bits", self.beat_bits)
+        width = self.axis_in_bits
+        if (
+            not isinstance(width, int)
+            or isinstance(width, bool)
+            or width < 1
+            or self.beat_bits % width
+        ):
+            divisors = [d for d in range(1, self.beat_bits + 1) if self.beat_bits % d == 0]
+            raise SpecError(
+                f"axis_in_bits must divide the beat width {self.beat_bits} (one of "
+                f"{divisors}), not {width!r}"
+            )
+
+    @property
+    def rows(self) -> int:
+        """PE rows (reduction depth of one pass)."""
+        return self.array.rows
+
+    @property
+    def cols(self) -> int:
+        """PE columns (output channels of one pass)."""
+        return self.array.cols
+
+    @property
+    def beat_bits(self) -> int:
+        """Bits of one array beat: ``max(rows * act_bits, cols * weight_bits)``."""
+        return max(self.rows * self.array.act_bits, self.cols * self.array.weight_bits)
+
+    @property
+    def words_per_beat(self) -> int:
+        """``s_axis`` words per array beat."""
+        return self.beat_bits // self.axis_in_bits
+
+    @property
+    def axis_out_bits(self) -> int:
+        """Width of ``m_axis_tdata``: ``cols`` requantized outputs of ``act_bits``."""
+        return self.cols * self.array.act_bits
+
+    @property
+    def max_channels(self) -> int:
+        """Most output channels a layer may have."""
+        return self.max_n_tiles * self.cols
+
+    @property
+    def top_name(self) -> str:
+        """Default Verilog module name, e.g. ``accel_ws_8x8_a8w8_t64``."""
+        a = self.array
+        return (
+            f"accel_ws_{a.rows}x{a.cols}_a{a.act_bits}w{a.weight_bits}_t{self.max_tile_m}"
+            f"_bus{self.axis_in_bits}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict; `from_dict` reads it back."""
+        return {
+            "array": self.array.to_dict(),
+            "max_tile_m": self.max_tile_m,
+            "max_n_tiles": self.max_n_tiles,
+            "fifo_depth": self.fifo_depth,
+            "axis_in_bits": self.axis_in_bits,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> AcceleratorConfig:
+        """Strict inverse of `to_dict` (unknown keys are errors)."""
+        if not isinstance(data, dict):
+            raise SpecError(f"accelerator config must be a mapping, not {type(data).__name__}")
+        allowed = set(cls.__dataclass_fields__)
+        unknown = sorted(set(data) - allowed)
+        if unknown:
+            raise SpecError(
+                f"accelerator config has unknown key {unknown[0]!r}; allowed: "
+                f"{', '.join(sorted(allowed))}"
+            )
+        if "array" not in data:
+            raise SpecError("accelerator config is missing 'array'")
+        fields = dict(data)
+        fields["array"] = SystolicConfig.from_dict(fields["array"])
+        return cls(**fields)
+
+    # --- the cost model's view ----------------------------------------------------------------
+
+    def architecture(self, *, clock_mhz: float = 100.0) -> Any:
+        """The ``codesign.arch.Architecture`` this accelerator implements, for the cost model.
+
+        Levels, innermost first: ``weight_reg`` (one weight per PE), ``acc_buf`` (the
+        accumulator buffer, ``max_tile_m x cols`` int32, one row per cycle) and ``dram``
+        (reads at ``axis_in_bits`` per cycle over ``s_axis``, writes at `axis_out_bits` over
+        ``m_axis``). The prefetch FIFO is a rate-matching buffer, not a level: it holds no tile.
+        Energies and areas come from ``codesign.arch.technology`` (a weight register access
+        at the energy of an add of its width, the accumulator buffer as an SRAM).
+        """
+        from codesign.arch import technology as tech
+        from codesign.arch.spec import Architecture, ComputeArray, MemoryLevel
+        from codesign.mapping.dataflow import Dataflow as MapDataflow
+        from codesign.workload.loopnest import TensorRole
+
+        a = self.array
+        pes = a.rows * a.cols
+        compute = ComputeArray(
+            rows=a.rows,
+            cols=a.cols,
+            input_bits=a.act_bits,
+            weight_bits=a.weight_bits,
+            accum_bits=SUM_BITS,
+            mac_energy_pj=tech.mac_energy_pj(a.act_bits, a.weight_bits, SUM_BITS),
+            mac_area_um2=tech.mac_area_um2(a.act_bits, a.weight_bits, SUM_BITS),
+            dataflow=MapDataflow.WEIGHT_STATIONARY,
+            systolic=True,
+        )
+        acc_row = a.cols * SUM_BITS
+        acc_bits = self.max_tile_m * acc_row
+        reg_pj = tech.add_energy_pj(a.weight_bits)
+        acc_pj = tech.sram_access_energy_pj(acc_bits, acc_row)
+        dram_pj = tech.dram_access_energy_pj(self.axis_in_bits)
+        levels = (
+            MemoryLevel(
+                name="weight_reg",
+                size_bits=a.weight_bits,
+                instances=pes,
+                word_bits=a.weight_bits,
+                read_bits_per_cycle=a.weight_bits,
+                write_bits_per_cycle=a.weight_bits,
+                read_energy_pj=reg_pj,
+                write_energy_pj=reg_pj,
+                holds=frozenset({TensorRole.WEIGHTS}),
+                area_um2=tech.register_area_um2(a.weight_bits),
+            ),
+            MemoryLevel(
+                name="acc_buf",
+                size_bits=acc_bits,
+                word_bits=acc_row,
+                read_bits_per_cycle=acc_row,
+                write_bits_per_cycle=acc_row,
+                read_energy_pj=acc_pj,
+                write_energy_pj=acc_pj,
+                holds=frozenset({TensorRole.OUTPUTS}),
+                area_um2=tech.sram_area_um2(acc_bits),
+            ),
+            MemoryLevel(
+                name="dram",
+                size_bits=None,
+                word_bits=self.axis_in_bits,
+                read_bits_per_cycle=self.axis_in_bits,
+                write_bits_per_cycle=self.axis_out_bits,
+                read_energy_pj=dram_pj,
+                write_energy_pj=dram_pj,
+                holds=frozenset(TensorRole),
+            ),
+        )
+        return Architecture(name=self.top_name, compute=compute, levels=levels, clock_mhz=clock_mhz)
+
+    def tiling(self, m: int, n: int, k: int, tile_m: int) -> dict[str, int]:
+        """Register values of a GEMM ``M x N x K`` with ``TILE_M = tile_m``: ``{"M", "TILE_M",
+        "K_TILES", "N_TILES", "M_TILES"}``; `SpecError` if it does not fit."""
+        for name, v in (("M", m), ("N", n), ("K", k)):
+            _bounded(f"gemm size {name}", v, 1, 2**DIM_BITS - 1)
+        _bounded("tile_m", tile_m, 1, self.max_tile_m)
+        n_tiles = math.ceil(n / self.cols)
+        if n_tiles > self.max_n_tiles:
+            raise SpecError(
+                f"gemm size N={n} needs {n_tiles} column tiles, more than max_n_tiles="
+                f"{self.max_n_tiles} (at most {self.max_channels} output channels)"
+            )
+        return {
+            "M": m,
+            "TILE_M": tile_m,
+            "K_TILES": math.ceil(k / self.rows),
+            "N_TILES": n_tiles,
+            "M_TILES": math.ceil(m / tile_m),
+        }
+
+    def mapping(self, m: int, n: int, k: int, tile_m: int) -> Any:
+        """The ``codesign.mapping.Mapping`` the controller executes for a GEMM nest with dims
+        ``M N K`` (see the module docstring)."""
+        from codesign.mapping.mapping import LevelMapping, Mapping
+
+        t = self.tiling(m, n, k, tile_m)
+        return Mapping(
+            levels=(
+                LevelMapping(name="weight_reg", loops=(("M", tile_m),)),
+                LevelMapping(name="acc_buf", loops=(("K", t["K_TILES"]),)),
+                LevelMapping(name="dram", loops=(("N", t["N_TILES"]), ("M", t["M_TILES"]))),
+            ),
+            rows=(("K", min(k, self.rows)),),
+            cols=(("N", min(n, self.cols)),),
+        )

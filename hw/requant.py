@@ -1,0 +1,66 @@
+"""Integer requantization of one accumulator, as ``codesign.quant.intref.requantize`` defines it.
+
+``out = clamp(((acc * M + 2**(shift - 1)) >> shift) + zero_point, qmin, qmax)`` with ``M`` an
+unsigned multiplier below ``2**31``, ``1 <= shift <= 62``, ``>>`` an arithmetic (flooring) shift
+and ``[qmin, qmax]`` the signed range of ``out_bits``. Purely combinational.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Const, Module, Mux, signed, unsigned
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["Requantizer", "MULT_BITS", "SHIFT_BITS"]
+
+MULT_BITS = 31
+"""Width of the unsigned multiplier ``M`` (``codesign.quant.intref.MULTIPLIER_BITS``)."""
+
+SHIFT_BITS = 6
+"""Width of the shift (``1..62``)."""
+
+
+class Requantizer(wiring.Component):
+    """Combinational requantizer of one ``acc_bits`` accumulator to ``out_bits``.
+
+    Parameters
+    ----------
+    acc_bits : int
+        Signed accumulator width.
+    out_bits : int
+        Signed output width.
+    zp_bits : int
+        Signed width of the output zero point.
+
+    Members
+    -------
+    acc : In(signed(acc_bits))
+    mult : In(unsigned(31))
+    shift : In(unsigned(6))
+        ``1..62`` (0 behaves as no rounding term and no shift).
+    zero_point : In(signed(zp_bits))
+    out : Out(signed(out_bits))
+    """
+
+    def __init__(self, *, acc_bits: int, out_bits: int, zp_bits: int = 32) -> None:
+        self._out_bits = out_bits
+        super().__init__(
+            {
+                "acc": In(signed(acc_bits)),
+                "mult": In(unsigned(MULT_BITS)),
+                "shift": In(unsigned(SHIFT_BITS)),
+                "zero_point": In(signed(zp_bits)),
+                "out": Out(signed(out_bits)),
+            }
+        )
+
+    def elaborate(self, platform):
+        m = Module()
+        product = self.acc * self.mult  # signed, acc_bits + 31 bits
+        half = Mux(self.shift == 0, 0, Const(1, unsigned(64)) << (self.shift - 1)[:SHIFT_BITS])
+        rounded = (product + half.as_signed()) >> self.shift
+        value = rounded + self.zero_point
+        qmin = -(1 << (self._out_bits - 1))
+        qmax = (1 << (self._out_bits - 1)) - 1
+        m.d.comb += self.out.eq(Mux(value > qmax, qmax, Mux(value < qmin, qmin, value)))
+        return m
