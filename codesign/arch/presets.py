@@ -61,17 +61,19 @@ def _compute(
     )
 
 
-def _register(name: str, size_bits: int, instances: int, holds: frozenset) -> MemoryLevel:
-    """A per-PE register (file): one word per cycle each way."""
-    e = tech.sram_access_energy_pj(size_bits, size_bits if size_bits <= 64 else 16)
+def _register(
+    name: str, size_bits: int, instances: int, holds: frozenset, ports: int = 1
+) -> MemoryLevel:
+    """A per-PE register (file): ``ports`` words per cycle each way."""
     word = size_bits if size_bits <= 64 else 16
+    e = tech.sram_access_energy_pj(size_bits, word)
     return MemoryLevel(
         name=name,
         size_bits=size_bits,
         instances=instances,
         word_bits=word,
-        read_bits_per_cycle=word,
-        write_bits_per_cycle=word,
+        read_bits_per_cycle=word * ports,
+        write_bits_per_cycle=word * ports,
         read_energy_pj=e,
         write_energy_pj=e,
         holds=holds,
@@ -198,7 +200,9 @@ def eyeriss(
     dram_bits_per_cycle: int = 64,
     clock_mhz: float = 200.0,
 ) -> Architecture:
-    """Eyeriss-like row-stationary array (levels: ``spad`` per PE, ``glb``, ``dram``)."""
+    """Eyeriss-like row-stationary array (levels: ``spad`` per PE, ``glb``, ``dram``). The
+    per-PE level models Eyeriss's three scratchpads as one level of their total size with three
+    ports."""
     return Architecture(
         name=f"eyeriss{rows}x{cols}",
         compute=_compute(
@@ -213,7 +217,8 @@ def eyeriss(
             frozenset(),
         ),
         levels=(
-            _register("spad", spad_words * bits, rows * cols, _ALL),
+            # three scratchpads per PE (inputs, weights, psums), one port each
+            _register("spad", spad_words * bits, rows * cols, _ALL, ports=3),
             _sram("glb", glb_kib * 8192, 64, _ALL),
             _dram(dram_bits_per_cycle),
         ),
