@@ -12,6 +12,7 @@ The objective per layer is ``latency`` (cycles), ``energy`` (pJ) or ``edp`` (pJ 
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass
@@ -406,6 +407,7 @@ def _moves(space: Mapspace) -> np.ndarray:
     return np.array(out, dtype=np.int64).reshape(-1, 3)
 
 
+@functools.lru_cache(maxsize=65536)
 def _smallest_prime(n: int) -> int:
     return min(prime_factors(n)) if n > 1 else 1
 
@@ -414,28 +416,30 @@ def _neighbours(
     space: Mapspace, moves: np.ndarray, f: np.ndarray, p: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Valid neighbours of one mapping (factors ``(S, D)``, perms ``(L,)``)."""
-    cand_f, cand_p = [], []
-    for d, a, b in moves:
-        fa = int(f[a, d])
-        if fa == 1:
-            continue
-        for m in {_smallest_prime(fa), fa}:
-            g = f.copy()
-            g[a, d] //= m
-            g[b, d] *= m
-            cand_f.append(g)
-            cand_p.append(p)
+    d, a, b = moves[:, 0], moves[:, 1], moves[:, 2]
+    fa = f[a, d]
+    live = fa > 1
+    d, a, b, fa = d[live], a[live], b[live], fa[live]
+    small = np.array([_smallest_prime(int(x)) for x in fa], dtype=np.int64)
+    whole = small != fa  # moving the whole factor differs from moving its smallest prime
+    d = np.concatenate([d, d[whole]])
+    a = np.concatenate([a, a[whole]])
+    b = np.concatenate([b, b[whole]])
+    m = np.concatenate([small, fa[whole]])
+    g = np.repeat(f[None], len(d), axis=0)
+    rows = np.arange(len(d))
+    g[rows, a, d] //= m
+    g[rows, b, d] *= m
+    cand_f, cand_p = [g], [np.repeat(p[None], len(d), axis=0)]
     can = space.canonical_perms(f[None])[0]  # (L, P)
     for lv in range(space.num_levels):
         for q in np.flatnonzero(can[lv]):
             if q != p[lv]:
                 pp = p.copy()
                 pp[lv] = q
-                cand_f.append(f)
-                cand_p.append(pp)
-    if not cand_f:
-        return np.zeros((0, *f.shape), dtype=np.int64), np.zeros((0, len(p)), dtype=np.int64)
-    nf, np_ = np.array(cand_f), np.array(cand_p)
+                cand_f.append(f[None])
+                cand_p.append(pp[None])
+    nf, np_ = np.concatenate(cand_f), np.concatenate(cand_p)
     ok = space.valid(nf)
     nf, np_ = nf[ok], np_[ok]
     # a factor move can change which classes are active: re-canonicalize the orders
