@@ -178,3 +178,10 @@ def test_unknown_preset():
         SpecError, match=r"^preset must be one of \['eyeriss', 'fpga_edge', 'os', 'ws'\]"
     ):
         preset("tpu")
+
+
+def test_compute_errors_are_not_prefixed_twice():
+    d = _dict()
+    d["compute"]["rows"] = 0
+    with pytest.raises(SpecError, match=r"^compute\.rows must be a positive integer, not 0$"):
+        architecture_from_dict(d)

@@ -167,7 +167,8 @@ def build_dataclass(
     try:
         return cls(**kwargs)
     except SpecError as exc:
-        raise SpecError(f"{where}: {exc}" if where else str(exc)) from None
+        msg = str(exc)
+        raise SpecError(f"{where}: {msg}" if where and not msg.startswith(where) else msg) from None
 
 
 _COMPUTE = {

@@ -141,9 +141,9 @@ def run(args: argparse.Namespace) -> int:
         mapping = batch.mapping(best, arch)
         print(f"best EDP of {args.samples} random mappings (seed {args.seed}):")
     report = evaluate_one(nest, arch, mapping)
-    print(report.format())
     if args.json:
         Path(args.json).write_text(json.dumps(report.to_dict(), indent=2) + "\n")
     if args.save_mapping:
         save_mapping(mapping, args.save_mapping)
+    print(report.format())
     return 0
