@@ -188,14 +188,17 @@ def test_gemm_with_back_pressure_stays_bit_exact(designs, cache_dir):
     assert result.cycles_measured > result.cycles_predicted
 
 
-def test_wrong_reference_is_reported_with_indices(designs, cache_dir):
+def test_wrong_reference_is_reported_with_indices(designs, cache_dir, tmp_path):
     design = designs(4, 4, "ws")
     g = torch.Generator().manual_seed(0)
     x = torch.randint(-128, 128, (1, 2, 4, 4), generator=g)
     w = torch.randint(-128, 128, (3, 2, 3, 3), generator=g)
     ref = torch.nn.functional.conv2d(x.double(), w.double(), padding=1).round().to(torch.int64)
     ref[0, 2, 1, 3] += 1
-    result = verify_conv2d(design, x, w, ref, padding=(1, 1), cache_dir=cache_dir)
+    result = verify_conv2d(
+        design, x, w, ref, padding=(1, 1), cache_dir=cache_dir, work_dir=tmp_path
+    )
+    assert result.work_dir == str(tmp_path)  # kept for inspection
     assert not result.passed and result.mismatch_count == 1
     (m,) = result.mismatches
     assert (m.where, m.index, m.actual - m.expected) == ("O", (0, 2, 1, 3), -1)

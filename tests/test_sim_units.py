@@ -331,6 +331,24 @@ def test_parse_gemm():
             parse_gemm(bad)
 
 
+def test_cli_gemm_on_an_accelerator_folder_is_one_line_error(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "manifest.json").write_text(json.dumps({"kind": "accelerator"}))
+    proc = subprocess.run(
+        [sys.executable, "-m", "codesign.cli", "verify", str(tmp_path), "--gemm", "4,4,4"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        "error: --gemm needs a bare array folder; an accelerator folder is verified with "
+        "--layer (its requantization needs a quantized layer)\n"
+    )
+
+
 # ---------------------------------------------------------------- runner
 
 
