@@ -1,0 +1,231 @@
+"""Accelerator (issue 8), fast tier: configuration and its errors, register map, the cost
+model's view (architecture + mapping) against hand-derived cycle counts, the host program
+against hand-packed words, and the requantizer in the Amaranth simulator against
+``codesign.quant.intref.requantize``."""
+
+from __future__ import annotations
+
+import importlib
+import math
+
+import numpy as np
+import pytest
+import torch
+from codesign.hw.accel_config import (
+    CSR_ADDR_BITS,
+    REGISTERS,
+    AcceleratorConfig,
+    register_address,
+)
+from codesign.hw.config import SystolicConfig
+
+from codesign.errors import SpecError
+
+
+def _cfg(rows=4, cols=4, **kw) -> AcceleratorConfig:
+    return AcceleratorConfig(array=SystolicConfig(rows=rows, cols=cols), **kw)
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "codesign.hw.accel_config",
+        "codesign.hw.accelerator",
+        "codesign.hw.accel_export",
+        "codesign.hw.requant",
+        "codesign.sim.accelerator",
+    ],
+)
+def test_every_name_in_all_resolves(module):
+    mod = importlib.import_module(module)
+    for name in mod.__all__:
+        assert hasattr(mod, name), name
+
+
+# --- configuration -----------------------------------------------------------------------------
+
+
+def test_config_errors_name_field_value_and_allowed():
+    with pytest.raises(SpecError, match=r"^array.dataflow must be 'ws' .* not 'os'$"):
+        AcceleratorConfig(array=SystolicConfig(rows=2, cols=2, dataflow="os"))
+    with pytest.raises(SpecError, match=r"^array.acc_bits must be at most 32 .*not 40$"):
+        AcceleratorConfig(array=SystolicConfig(rows=2, cols=2, acc_bits=40))
+    with pytest.raises(SpecError, match=r"^max_tile_m must be an integer in 1..65535, not 0$"):
+        _cfg(max_tile_m=0)
+    with pytest.raises(SpecError, match=r"^fifo_depth must be an integer in 2..4096, not 1$"):
+        _cfg(fifo_depth=1)
+    with pytest.raises(
+        SpecError, match=r"^axis_in_bits must divide the beat width 32 \(one of \[1, 2, 4, 8, 16"
+    ):
+        _cfg(axis_in_bits=24)
+    with pytest.raises(SpecError, match=r"^array must be a SystolicConfig, not dict$"):
+        AcceleratorConfig(array={"rows": 2})
+
+
+def test_config_derived_widths_by_hand():
+    cfg = AcceleratorConfig(
+        array=SystolicConfig(rows=4, cols=6, act_bits=8, weight_bits=4, acc_bits=20),
+        axis_in_bits=8,
+    )
+    assert cfg.beat_bits == max(4 * 8, 6 * 4) == 32
+    assert cfg.words_per_beat == 4
+    assert cfg.axis_out_bits == 48
+    assert cfg.max_channels == 16 * 6
+    assert AcceleratorConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(SpecError, match=r"^accelerator config has unknown key 'depth'"):
+        AcceleratorConfig.from_dict({**cfg.to_dict(), "depth": 3})
+
+
+def test_tiling_by_hand_and_errors():
+    cfg = _cfg(rows=8, cols=8, max_n_tiles=2, max_tile_m=32)
+    assert cfg.tiling(64, 16, 72, 32) == {
+        "M": 64,
+        "TILE_M": 32,
+        "K_TILES": 9,
+        "N_TILES": 2,
+        "M_TILES": 2,
+    }
+    with pytest.raises(SpecError, match=r"^gemm size N=17 needs 3 column tiles, more than"):
+        cfg.tiling(64, 17, 72, 32)
+    with pytest.raises(SpecError, match=r"^tile_m must be an integer in 1..32, not 33$"):
+        cfg.tiling(64, 16, 72, 33)
+
+
+def test_register_map_is_word_aligned_unique_and_addressable():
+    addresses = [r.address for r in REGISTERS]
+    assert len(set(addresses)) == len(addresses)
+    assert all(a % 4 == 0 and a < 2**CSR_ADDR_BITS for a in addresses)
+    assert register_address("CYCLES") == 0x1C
+    with pytest.raises(SpecError, match=r"^register must be one of \['CTRL'"):
+        register_address("NOPE")
+
+
+# --- the cost model's view ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("rows", "cols", "bus", "m", "n", "k", "tile_m"),
+    [(8, 8, None, 64, 16, 72, 64), (4, 4, 8, 30, 10, 9, 16), (8, 4, 16, 12, 4, 8, 12)],
+)
+def test_prediction_equals_hand_derived_cycles(rows, cols, bus, m, n, k, tile_m):
+    from codesign.sim.accelerator import predict
+
+    cfg = _cfg(rows=rows, cols=cols, axis_in_bits=bus, max_tile_m=64)
+    rep = predict(cfg, m, n, k, tile_m)
+    k_tiles, n_tiles, m_tiles = math.ceil(k / rows), math.ceil(n / cols), math.ceil(m / tile_m)
+    passes = k_tiles * n_tiles * m_tiles
+    # every pass: rows weight beats + tile_m input beats + (rows + cols - 1) drain
+    assert rep.compute_cycles + rep.fill_drain_cycles == passes * (tile_m + 2 * rows + cols - 1)
+    # DRAM reads: every pass streams its weight tile and its input tile once
+    beat = max(rows * 8, cols * 8)
+    read_bits = passes * (rows * cols * 8 + tile_m * rows * 8)
+    write_bits = m_tiles * tile_m * n_tiles * cols * 8
+    bus_bits = beat if bus is None else bus
+    dram = max(math.ceil(read_bits / bus_bits), math.ceil(write_bits / (cols * 8)))
+    assert rep.level_cycles["dram"] == dram
+    assert rep.cycles == max(passes * (tile_m + 2 * rows + cols - 1), dram)
+
+
+# --- host program ------------------------------------------------------------------------------
+
+
+def test_program_words_by_hand():
+    from codesign.sim.accelerator import decode_outputs, program_layer
+
+    cfg = _cfg(rows=2, cols=2, axis_in_bits=8, max_tile_m=4)  # beat 16 bits, 2 words
+    a = np.array([[1, -2, 3], [-128, 127, 0], [5, 6, 7]])  # M=3, K=3 -> K_TILES=2
+    w = np.array([[1, 2, 3], [4, 5, 6], [-1, -2, -3]])  # N=3 -> N_TILES=2
+    prog = program_layer(cfg, a, w, [0, 1, 2], [2**30] * 3, [1, 2, 3], -5, tile_m=2)
+
+    def beat(x0, x1):
+        v = (x0 & 0xFF) | ((x1 & 0xFF) << 8)
+        return [v & 0xFF, v >> 8]
+
+    expected = []
+    for n2 in range(2):
+        for m_lo, m_hi in ((0, 2), (2, 3)):
+            for k2 in range(2):
+                for r in range(2):
+                    kk = 2 * k2 + r
+                    row = [w[kk, c] if kk < 3 and c < 3 else 0 for c in (2 * n2, 2 * n2 + 1)]
+                    expected += beat(*row)
+                for mm in range(m_lo, m_hi):
+                    vec = [a[mm, kk] if kk < 3 else 0 for kk in (2 * k2, 2 * k2 + 1)]
+                    expected += beat(*vec)
+    assert list(prog.stream_words) == expected
+    assert prog.out_beats == 6
+    writes = dict(prog.csr_writes[-6:])
+    assert writes[register_address("K_TILES")] == 2 and writes[register_address("N_TILES")] == 2
+    assert writes[register_address("ZP_OUT")] == 2**32 - 5
+    assert prog.csr_writes[-1] == (register_address("CTRL"), 1)
+    # channel 2 = column 0 of column tile 1
+    assert (register_address("PARAM_WRITE"), (1 << 8) | 0) in prog.csr_writes
+
+    out = np.array([[1, -1, 2], [-128, 127, 0], [3, 4, -5]])
+    beats = []
+    for n2 in range(2):
+        for mm in range(3):
+            lo = out[mm, 2 * n2] & 0xFF
+            hi = (out[mm, 2 * n2 + 1] & 0xFF) if 2 * n2 + 1 < 3 else 0
+            beats.append(lo | hi << 8)
+    assert (decode_outputs(cfg, prog, beats) == out).all()
+
+
+def test_program_errors():
+    from codesign.sim.accelerator import program_layer
+
+    cfg = _cfg(rows=2, cols=2)
+    ok = dict(bias=[0, 0], multiplier=[2**30] * 2, shift=[1, 1], zero_point=0)
+    with pytest.raises(SpecError, match=r"^a values must lie in the signed 8-bit range"):
+        program_layer(cfg, [[200, 0]], [[1, 1], [1, 1]], **ok)
+    with pytest.raises(SpecError, match=r"^w must have 2 rows \(the columns of a\), not 3$"):
+        program_layer(cfg, [[1, 0]], [[1, 1], [1, 1], [0, 0]], **ok)
+    with pytest.raises(SpecError, match=r"^shift values must lie in 1..62, not \[0, 1\]$"):
+        program_layer(cfg, [[1, 0]], [[1, 1], [1, 1]], **{**ok, "shift": [0, 1]})
+    with pytest.raises(SpecError, match=r"^bias must hold 2 integers"):
+        program_layer(cfg, [[1, 0]], [[1, 1], [1, 1]], **{**ok, "bias": [0]})
+
+
+# --- requantizer vs the quantization package's integer reference ------------------------------
+
+
+def test_requantizer_matches_intref_bit_exactly():
+    from amaranth.sim import Simulator
+    from codesign.hw.requant import Requantizer
+
+    from codesign.quant.intref import requantize
+
+    rng = np.random.default_rng(7)
+    accs = [-(2**31), 2**31 - 1, 0, -1, 1, 12345, -12345] + rng.integers(
+        -(2**31), 2**31, 40
+    ).tolist()
+    cases = []
+    for i, acc in enumerate(accs):
+        mult = int(rng.integers(2**30, 2**31)) if i % 5 else 2**31 - 1
+        shift = [1, 62, 31, 40, 20][i % 5]
+        zp = [-128, 127, 0, -3, 9][(i // 5) % 5]
+        cases.append((acc, mult, shift, zp))
+    dut = Requantizer(acc_bits=32, out_bits=8, zp_bits=32)
+    got = []
+
+    async def bench(ctx):
+        for acc, mult, shift, zp in cases:
+            ctx.set(dut.acc, acc)
+            ctx.set(dut.mult, mult)
+            ctx.set(dut.shift, shift)
+            ctx.set(dut.zero_point, zp)
+            got.append(ctx.get(dut.out))
+
+    sim = Simulator(dut)
+    sim.add_testbench(bench)
+    sim.run()
+    for (acc, mult, shift, zp), out in zip(cases, got, strict=True):
+        ref = requantize(
+            torch.tensor([[acc]]),
+            torch.tensor([mult]),
+            torch.tensor([shift]),
+            zp,
+            8,
+            channel_axis=1,
+        )
+        assert out == int(ref), (acc, mult, shift, zp)
