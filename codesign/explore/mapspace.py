@@ -190,19 +190,27 @@ class Mapspace:
         idx = np.zeros((1, 0), dtype=np.int64)
         for d in range(n_d):
             k = len(self.options[d])
-            idx = np.concatenate(
-                [np.repeat(idx, k, axis=0), np.tile(np.arange(k), len(idx))[:, None]], axis=1
-            )
-            full = np.concatenate([idx, np.zeros((len(idx), n_d - d - 1), dtype=np.int64)], 1)
-            # options index 0 is not necessarily all-ones: use explicit ones for unset dims
-            f = self.factors(full)
-            f[:, :, d + 1 :] = 1
-            idx = idx[self.valid(f)]
-            if len(idx) > limit:
-                raise SpecError(
-                    f"layer {self.nest.name!r}: the mapspace has more than {limit} valid tilings; "
-                    "too large to enumerate"
+            step = max(1, 100_000 // k)
+            kept, total = [], 0
+            for s in range(0, len(idx), step):
+                part = idx[s : s + step]
+                cand = np.concatenate(
+                    [np.repeat(part, k, axis=0), np.tile(np.arange(k), len(part))[:, None]],
+                    axis=1,
                 )
+                full = np.zeros((len(cand), n_d), dtype=np.int64)
+                full[:, : d + 1] = cand
+                f = self.factors(full)
+                f[:, :, d + 1 :] = 1  # dims not chosen yet: factor 1 everywhere
+                cand = cand[self.valid(f)]
+                kept.append(cand)
+                total += len(cand)
+                if total > limit:
+                    raise SpecError(
+                        f"layer {self.nest.name!r}: the mapspace has more than {limit} valid "
+                        "tilings; too large to enumerate"
+                    )
+            idx = np.concatenate(kept) if kept else np.zeros((0, d + 1), dtype=np.int64)
         return idx
 
     def random_tilings(self, rng: np.random.Generator, n: int) -> np.ndarray:
