@@ -1,0 +1,75 @@
+"""``codesign generate --top accelerator``: the options and the run of the accelerator export.
+
+``codesign.hw.command`` owns the ``generate`` subcommand; it registers these options with
+`add_arguments` and calls `run` with the array configuration it built from ``--rows`` ...
+(or ``--design``) when ``--top accelerator`` is given. Nothing here imports amaranth until
+`run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["add_arguments", "run", "config_from_args"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the accelerator's options (used only with ``--top accelerator``)."""
+    group = parser.add_argument_group("accelerator (--top accelerator)")
+    group.add_argument(
+        "--max-tile-m",
+        type=int,
+        default=None,
+        help="rows of the accumulator buffer: the largest TILE_M (default 64)",
+    )
+    group.add_argument(
+        "--max-n-tiles",
+        type=int,
+        default=None,
+        help="column tiles the parameter memories hold: up to this x cols channels (default 16)",
+    )
+    group.add_argument(
+        "--fifo-depth", type=int, default=None, help="beats of the input prefetch FIFO (default 32)"
+    )
+    group.add_argument(
+        "--axis-in-bits",
+        type=int,
+        default=None,
+        help="s_axis_tdata width; must divide the beat width (default: the beat width)",
+    )
+
+
+def config_from_args(args: argparse.Namespace, array: object) -> object:
+    """The `AcceleratorConfig` of ``array`` (a ``SystolicConfig``) and the options given."""
+    from codesign.hw.accel_config import AcceleratorConfig
+
+    given = {
+        key: getattr(args, key)
+        for key in ("max_tile_m", "max_n_tiles", "fifo_depth", "axis_in_bits")
+        if getattr(args, key, None) is not None
+    }
+    return AcceleratorConfig(array=array, **given)
+
+
+def run(args: argparse.Namespace, array: object, *, top: str | None = None) -> int:
+    """Export the accelerator around ``array`` into ``args.out``; print a summary."""
+    from codesign.hw.accel_export import export_accelerator
+
+    config = config_from_args(args, array)
+    result = export_accelerator(config, args.out, top=top, force=args.force)
+    manifest = result.manifest
+    print(
+        f"wrote {result.verilog_path} ({result.verilog_path.stat().st_size} bytes, "
+        f"{result.export_seconds:.2f} s) and {result.manifest_path}"
+    )
+    a = config.array
+    print(
+        f"top {manifest['top']}: accelerator around a {a.rows}x{a.cols} ws array "
+        f"(a{a.act_bits} w{a.weight_bits}), acc_buf {config.max_tile_m} x {a.cols} int32, "
+        f"{config.max_channels} channels, FIFO {config.fifo_depth} beats, "
+        f"s_axis {config.axis_in_bits} bits, m_axis {config.axis_out_bits} bits"
+    )
+    print("  registers:")
+    for reg in manifest["register_map"]:
+        print(f"    0x{reg['address']:02X} {reg['name']:<12} {reg['access']}  {reg['description']}")
+    return 0
