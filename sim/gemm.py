@@ -389,37 +389,33 @@ def cost_model_cycles(plan: GemmPlan) -> int | None:
         output_bits=cfg.acc_bits,
     )
 
-    def up(a: int, b: int) -> int:
-        return -(-a // b)
-
-    bits = {"input_bits": cfg.act_bits, "weight_bits": cfg.weight_bits, "accum_bits": cfg.acc_bits}
-    if cfg.dataflow is Dataflow.WEIGHT_STATIONARY:
-        arch = presets.weight_stationary(rows, cols, **bits)
-        mapping = Mapping(
-            levels=(
-                LevelMapping(name="weight_reg", loops=(("M", t),)),
-                LevelMapping(
-                    name="scratchpad",
-                    loops=(("N", up(plan.n, cols)), ("K", up(plan.k, rows)), ("M", up(plan.m, t))),
-                ),
-            ),
-            rows=(("K", rows),),
-            cols=(("N", cols),),
-        )
-    elif cfg.dataflow is Dataflow.OUTPUT_STATIONARY:
-        arch = presets.output_stationary(rows, cols, **bits)
-        mapping = Mapping(
-            levels=(
-                LevelMapping(name="accum_reg", loops=(("K", t),)),
-                LevelMapping(
-                    name="scratchpad",
-                    loops=(("M", up(plan.m, rows)), ("N", up(plan.n, cols)), ("K", up(plan.k, t))),
-                ),
-            ),
-            rows=(("M", rows),),
-            cols=(("N", cols),),
-        )
-    else:
+    # dataflow -> (preset, per-PE level, dim on rows, dim on columns, streamed dim)
+    shapes = {
+        Dataflow.WEIGHT_STATIONARY: (presets.weight_stationary, "weight_reg", "K", "N", "M"),
+        Dataflow.OUTPUT_STATIONARY: (presets.output_stationary, "accum_reg", "M", "N", "K"),
+    }
+    if cfg.dataflow not in shapes:
         return None
+    preset, pe_level, on_rows, on_cols, streamed = shapes[cfg.dataflow]
+    sizes = {"M": plan.m, "N": plan.n, "K": plan.k}
+    per_pass = {on_rows: rows, on_cols: cols, streamed: t}
+    arch = preset(
+        rows,
+        cols,
+        input_bits=cfg.act_bits,
+        weight_bits=cfg.weight_bits,
+        accum_bits=cfg.acc_bits,
+    )
+    mapping = Mapping(
+        levels=(
+            LevelMapping(name=pe_level, loops=((streamed, t),)),
+            LevelMapping(
+                name="scratchpad",
+                loops=tuple((d, -(-sizes[d] // per_pass[d])) for d in (on_rows, on_cols, streamed)),
+            ),
+        ),
+        rows=((on_rows, rows),),
+        cols=((on_cols, cols),),
+    )
     report = evaluate_one(nest, arch, mapping, allow_overflow=True)
     return report.compute_cycles + report.fill_drain_cycles

@@ -69,7 +69,22 @@ class CycleClock:
         return (get_sim_time() - self.origin_steps) // self.period_steps
 
 
-class StreamDriver:
+class _StreamEnd:
+    """The handles of stream port ``prefix`` (``ready`` may be absent), the cycle numbering and
+    the pause generator shared by the driver and the monitor."""
+
+    def __init__(
+        self, dut: object, prefix: str, clock: CycleClock, pauses: Iterator[bool] | None
+    ) -> None:
+        self.name = prefix
+        self.valid = getattr(dut, f"{prefix}__valid")
+        self.ready = getattr(dut, f"{prefix}__ready", None)
+        self.payload = getattr(dut, f"{prefix}__payload")
+        self.clock = clock
+        self.pauses = pauses if pauses is not None else no_pauses()
+
+
+class StreamDriver(_StreamEnd):
     """Drives beats into a DUT's input stream ``prefix`` (``prefix__valid/ready/payload``).
 
     Parameters
@@ -100,12 +115,7 @@ class StreamDriver:
         pauses: Iterator[bool] | None = None,
         on_edge: Callable[[], None] | None = None,
     ) -> None:
-        self.name = prefix
-        self.valid = getattr(dut, f"{prefix}__valid")
-        self.ready = getattr(dut, f"{prefix}__ready", None)
-        self.payload = getattr(dut, f"{prefix}__payload")
-        self.clock = clock
-        self.pauses = pauses if pauses is not None else no_pauses()
+        super().__init__(dut, prefix, clock, pauses)
         self.on_edge = on_edge
         self.queue: deque[int] = deque()
         self.accepted_cycles: list[int] = []
@@ -140,7 +150,7 @@ class StreamDriver:
                     self.idle.set()
 
 
-class StreamMonitor:
+class StreamMonitor(_StreamEnd):
     """Receives beats from a DUT's output stream ``prefix``, applying back-pressure.
 
     Parameters
@@ -165,12 +175,7 @@ class StreamMonitor:
     def __init__(
         self, dut: object, prefix: str, clock: CycleClock, pauses: Iterator[bool] | None = None
     ) -> None:
-        self.name = prefix
-        self.valid = getattr(dut, f"{prefix}__valid")
-        self.ready = getattr(dut, f"{prefix}__ready", None)
-        self.payload = getattr(dut, f"{prefix}__payload")
-        self.clock = clock
-        self.pauses = pauses if pauses is not None else no_pauses()
+        super().__init__(dut, prefix, clock, pauses)
         self.beats: list[int] = []
         self.cycles: list[int] = []
         self._want = 0
