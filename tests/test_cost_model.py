@@ -328,3 +328,16 @@ def test_report_format_and_dict():
     d = rep.to_dict()
     assert d["cycles"] == 77_568 and d["reads"]["dram"]["inputs"] == 65_536
     assert d["latency_s"] == pytest.approx(77_568 / 1e9)
+
+
+def test_empty_batch_and_narrow_integer_arrays():
+    arch = weight_stationary(4, 4)
+    batch = random_mappings(CONV, arch, 50, seed=1)
+    empty = evaluate(CONV, arch, batch.take(slice(0, 0)))
+    assert len(empty) == 0 and empty.reads.shape == (0, 4, 3)
+    narrow = replace(
+        batch, factors=batch.factors.astype(np.int16), orders=batch.orders.astype(np.int8)
+    )
+    a, b = evaluate(CONV, arch, batch), evaluate(CONV, arch, narrow)
+    for name in ("reads", "writes", "fills", "cycles", "energy_pj", "occupancy_bits"):
+        assert np.array_equal(getattr(a, name), getattr(b, name))

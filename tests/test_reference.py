@@ -178,6 +178,29 @@ def test_every_architecture_and_template_against_brute_force(arch):
     _compare(nest, arch, random_mappings(nest, arch, 6, seed=5))
 
 
+@pytest.mark.parametrize("arch", ARCHS, ids=lambda a: a.name)
+def test_batches_with_different_bypass_per_row_against_brute_force(arch):
+    # rows of one batch keep different tensors at different levels (the model's per-row
+    # parent selection), with padding on some rows
+    nest = conv1d(
+        "c", in_channels=4, out_channels=2, input_size=9, kernel_size=3, stride=2, groups=2
+    )
+    batch = random_mappings(nest, arch, 12, seed=7)
+    rng = np.random.default_rng(7)
+    rows = [
+        _perturb(nest, arch, batch.take([i]), int(rng.integers(0, 2**12)), i, i % 3 == 0)
+        for i in range(len(batch))
+    ]
+    mixed = MappingBatch(
+        dims=batch.dims,
+        factors=np.concatenate([r.factors for r in rows]),
+        orders=np.concatenate([r.orders for r in rows]).astype(np.int8),
+        keep=np.concatenate([r.keep for r in rows]),
+    )
+    assert not (mixed.keep == mixed.keep[:1]).all()
+    _compare(nest, arch, mixed)
+
+
 def test_simulator_itself_on_a_hand_counted_case():
     # O[M,N] += I[M,K] W[N,K], M=3, N=2, K=2 on a 2x2 WS array: rows K2, cols N2, the weight
     # register runs M3 (a single pass). Weights: each PE loads its one weight once (4 fills,

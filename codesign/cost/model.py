@@ -334,7 +334,7 @@ def evaluate(
     n_lv, n_d, s = kc.n_lv, kc.n_d, kc.s
     b = len(mappings)
     # batch-last layout: every numpy operation below runs over a contiguous batch axis
-    f = np.ascontiguousarray(mappings.factors.reshape(b, -1).T, dtype=np.float64)
+    f = np.ascontiguousarray(mappings.factors.reshape(b, (n_lv + 2) * n_d).T, dtype=np.float64)
     f = f.reshape(n_lv + 2, n_d, b)
     temporal = f[:n_lv]  # (L, D, B)
     sp = f[n_lv] * f[n_lv + 1]  # (D, B)
@@ -356,7 +356,8 @@ def evaluate(
     tiles[-1] = sp
     # loops in order (outermost first within each level): their bounds, running products and
     # which tensors each indexes (bit t set for tensor t)
-    orders = np.ascontiguousarray(mappings.orders.reshape(b, -1).T).reshape(n_lv, n_d, b)
+    orders = np.ascontiguousarray(mappings.orders.reshape(b, n_lv * n_d).T, dtype=np.intp)
+    orders = orders.reshape(n_lv, n_d, b)
     flat = orders * b + ((np.arange(n_lv) * n_d)[:, None, None] * b + np.arange(b))
     in_order = temporal.reshape(-1).take(flat)  # (L, K, B)
     running = np.empty_like(in_order)
