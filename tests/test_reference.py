@@ -138,7 +138,7 @@ def _compare(nest, arch, batch):
 
 
 SETTINGS = settings(
-    max_examples=500,
+    max_examples=1000,
     derandomize=True,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
