@@ -269,7 +269,9 @@ def program_layer(
     zero_point : int
         Output zero point.
     tile_m : int, optional
-        Rows per pass (default ``min(M, max_tile_m)``).
+        Rows per pass; default: the fewest row tiles of at most ``max_tile_m`` rows, balanced
+        (``ceil(M / ceil(M / max_tile_m))``), so the last tile is shorter by fewer rows than
+        there are row tiles (the cost model charges it as a full tile).
     """
     arr = config.array
     a = _matrix("a", a)
@@ -293,7 +295,8 @@ def program_layer(
         raise SpecError(f"shift values must lie in 1..62, not [{shift.min()}, {shift.max()}]")
     if not isinstance(zero_point, int) or not -(2**31) <= zero_point < 2**31:
         raise SpecError(f"zero_point must be an int32, not {zero_point!r}")
-    tile_m = min(m, config.max_tile_m) if tile_m is None else tile_m
+    if tile_m is None:  # balanced row tiles: the least padding the cost model charges
+        tile_m = math.ceil(m / math.ceil(m / config.max_tile_m))
     t = config.tiling(m, n, k, tile_m)
     rows, cols = config.rows, config.cols
     k_pad, n_pad = t["K_TILES"] * rows, t["N_TILES"] * cols

@@ -171,6 +171,16 @@ def test_program_words_by_hand():
     assert (decode_outputs(cfg, prog, beats) == out).all()
 
 
+def test_default_row_tiles_are_balanced():
+    from codesign.sim.accelerator import program_layer
+
+    cfg = _cfg(rows=2, cols=2, max_tile_m=64)
+    ok = dict(bias=[0, 0], multiplier=[2**30] * 2, shift=[1, 1], zero_point=0)
+    w = [[1, 1], [1, 1]]
+    for m, tile in ((100, 50), (64, 64), (65, 33), (129, 43), (7, 7)):
+        assert program_layer(cfg, np.zeros((m, 2), dtype=int), w, **ok).tile_m == tile
+
+
 def test_program_errors():
     from codesign.sim.accelerator import program_layer
 
