@@ -384,9 +384,9 @@ def evaluate(
         e_union = np.concatenate([e_all[n_lv : n_lv + s], e_inst[s:]], axis=0)
         kept = keep0[:, ti] if uniform else keep_t[:, ti]
         occupancy += e_inst * (kept * stored[ti]).reshape(n_lv, -1)
-        # fill events of a child at level c: all loops above c, down to the innermost loop
-        # (bound > 1) that indexes the tensor, found at the lowest level above c that has one
-        # position of the innermost moving loop indexing the tensor in each level (-1: none)
+        # Fill events of a child at level c: all loops above c, down to the innermost loop
+        # (bound > 1) that indexes the tensor, found at the lowest level above c that has one.
+        # `last`: position of that loop within each level (-1: none).
         moves = (indexes & (1 << ti)).astype(bool)
         last = np.where(moves[:, 0], 0, -1)
         for k in range(1, n_d):
@@ -409,7 +409,6 @@ def evaluate(
             chain = [lv for lv in range(n_lv) if keep0[lv, ti]]
             pairs = [(ch, next(p for p in chain if p > ch), None) for ch in [-1, *chain[:-1]]]
         else:
-            pairs = []
             nxt = np.full(b, n_lv - 1)
             parents = [None] * n_lv
             for lv in range(n_lv - 1, -1, -1):
