@@ -85,11 +85,8 @@ def latency_spec(config: SystolicConfig) -> dict[str, str]:
             "function": "codesign.cost.systolic.os_tile_cycles",
             "variable": "K = reduction steps (input beats) of the tile",
         }
-    name = (
-        "ws_tile_cycles"
-        if config.dataflow is Dataflow.WEIGHT_STATIONARY
-        else ("sparse_ws_tile_cycles")
-    )
+    sparse = config.dataflow is Dataflow.SPARSE_2_4
+    name = "sparse_ws_tile_cycles" if sparse else "ws_tile_cycles"
     return {
         "formula": cost_systolic.WS_FORMULA,
         "function": f"codesign.cost.systolic.{name}",
