@@ -6,8 +6,9 @@ agreement with the cost model.
 * `load_design`: a generated folder (``manifest.json`` + Verilog) with the payload codecs of
   its streams.
 * `plan_gemm`: tiling of a GEMM onto the array, beats, reassembly, predicted cycles.
-* `verify_gemm`, `verify_conv2d`, `verify_layer`: bit-exact comparison with torch or the
-  quantized model's integer reference, measured vs predicted cycles (`VerifyResult`).
+* `verify_gemm`, `verify_conv2d`, `verify_layer`, `verify_attention`: bit-exact comparison
+  with torch or the quantized model's integer reference, measured vs predicted cycles
+  (`VerifyResult`).
 * The cocotb side (run inside the simulator only): `codesign.sim.stream` (stream driver and
   monitor, pause generators) and `codesign.sim.tb_streams` (the `TB` and its test).
 
@@ -40,6 +41,7 @@ __all__ = [
     "verify_conv2d",
     "verify_gemm",
     "verify_layer",
+    "verify_attention",
 ]
 
 _HOME = {
@@ -65,6 +67,7 @@ _HOME = {
     "verify_conv2d": "verify",
     "verify_gemm": "verify",
     "verify_layer": "verify",
+    "verify_attention": "verify",
 }
 
 

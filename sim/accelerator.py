@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from codesign.hw.accel_config import AcceleratorConfig, register_address
-from codesign.sim.runner import build_design, run_bench
+from codesign.sim.runner import BenchRun, Build, build_design, run_bench
 from codesign.sim.scoreboard import Mismatch, Scoreboard
 from codesign.sim.verify import im2col
 
@@ -47,11 +47,15 @@ __all__ = [
     "verify_accelerator_conv2d",
     "verify_accelerator_layer",
     "CYCLE_TOLERANCE",
+    "STATUS_DONE",
     "TB_MODULE",
 ]
 
 TB_MODULE = "codesign.sim.tb_accelerator"
 """The cocotb test module of the accelerator."""
+
+STATUS_DONE = 0b10
+"""STATUS after a layer: done, not busy."""
 
 CYCLE_TOLERANCE = 0.02
 """Largest relative difference between measured and predicted cycles a run passes with."""
@@ -394,8 +398,9 @@ def run_program(
     waves: bool = False,
     work_dir: str | os.PathLike | None = None,
     cache_dir: str | os.PathLike | None = None,
-) -> tuple[dict, object, float]:
-    """Simulate the program; returns ``(bench result, BenchRun build info, seconds)``."""
+) -> tuple[dict, Build, BenchRun, float]:
+    """Simulate the program; returns the bench's result dict (see
+    ``codesign.sim.tb_accelerator``), the build, the run and the wall time in seconds."""
     for name, p in (("back_pressure", back_pressure), ("idle", idle)):
         if not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
             raise SpecError(f"{name} must be a probability in [0, 1), not {p!r}")
@@ -416,7 +421,7 @@ def run_program(
     }
     start = time.perf_counter()
     run = run_bench(build, TB_MODULE, job=job, seed=seed, work_dir=work_dir, waves=waves)
-    return run.result, (build, run), time.perf_counter() - start
+    return run.result, build, run, time.perf_counter() - start
 
 
 def _verify(
@@ -432,7 +437,7 @@ def _verify(
     work_dir: str | os.PathLike | None = None,
     cache_dir: str | os.PathLike | None = None,
 ) -> AcceleratorResult:
-    res, (build, run), seconds = run_program(
+    res, build, run, seconds = run_program(
         design,
         program,
         seed=seed,
@@ -442,7 +447,8 @@ def _verify(
         work_dir=work_dir,
         cache_dir=cache_dir,
     )
-    board = Scoreboard()
+    board = Scoreboard()  # output elements
+    protocol = Scoreboard()  # tlast and the STATUS register
     outs = res.get("out", [])
     if res.get("timed_out") or len(outs) != program.out_beats:
         board.compared += 1
@@ -452,20 +458,20 @@ def _verify(
     else:
         board.compare_arrays("O", reference, decode_outputs(design.config, program, outs))
         lasts = res.get("out_last", [])
-        if lasts != [0] * (len(lasts) - 1) + [1]:
-            board.compared += 1
-            board._record(Mismatch(where="tlast", index=(0,), expected=1, actual=lasts[-1:]))
+        protocol.compare_items("m_axis_tlast", [0] * (len(lasts) - 1) + [1], lasts)
+        protocol.compare_items("STATUS", [STATUS_DONE], [res.get("status")])
     report = predict(design.config, program.m, program.n, program.k, program.tile_m)
     measured = int(res.get("cycles", -1))
     predicted = int(report.cycles)
     stalled = back_pressure > 0 or idle > 0
     close = abs(measured - predicted) <= CYCLE_TOLERANCE * predicted
+    mismatch_count = board.mismatch_count + protocol.mismatch_count
     return AcceleratorResult(
         what=what,
-        passed=run.passed and board.mismatch_count == 0 and (stalled or close),
+        passed=run.passed and mismatch_count == 0 and (stalled or close),
         compared=board.compared,
-        mismatch_count=board.mismatch_count,
-        mismatches=tuple(board.mismatches),
+        mismatch_count=mismatch_count,
+        mismatches=(*board.mismatches, *protocol.mismatches)[:10],
         cycles_measured=measured,
         cycles_predicted=predicted,
         cycles_register=int(res.get("csr_cycles", -1)),

@@ -5,6 +5,7 @@ Examples::
 
     codesign verify build/acc --gemm 64,64,64
     codesign verify build/acc --layer examples/models.py:digits_cnn:conv2 --seed 1
+    codesign verify build/acc --attention examples/models.py:transformer_encoder:layers.0.attn
     codesign verify build/acc --gemm 8,8,8 --waves          # build/acc/sim/waves.vcd
 
 The bench's files (job, results, simulator log, waveforms) go to ``DIR/sim/``.
@@ -62,6 +63,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "examples/models.py:digits_cnn:conv2",
     )
     what.add_argument("--gemm", metavar="M,N,K", help="a random int GEMM of these sizes")
+    what.add_argument(
+        "--attention",
+        metavar="MODULE_PATH:FACTORY:MODULE",
+        help="the scores Q K^T of head 0 of a self-attention module, e.g. "
+        "examples/models.py:transformer_encoder:layers.0.attn",
+    )
     parser.add_argument("--seed", type=int, default=1, help="seed of stimuli and pauses")
     parser.add_argument(
         "--stream-len",
@@ -108,10 +115,10 @@ def _kind(folder: str) -> str:
 def _run_accelerator(args: argparse.Namespace, options: dict) -> dict:
     from codesign.sim.accelerator import load_accelerator, verify_accelerator_layer
 
-    if args.gemm is not None:
+    if args.layer is None:
         raise SpecError(
-            "--gemm needs a bare array folder; an accelerator folder is verified with --layer "
-            "(its requantization needs a quantized layer)"
+            "--gemm and --attention need a bare array folder; an accelerator folder is "
+            "verified with --layer (its requantization needs a quantized layer)"
         )
     if args.sequential:
         raise SpecError(
@@ -127,13 +134,15 @@ def _run_accelerator(args: argparse.Namespace, options: dict) -> dict:
 
 def _run_array(args: argparse.Namespace, options: dict) -> dict:
     from codesign.sim.design import load_design
-    from codesign.sim.verify import random_operands, verify_gemm, verify_layer
+    from codesign.sim.verify import random_operands, verify_attention, verify_gemm, verify_layer
 
     design = load_design(args.design)
     if args.gemm is not None:
         m, n, k = parse_gemm(args.gemm)
         a, b = random_operands(design, m, n, k, seed=args.seed)
         result = verify_gemm(design, a, b, **options)
+    elif args.attention is not None:
+        result = verify_attention(design, args.attention, **options)
     else:
         result = verify_layer(design, args.layer, **options)
     report = result.to_json()

@@ -30,6 +30,8 @@ __all__ = [
     "verify_gemm",
     "verify_conv2d",
     "verify_layer",
+    "verify_attention",
+    "attention_operands",
     "random_operands",
     "im2col",
     "TB_MODULE",
@@ -493,3 +495,79 @@ def verify_layer(
         )
         return result
     raise SpecError(f"layer {layer_name!r} is a {layer.op}; supported: conv2d, linear")
+
+
+def _quantize_symmetric(x: torch.Tensor, bits: int) -> torch.Tensor:
+    """Per-tensor symmetric quantization (scale ``max|x| / (2**(bits-1) - 1)``, round half to
+    even, clamp) as int64."""
+    qmax = (1 << (bits - 1)) - 1
+    scale = float(x.abs().max()) / qmax or 1.0
+    return torch.clamp(torch.round(x / scale), -qmax, qmax).to(torch.int64)
+
+
+def attention_operands(
+    spec: str, *, batch: int = 0, head: int = 0, bits: int = 8
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``Q`` (``T x d``) and ``K^T`` (``d x T``) of one head of a self-attention module,
+    ``"MODULE_PATH:FACTORY:ATTENTION"`` (e.g.
+    ``"examples/models.py:transformer_encoder:layers.0.attn"``), captured on the model's example
+    inputs and quantized symmetrically per tensor to ``bits``.
+
+    The attention module must have ``q`` and ``k`` projections and ``heads`` and ``head_dim``
+    attributes, like ``examples.models.SelfAttention``.
+    """
+    from codesign.workload import load_model
+
+    model_spec, sep, path = spec.rpartition(":")
+    if not sep or ":" not in model_spec or not path:
+        raise SpecError(
+            f"attention must be MODULE_PATH:FACTORY:MODULE (e.g. "
+            f"examples/models.py:transformer_encoder:layers.0.attn), not {spec!r}"
+        )
+    module, inputs = load_model(model_spec)
+    if inputs is None:
+        raise SpecError(f"model {model_spec!r} has no example inputs (define FACTORY_inputs())")
+    try:
+        attn = module.get_submodule(path)
+    except AttributeError:
+        raise SpecError(f"model {model_spec!r} has no module {path!r}") from None
+    missing = [a for a in ("q", "k", "heads", "head_dim") if not hasattr(attn, a)]
+    if missing:
+        raise SpecError(
+            f"module {path!r} is a {type(attn).__name__} without {missing}; an attention module "
+            f"needs q and k projections and heads, head_dim attributes"
+        )
+    seen: dict[str, torch.Tensor] = {}
+    hooks = [
+        getattr(attn, name).register_forward_hook(
+            lambda _m, _a, out, name=name: seen.setdefault(name, out.detach())
+        )
+        for name in ("q", "k")
+    ]
+    try:
+        with torch.no_grad():
+            module(*inputs)
+    finally:
+        for h in hooks:
+            h.remove()
+    lo, hi = head * attn.head_dim, (head + 1) * attn.head_dim
+    if not 0 <= head < attn.heads:
+        raise SpecError(f"head must be in 0..{attn.heads - 1}, not {head!r}")
+    q = _quantize_symmetric(seen["q"][batch, :, lo:hi], bits)
+    k = _quantize_symmetric(seen["k"][batch, :, lo:hi], bits)
+    return q, k.T.contiguous()
+
+
+def verify_attention(
+    design: ArrayDesign, spec: str, *, head: int = 0, **options: object
+) -> VerifyResult:
+    """Verify the attention scores ``Q K^T`` of one head (`attention_operands`, quantized to the
+    design's operand width) against ``torch`` int32 matmul; ``options`` are those of
+    `verify_gemm`."""
+    width = min(design.config.act_bits, design.config.weight_bits)
+    q, k_t = attention_operands(spec, head=head, bits=width)
+    if design.config.dataflow is Dataflow.SPARSE_2_4:
+        k_t = prune_2_4(k_t)
+    return verify_gemm(
+        design, q, k_t, what=f"{spec} scores Q K^T, head {head} (int{width})", **options
+    )

@@ -20,7 +20,7 @@ import torch
 from codesign.hw import SystolicConfig, export_verilog
 from codesign.sim import build_design, load_design, run_bench, verify_conv2d, verify_gemm
 from codesign.sim.payload import PayloadCodec
-from codesign.sim.verify import random_operands, verify_layer
+from codesign.sim.verify import random_operands, verify_attention, verify_layer
 
 pytestmark = [
     pytest.mark.rtl,
@@ -210,6 +210,15 @@ def test_digits_cnn_conv2_against_quant_integer_reference(designs, cache_dir):
     result = verify_layer(design, f"{DIGITS}:conv2", cache_dir=cache_dir)
     _check(result)
     assert result.compared == 16 * 8 * 8
+
+
+def test_attention_scores_of_the_transformer_example(designs, cache_dir):
+    result = verify_attention(
+        designs(4, 4, "os"), "examples/models.py:transformer_encoder:layers.0.attn",
+        cache_dir=cache_dir,
+    )  # fmt: skip
+    _check(result)
+    assert result.compared == 16 * 16
 
 
 def test_cli_verify_writes_verify_json(designs, tmp_path):

@@ -19,7 +19,7 @@ from codesign.sim.gemm import check_2_4, cost_model_cycles
 from codesign.sim.payload import FieldSpec, PayloadCodec
 from codesign.sim.runner import build_design, find_simulator
 from codesign.sim.scoreboard import Scoreboard
-from codesign.sim.verify import im2col, prune_2_4, random_operands
+from codesign.sim.verify import attention_operands, im2col, prune_2_4, random_operands
 
 from codesign.errors import SpecError, ToolNotFoundError
 
@@ -324,6 +324,26 @@ def test_load_design_errors(tmp_path):
         load_design(folder)
 
 
+def test_attention_operands_are_the_models_q_and_k():
+    import examples.models as models
+
+    q, k_t = attention_operands("examples/models.py:transformer_encoder:layers.0.attn", head=1)
+    assert q.shape == (16, 16) and k_t.shape == (16, 16)
+    assert q.abs().max() == 127 and k_t.abs().max() == 127  # symmetric, full range
+    model = models.transformer_encoder()
+    x = models.transformer_encoder_inputs()[0]
+    attn = model.layers[0].attn
+    with torch.no_grad():
+        h = model.embed(x)
+        q_f, k_f = attn.q(h)[0, :, 16:32], attn.k(h)[0, :, 16:32]
+    # dequantized operands are within half a step of the float projections
+    for qi, f in ((q, q_f), (k_t.T, k_f)):
+        step = float(f.abs().max()) / 127
+        assert float((qi * step - f).abs().max()) <= step / 2 + 1e-6
+    with pytest.raises(SpecError, match=r"^module 'embed' is a Linear without \['q', 'k', "):
+        attention_operands("examples/models.py:transformer_encoder:embed")
+
+
 def test_parse_gemm():
     assert parse_gemm("64,32,16") == (64, 32, 16)
     for bad in ("64,64", "a,b,c", "1,0,3"):
@@ -344,8 +364,8 @@ def test_cli_gemm_on_an_accelerator_folder_is_one_line_error(tmp_path):
     )
     assert proc.returncode == 2
     assert proc.stderr == (
-        "error: --gemm needs a bare array folder; an accelerator folder is verified with "
-        "--layer (its requantization needs a quantized layer)\n"
+        "error: --gemm and --attention need a bare array folder; an accelerator folder is "
+        "verified with --layer (its requantization needs a quantized layer)\n"
     )
 
 
