@@ -76,3 +76,17 @@ def test_bad_layer_specs(text, message):
 def test_missing_architecture_file(tmp_path):
     with pytest.raises(SpecError, match=r"^spec file '.*nope\.yaml' does not exist"):
         _run(["--arch", str(tmp_path / "nope.yaml"), "--layer", "gemm:M=4,N=4,K=4"])
+
+
+def test_map_a_layer_of_a_model(capsys):
+    # conv2 of the digits CNN: 8 -> 16 channels, 3x3, 8x8 output (padding 1)
+    assert (
+        _run(["--arch", "ws", "--layer", "examples/models.py:digits_cnn:conv2", "--samples", "500"])
+        == 0
+    )
+    text = capsys.readouterr().out
+    assert "layer conv2 on ws16x16" in text and "MACs 73,728" in text
+    with pytest.raises(
+        SpecError, match=r"^--layer: layer must be one of \['conv1', 'conv2', 'fc'\]"
+    ):
+        _run(["--arch", "ws", "--layer", "examples/models.py:digits_cnn:conv9"])

@@ -4,8 +4,11 @@ Examples::
 
     codesign map --arch ws --layer 'gemm:M=256,N=256,K=256' --mapping m.yaml
     codesign map --arch arch.yaml --layer 'conv:K=64,C=64,P=56,Q=56,R=3,S=3' --json r.json
+    codesign map --arch ws --layer examples/models.py:digits_cnn:conv2
 
-``--arch`` is a preset name or a YAML/JSON file; without ``--mapping`` the best (lowest EDP) of
+``--arch`` is a preset name or a YAML/JSON file; ``--layer`` a layer spec or
+``MODULE_PATH:FACTORY:LAYER`` (a layer of a model traced by the workload front end, with
+``--activation-bits``/``--weight-bits``, default 8); without ``--mapping`` the best (lowest EDP) of
 ``--samples`` random valid mappings that fit is reported.
 """
 
@@ -18,7 +21,7 @@ from pathlib import Path
 
 from codesign.errors import SpecError
 
-__all__ = ["HELP", "add_arguments", "run", "parse_layer"]
+__all__ = ["HELP", "add_arguments", "run", "parse_layer", "model_layer"]
 
 HELP = "Evaluate one layer on one architecture and mapping with the analytical cost model."
 
@@ -97,6 +100,22 @@ def parse_layer(text: str):
     )
 
 
+def model_layer(spec: str, activation_bits: int, weight_bits: int):
+    """The loop nest called ``LAYER`` in ``MODULE_PATH:FACTORY:LAYER``, traced with the factory's
+    example inputs (``FACTORY_inputs``) at the given bit-widths."""
+    from codesign.workload.frontend import from_torch, load_model
+
+    model, _, name = spec.rpartition(":")
+    module, inputs = load_model(model)
+    if inputs is None:
+        raise SpecError(f"--layer: model {model!r} gives no example inputs (FACTORY_inputs)")
+    workload = from_torch(module, *inputs, activation_bits=activation_bits, weight_bits=weight_bits)
+    nests = {n.name: n for n in workload.loop_nests}
+    if name not in nests:
+        raise SpecError(f"--layer: layer must be one of {sorted(nests)} of {model!r}, not {name!r}")
+    return nests[name]
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``codesign map``."""
     parser.add_argument(
@@ -104,6 +123,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--layer", required=True, help="'conv:K=64,C=64,P=56,Q=56,R=3,S=3' or 'gemm:M=..,N=..,K=..'"
+    )
+    parser.add_argument(
+        "--activation-bits", type=int, default=8, help="activation bits of a model layer (8)"
+    )
+    parser.add_argument(
+        "--weight-bits", type=int, default=8, help="weight bits of a model layer (8)"
     )
     parser.add_argument("--mapping", help="mapping YAML/JSON file (default: best random mapping)")
     parser.add_argument(
@@ -124,7 +149,10 @@ def run(args: argparse.Namespace) -> int:
     from codesign.mapping.sampling import random_mappings
 
     arch = preset(args.arch) if args.arch in PRESETS else load_architecture(args.arch)
-    nest = parse_layer(args.layer)
+    if _LAYER.match(args.layer) or args.layer.count(":") < 2:
+        nest = parse_layer(args.layer)
+    else:
+        nest = model_layer(args.layer, args.activation_bits, args.weight_bits)
     if args.mapping:
         mapping = load_mapping(args.mapping)
     else:
