@@ -148,11 +148,12 @@ REGISTERS: tuple[Register, ...] = (
         name="PARAM_WRITE",
         address=0x2C,
         access="wo",
-        description="write channel index n: stores the three staged values as channel n's "
-        "parameters",
+        description="write (n // cols) << 8 | (n % cols): stores the three staged values as "
+        "the parameters of output channel n",
     ),
 )
-"""The register map (byte addresses, 32-bit registers)."""
+"""The register map (byte addresses, 32-bit registers). Writes to the ``rw`` registers and to
+PARAM_WRITE are ignored while the accelerator is busy."""
 
 
 def register_address(name: str) -> int:
