@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from codesign.hw import accel_command
+
 __all__ = ["HELP", "add_arguments", "run"]
 
 HELP = "generate the Verilog and manifest.json of a systolic array (ws, os or 2:4-sparse)"
@@ -36,7 +38,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         help="os only: longest reduction K the accumulators must hold",
     )
-    parser.add_argument("--top", help="Verilog module name (default: derived from parameters)")
+    parser.add_argument(
+        "--top",
+        help="Verilog module name (default: derived from parameters), or 'accelerator' for the "
+        "accelerator (buffers, controller, AXI-Stream) around a ws array",
+    )
     parser.add_argument("-o", "--out", required=True, help="output folder")
     parser.add_argument("--force", action="store_true", help="write into a non-empty output folder")
 
@@ -58,6 +64,9 @@ def run(args: argparse.Namespace) -> int:
             if key not in given:
                 raise SpecError(f"--{key} is required (or give --design)")
         config = SystolicConfig(**given)
+
+    if args.top == "accelerator":
+        return accel_command.run(args, config)
 
     from codesign.hw.export import export_verilog
 

@@ -215,3 +215,15 @@ def test_all_sizes_compile_and_synthesize(rows, cols, dataflow, tmp_path):
     synth = synthesize(tmp_path / "d", "xilinx")
     assert synth.dsps == rows * cols * (2 if dataflow == "sparse24" else 1)
     assert synth.ffs > 0 and synth.luts > 0
+
+
+def test_cli_generate_top_accelerator_delegates(tmp_path, capsys):
+    out = tmp_path / "acc"
+    assert (
+        main(["generate", "--rows", "2", "--cols", "2", "--top", "accelerator", "-o", str(out)])
+        == 0
+    )
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["kind"] == "accelerator"
+    assert manifest["parameters"]["rows"] == 2
+    assert "accelerator around a 2x2 ws array" in capsys.readouterr().out
