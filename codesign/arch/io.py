@@ -32,6 +32,7 @@ from codesign.workload.loopnest import TensorRole
 __all__ = [
     "FORMAT_VERSION",
     "read_spec_file",
+    "write_spec_file",
     "parse_spec_text",
     "build_dataclass",
     "architecture_to_dict",
@@ -252,12 +253,16 @@ def load_architecture(path: str | Path) -> Architecture:
     return architecture_from_dict(read_spec_file(path))
 
 
-def save_architecture(arch: Architecture, path: str | Path) -> Path:
-    """Write ``arch`` as YAML (or JSON when the suffix is ``.json``); returns the path."""
+def write_spec_file(data: Any, path: str | Path) -> Path:
+    """Write plain data as YAML (or JSON when the suffix is ``.json``); returns the path."""
     p = Path(path)
-    data = architecture_to_dict(arch)
     if p.suffix.lower() == ".json":
         p.write_text(json.dumps(data, indent=2) + "\n")
     else:
         p.write_text(yaml.safe_dump(data, sort_keys=False))
     return p
+
+
+def save_architecture(arch: Architecture, path: str | Path) -> Path:
+    """Write ``arch`` as YAML (or JSON when the suffix is ``.json``); returns the path."""
+    return write_spec_file(architecture_to_dict(arch), path)

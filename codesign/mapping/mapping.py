@@ -449,14 +449,6 @@ def load_mapping(path: str | Path) -> Mapping:
 
 def save_mapping(mapping: Mapping, path: str | Path) -> Path:
     """Write ``mapping`` as YAML (or JSON for a ``.json`` suffix)."""
-    import json
+    from codesign.arch.io import write_spec_file
 
-    import yaml
-
-    p = Path(path)
-    data = mapping_to_dict(mapping)
-    if p.suffix.lower() == ".json":
-        p.write_text(json.dumps(data, indent=2) + "\n")
-    else:
-        p.write_text(yaml.safe_dump(data, sort_keys=False))
-    return p
+    return write_spec_file(mapping_to_dict(mapping), path)
