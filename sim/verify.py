@@ -194,7 +194,7 @@ def _simulate(
     waves: bool,
     work_dir: str | os.PathLike | None,
     cache_dir: str | os.PathLike | None,
-) -> tuple[VerifyResult, np.ndarray]:
+) -> VerifyResult:
     for name, p in (("back_pressure", back_pressure), ("idle", idle)):
         if not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
             raise SpecError(f"{name} must be a probability in [0, 1), not {p!r}")
@@ -216,10 +216,8 @@ def _simulate(
         board._record(
             Mismatch(where="timeout", index=(len(tiles),), expected=len(plan.tiles), actual=None)
         )
-        got = np.zeros_like(reference)
     else:
-        raw = plan.assemble([t["out"]["outputs"] for t in tiles])
-        got = post(raw)
+        got = post(plan.assemble([t["out"]["outputs"] for t in tiles]))
         board.compare_arrays("O", reference, got)
     beat_mismatches = int(res.get("mismatch_count", 0))
     mismatches = list(board.mismatches)
@@ -243,7 +241,7 @@ def _simulate(
     keep = work_dir is not None or waves or not passed
     if not keep:
         shutil.rmtree(run.work_dir, ignore_errors=True)
-    result = VerifyResult(
+    return VerifyResult(
         what=what,
         passed=passed,
         compared=board.compared,
@@ -262,7 +260,6 @@ def _simulate(
         work_dir=str(run.work_dir) if keep else None,
         waves_path=str(run.waves_path) if run.waves_path else None,
     )
-    return result, got
 
 
 def verify_gemm(
@@ -308,7 +305,7 @@ def verify_gemm(
     a_t = torch.as_tensor(np.asarray(_np(a)), dtype=torch.int32)
     b_t = torch.as_tensor(np.asarray(_np(b)), dtype=torch.int32)
     reference = torch.matmul(a_t, b_t).numpy().astype(np.int64)
-    result, _ = _simulate(
+    return _simulate(
         design,
         plan,
         what=what or f"gemm {plan.m}x{plan.n}x{plan.k}",
@@ -322,13 +319,32 @@ def verify_gemm(
         work_dir=work_dir,
         cache_dir=cache_dir,
     )
-    return result
 
 
 def _np(x: object) -> np.ndarray:
     if hasattr(x, "detach"):
         return x.detach().cpu().numpy()
     return np.asarray(x)
+
+
+def _zero_point_correction(
+    x: torch.Tensor,
+    w: torch.Tensor,
+    input_zero_point: int,
+    weight_zero_point: torch.Tensor | None,
+    bias: torch.Tensor | None,
+) -> np.ndarray:
+    """What to add to the raw product ``x @ w`` (``R x K`` by ``K x N`` integers) to get
+    ``bias + (x - zp_x) @ (w - zp_w)``: ``-zp_x * sum_k w - zp_w * sum_k x + K zp_x zp_w + bias``
+    (``R x N``, int64; ``zp_w`` and ``bias`` per column)."""
+    n, depth = w.shape[1], w.shape[0]
+    zero = torch.zeros(n, dtype=torch.int64)
+    zw = zero if weight_zero_point is None else weight_zero_point.to(torch.int64).reshape(n)
+    b = zero if bias is None else bias.to(torch.int64).reshape(n)
+    zx = int(input_zero_point)
+    row_sum_x = x.to(torch.int64).sum(dim=1, keepdim=True)
+    col_sum_w = w.to(torch.int64).sum(dim=0)
+    return (-zx * col_sum_w - row_sum_x * zw + depth * zx * zw + b).numpy()
 
 
 def verify_conv2d(
@@ -366,26 +382,14 @@ def verify_conv2d(
         x64, (r, s), stride=stride, padding=padding, dilation=dilation, pad_value=input_zero_point
     )
     wmat = w64.reshape(kout, c * r * s).T.contiguous()  # (CRS, K)
-    zp_w = (
-        torch.zeros(kout, dtype=torch.int64)
-        if weight_zero_point is None
-        else weight_zero_point.to(torch.int64).reshape(kout)
-    )
-    b = torch.zeros(kout, dtype=torch.int64) if bias is None else bias.to(torch.int64).reshape(kout)
-    depth = c * r * s
-    # sum (x - zx)(w - zw) = sum x w - zx sum w - zw sum x + depth zx zw
-    col_sum_w = wmat.sum(dim=0)  # (K,)
-    row_sum_x = patches.sum(dim=1, keepdim=True)  # (NPQ, 1)
-    correction = (
-        -input_zero_point * col_sum_w - row_sum_x * zp_w + depth * input_zero_point * zp_w + b
-    ).numpy()
+    correction = _zero_point_correction(patches, wmat, input_zero_point, weight_zero_point, bias)
 
     def post(raw: np.ndarray) -> np.ndarray:
         acc = raw + correction  # (NPQ, K)
         return acc.reshape(n, p, q, kout).transpose(0, 3, 1, 2)
 
     plan = plan_gemm(design, patches, wmat, stream_len=options.pop("stream_len", None))
-    result, _ = _simulate(
+    return _simulate(
         design,
         plan,
         what=what,
@@ -393,7 +397,6 @@ def verify_conv2d(
         post=post,
         **_sim_options(options),
     )
-    return result
 
 
 def _sim_options(options: dict) -> dict:
@@ -474,18 +477,16 @@ def verify_layer(
     if layer.op == "linear":
         x = io.input_q.to(torch.int64).reshape(-1, io.input_q.shape[-1])
         w = io.weight_q.to(torch.int64)  # (out, in)
-        k = x.shape[1]
-        zx = int(layer.input_zero_point)
-        zw = layer.weight_zero_point.to(torch.int64)
-        correction = (
-            -zx * w.sum(dim=1)
-            - x.sum(dim=1, keepdim=True) * zw
-            + k * zx * zw
-            + layer.bias_int32.to(torch.int64)
-        ).numpy()
+        correction = _zero_point_correction(
+            x,
+            w.T,
+            int(layer.input_zero_point),
+            layer.weight_zero_point,
+            layer.bias_int32,
+        )
         plan = plan_gemm(design, x, w.T.contiguous(), stream_len=options.pop("stream_len", None))
         reference = io.acc.to(torch.int64).reshape(x.shape[0], -1).numpy()
-        result, _ = _simulate(
+        return _simulate(
             design,
             plan,
             what=what,
@@ -493,7 +494,6 @@ def verify_layer(
             post=lambda raw: raw + correction,
             **_sim_options(options),
         )
-        return result
     raise SpecError(f"layer {layer_name!r} is a {layer.op}; supported: conv2d, linear")
 
 

@@ -324,6 +324,20 @@ def test_load_design_errors(tmp_path):
         load_design(folder)
 
 
+def test_zero_point_correction_matches_the_centred_product():
+    from codesign.sim.verify import _zero_point_correction
+
+    g = torch.Generator().manual_seed(2)
+    x = torch.randint(-128, 128, (7, 11), generator=g)
+    w = torch.randint(-128, 128, (11, 5), generator=g)
+    zw = torch.randint(-3, 4, (5,), generator=g)
+    bias = torch.randint(-1000, 1000, (5,), generator=g)
+    got = (x @ w).numpy() + _zero_point_correction(x, w, -17, zw, bias)
+    np.testing.assert_array_equal(got, ((x + 17) @ (w - zw) + bias).numpy())
+    plain = (x @ w).numpy() + _zero_point_correction(x, w, 0, None, None)
+    np.testing.assert_array_equal(plain, (x @ w).numpy())
+
+
 def test_attention_operands_are_the_models_q_and_k():
     import examples.models as models
 
