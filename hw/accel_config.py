@@ -296,6 +296,48 @@ class AcceleratorConfig:
         fields["array"] = SystolicConfig.from_dict(fields["array"])
         return cls(**fields)
 
+    @classmethod
+    def from_architecture(
+        cls, arch: Any, *, max_n_tiles: int = 16, fifo_depth: int = 32
+    ) -> AcceleratorConfig:
+        """The accelerator of an explored ``codesign.arch.Architecture`` (inverse of
+        `architecture` for the fields it sets).
+
+        The array comes from ``SystolicConfig.from_architecture`` (dataflow ``ws``); the
+        accumulator buffer from the innermost shared on-chip level that holds outputs
+        (``max_tile_m = size_bits // (cols * 32)``); ``axis_in_bits`` is the widest divisor of
+        the beat width not above the outermost level's ``read_bits_per_cycle``.
+        """
+        from codesign.workload.loopnest import TensorRole
+
+        array = SystolicConfig.from_architecture(arch)
+        acc_row = array.cols * SUM_BITS
+        levels = [
+            lv for lv in arch.levels[:-1] if lv.instances == 1 and TensorRole.OUTPUTS in lv.holds
+        ]
+        if not levels:
+            raise SpecError(
+                f"architecture {arch.name!r} has no shared on-chip level holding outputs; the "
+                f"accelerator's accumulator buffer needs one (levels: "
+                f"{[lv.name for lv in arch.levels]})"
+            )
+        acc = levels[0]
+        if acc.size_bits < acc_row:
+            raise SpecError(
+                f"level {acc.name!r}: size_bits {acc.size_bits} is less than one accumulator "
+                f"row of cols x {SUM_BITS} = {acc_row} bits"
+            )
+        beat = max(array.rows * array.act_bits, array.cols * array.weight_bits)
+        bandwidth = arch.levels[-1].read_bits_per_cycle
+        bus = max(d for d in range(1, beat + 1) if beat % d == 0 and d <= bandwidth)
+        return cls(
+            array=array,
+            max_tile_m=min(acc.size_bits // acc_row, MAX_TILE_M),
+            max_n_tiles=max_n_tiles,
+            fifo_depth=fifo_depth,
+            axis_in_bits=bus,
+        )
+
     # --- the cost model's view ----------------------------------------------------------------
 
     def architecture(self, *, clock_mhz: float = 100.0) -> Any:

@@ -126,6 +126,24 @@ def test_prediction_equals_hand_derived_cycles(rows, cols, bus, m, n, k, tile_m)
     assert rep.cycles == max(passes * (tile_m + 2 * rows + cols - 1), dram)
 
 
+@pytest.mark.parametrize("bus", [None, 16, 8])
+def test_from_architecture_inverts_architecture(bus):
+    cfg = _cfg(rows=4, cols=4, max_tile_m=24, axis_in_bits=bus, max_n_tiles=16, fifo_depth=32)
+    assert AcceleratorConfig.from_architecture(cfg.architecture()) == cfg
+
+
+def test_from_architecture_rounds_bus_down_and_names_missing_level():
+    from dataclasses import replace
+
+    arch = _cfg(rows=4, cols=4).architecture()
+    dram = replace(arch.levels[-1], read_bits_per_cycle=12)
+    narrow = replace(arch, levels=(*arch.levels[:-1], dram))
+    assert AcceleratorConfig.from_architecture(narrow).axis_in_bits == 8  # divisor of 32, <= 12
+    no_acc = replace(arch, levels=(arch.levels[0], dram))
+    with pytest.raises(SpecError, match=r"^architecture '.*' has no shared on-chip level holding"):
+        AcceleratorConfig.from_architecture(no_acc)
+
+
 # --- host program ------------------------------------------------------------------------------
 
 
