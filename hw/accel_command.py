@@ -40,7 +40,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace, array: object) -> object:
-    """The `AcceleratorConfig` of ``array`` (a ``SystolicConfig``) and the options given."""
+    """The `AcceleratorConfig` of ``array`` (a ``SystolicConfig``) and the options given.
+
+    With ``--design FILE`` the buffer sizes and the bus width come from the design point's
+    architecture (``AcceleratorConfig.from_architecture``); options given explicitly win.
+    """
+    from dataclasses import replace
+
     from codesign.hw.accel_config import AcceleratorConfig
 
     given = {
@@ -48,7 +54,17 @@ def config_from_args(args: argparse.Namespace, array: object) -> object:
         for key in ("max_tile_m", "max_n_tiles", "fifo_depth", "axis_in_bits")
         if getattr(args, key, None) is not None
     }
-    return AcceleratorConfig(array=array, **given)
+    design = getattr(args, "design", None)
+    if design is None:
+        return AcceleratorConfig(array=array, **given)
+    import json
+    from pathlib import Path
+
+    from codesign.arch.io import architecture_from_dict
+
+    data = json.loads(Path(design).read_text())
+    base = AcceleratorConfig.from_architecture(architecture_from_dict(data["arch"]))
+    return replace(base, array=array, **given)
 
 
 def run(args: argparse.Namespace, array: object, *, top: str | None = None) -> int:

@@ -257,3 +257,24 @@ def test_requantizer_matches_intref_bit_exactly():
             channel_axis=1,
         )
         assert out == int(ref), (acc, mult, shift, zp)
+
+
+def test_generate_options_take_buffer_sizes_from_a_design_point(tmp_path):
+    import argparse
+    import json
+
+    from codesign.hw.accel_command import add_arguments, config_from_args
+
+    from codesign.arch.io import architecture_to_dict
+
+    cfg = _cfg(rows=4, cols=4, max_tile_m=24, axis_in_bits=16)
+    design = tmp_path / "best.json"
+    design.write_text(json.dumps({"arch": architecture_to_dict(cfg.architecture())}))
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["--fifo-depth", "8"])
+    args.design = str(design)
+    got = config_from_args(args, cfg.array)
+    assert (got.max_tile_m, got.axis_in_bits, got.fifo_depth) == (24, 16, 8)
+    args.design = None
+    assert config_from_args(args, cfg.array) == AcceleratorConfig(array=cfg.array, fifo_depth=8)
