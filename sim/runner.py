@@ -67,7 +67,7 @@ INSTALL_HINT = {
     "icarus": "install Icarus Verilog with `sudo apt-get install -y iverilog` (or `make setup`)",
 }
 
-# Runner objects by build key: cocotb requires test() on the object that ran build().
+# Runner objects by build folder: cocotb requires test() on the object that ran build().
 _RUNNERS: dict[str, object] = {}
 
 
@@ -276,18 +276,18 @@ def build_design(
     key = _build_key(paths, toplevel, waves, sim)
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     build_dir = root / key
-    runner = _RUNNERS.get(key)
+    runner = _RUNNERS.get(str(build_dir))
     if runner is None:
         runner = _new_runner(sim)
         build_args = list(ICARUS_BUILD_ARGS)
         sources = [str(p) for p in paths]
-        if waves:  # cocotb's own dump module is SystemVerilog; this one is Verilog-2005
-            build_dir.mkdir(parents=True, exist_ok=True)
-            dump = build_dir / "codesign_dump.v"
-            dump.write_text(_DUMP_MODULE.format(top=toplevel))
-            sources.append(str(dump))
-            build_args += ["-s", "codesign_dump"]
         with _locked(root / f"{key}.lock"):
+            if waves:  # cocotb's own dump module is SystemVerilog; this one is Verilog-2005
+                build_dir.mkdir(parents=True, exist_ok=True)
+                dump = build_dir / "codesign_dump.v"
+                dump.write_text(_DUMP_MODULE.format(top=toplevel))
+                sources.append(str(dump))
+                build_args += ["-s", "codesign_dump"]
             try:
                 runner.build(
                     sources=sources,
@@ -304,7 +304,7 @@ def build_design(
                     f"iverilog could not compile {toplevel!r} from "
                     f"{[str(p) for p in paths]}:\n{detail}"
                 ) from None
-        _RUNNERS[key] = runner
+        _RUNNERS[str(build_dir)] = runner
     return Build(
         key=key, build_dir=build_dir, toplevel=toplevel, sources=paths, waves=waves, simulator=sim
     )
@@ -363,7 +363,7 @@ def run_bench(
     """
     if waves and not build.waves:
         raise SpecError("waves=True needs a build compiled with waves=True")
-    runner = _RUNNERS.get(build.key)
+    runner = _RUNNERS.get(str(build.build_dir))
     if runner is None:  # a Build from another process: rebuild (a no-op when up to date)
         build = build_design(
             build.sources,
@@ -372,7 +372,7 @@ def run_bench(
             cache_dir=build.build_dir.parent,
             simulator=build.simulator.name,
         )
-        runner = _RUNNERS[build.key]
+        runner = _RUNNERS[str(build.build_dir)]
     work = (
         Path(work_dir) if work_dir is not None else Path(tempfile.mkdtemp(prefix="codesign-sim-"))
     )

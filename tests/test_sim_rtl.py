@@ -121,6 +121,14 @@ def test_build_is_cached_by_verilog_hash(dot4, cache_dir):
     assert dot4.simulator.name == "icarus" and dot4.simulator.version[0].isdigit()
 
 
+def test_same_design_in_another_cache_folder_is_built_there(dot4, tmp_path):
+    other = build_design([FIXTURES / "dot4.v"], "dot4", cache_dir=tmp_path / "cache")
+    assert other.key == dot4.key and other.build_dir != dot4.build_dir
+    assert (other.build_dir / "sim.vvp").is_file()
+    run = run_bench(other, "codesign.sim.tb_streams", job=_dot4_job([2]), work_dir=tmp_path / "w")
+    assert run.passed
+
+
 def test_waves_dump_a_vcd(cache_dir, tmp_path):
     build = build_design([FIXTURES / "dot4.v"], "dot4", waves=True, cache_dir=cache_dir)
     run = run_bench(
