@@ -147,3 +147,31 @@ def test_bandwidth_bound_gemm_cycles_within_2_percent(designs, tmp_path):
     assert res.breakdown["stall"] > 0
     assert abs(res.cycles_error) <= 0.02
     assert res.passed
+
+
+@pytest.mark.slow
+def test_resnet18_layer_cut_to_32_channels_bandwidth_bound(tmp_path):
+    from codesign.hw.accel_export import export_accelerator
+    from codesign.sim.accelerator import load_accelerator, verify_accelerator_conv2d
+
+    from codesign.quant.model import int_layer_io, quantize_model
+    from codesign.quant.policy import QuantPolicy
+    from codesign.workload import load_model
+
+    cfg = AcceleratorConfig(
+        array=SystolicConfig(rows=8, cols=8), max_tile_m=64, max_n_tiles=4, axis_in_bits=32
+    )
+    export_accelerator(cfg, tmp_path / "acc")
+    design = load_accelerator(tmp_path / "acc")
+    full, _ = load_model("examples/models.py:resnet18")
+    source = full.layer2[0].conv2  # 128 -> 128, 3x3, pad 1
+    conv = nn.Conv2d(32, 32, 3, padding=1, bias=False)
+    conv.weight.data = source.weight.data[:32, :32].clone()
+    model = nn.Sequential(OrderedDict(conv=conv)).eval()
+    x = torch.relu(torch.randn(1, 32, 8, 8, generator=torch.Generator().manual_seed(4)))
+    qmodel = quantize_model(model, QuantPolicy.uniform(8), (x,))
+    io = int_layer_io(qmodel, "conv", (x,))
+    res = verify_accelerator_conv2d(design, io.layer, io.input_q, io.output_q, work_dir=tmp_path)
+    assert res.mismatch_count == 0 and res.compared == 32 * 8 * 8
+    assert res.breakdown["stall"] > 0  # the 32-bit bus is the bottleneck
+    assert res.passed, res.to_json()
