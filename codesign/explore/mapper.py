@@ -326,7 +326,9 @@ class LocalSearchMapper:
     ones, each step evaluates every neighbour of the current mapping in one cost-model call
     (move the smallest prime factor, or the whole factor, of one dim from one slot to another;
     or change one level's innermost loop class) and moves to the best if it improves. A local
-    optimum restarts from the next-best unexplored start.
+    optimum restarts from the next-best unexplored start; when every start has been descended,
+    the best mapping is kicked by two to four random moves and descended again (iterated local
+    search) until the budget is spent.
 
     Parameters
     ----------
@@ -390,6 +392,31 @@ class LocalSearchMapper:
                 cur_f, cur_p, cur_v = nf[i], np_[i], v[i]
             if search.evaluations >= self.budget:
                 break
+        # every start descended and budget left: kick the best mapping with a few random
+        # moves and descend again (iterated local search)
+        while search.evaluations < self.budget and search.best is not None:
+            if self.time_limit_s is not None and search.elapsed() > self.time_limit_s:
+                break
+            f, p = search.best
+            for _ in range(int(rng.integers(2, 5))):
+                nf, np_ = _neighbours(space, moves, f, p)
+                if len(nf) == 0:
+                    break
+                k = int(rng.integers(len(nf)))
+                f, p = nf[k], np_[k]
+            cur_v = search.score(f[None], p[None])[0]
+            while search.evaluations < self.budget:
+                nf, np_ = _neighbours(space, moves, f, p)
+                fresh = np.array([_key(a, b) not in visited for a, b in zip(nf, np_, strict=True)])
+                nf, np_ = nf[fresh], np_[fresh]
+                if len(nf) == 0:
+                    break
+                v = search.score(nf, np_)
+                visited.update(_key(a, b) for a, b in zip(nf, np_, strict=True))
+                i = int(np.argmin(v))
+                if not v[i] < cur_v:
+                    break
+                f, p, cur_v = nf[i], np_[i], v[i]
         return search.result()
 
 
