@@ -205,17 +205,25 @@ class SystolicConfig:
 
     @classmethod
     def from_architecture(
-        cls, arch: Any, *, dataflow: Dataflow | str | None = None, acc_bits: int | None = None
+        cls, arch: Any, *, dataflow: Dataflow | str | None = None
     ) -> SystolicConfig:
         """Derive the array from an explored ``codesign.arch.Architecture``.
 
-        See the implementation notes in ``docs/hw.md``; defined in `_from_architecture`.
+        ``compute.rows/cols/input_bits/weight_bits/accum_bits`` become
+        ``rows/cols/act_bits/weight_bits/acc_bits``; the dataflow is ``compute.dataflow``
+        (``ws`` or ``os``) unless ``dataflow`` asks for ``sparse24`` (on a ``ws`` architecture;
+        the ``Architecture`` type has no N:M sparsity). What cannot be generated (dataflows
+        ``is``/``rs``, ``compute.systolic`` false, ``compute.sparsity`` ``skip`` on a dense
+        array, a too narrow accumulator) is a `SpecError` naming the field.
         """
-        return _from_architecture(cls, arch, dataflow=dataflow, acc_bits=acc_bits)
+        return _from_architecture(cls, arch, dataflow=dataflow)
 
     @classmethod
     def from_design_json(cls, path_or_data: str | Path | Mapping[str, Any]) -> SystolicConfig:
-        """Read a design point JSON file (or its parsed dict); see `_from_design`."""
+        """Read a design point JSON file (or its parsed dict): the array of its ``"arch"``
+        object (an architecture as ``codesign.arch.architecture_to_dict`` writes it), via
+        `from_architecture`; other top-level keys (mappings, quantization) are not needed by
+        the hardware and are ignored."""
         if isinstance(path_or_data, Mapping):
             data = path_or_data
         else:
@@ -235,7 +243,7 @@ _ARCH_FIELDS = (
 )
 
 
-def _from_architecture(cls, arch, *, dataflow, acc_bits):
+def _from_architecture(cls, arch, *, dataflow):
     from codesign.arch.spec import Architecture, Sparsity
 
     if not isinstance(arch, Architecture):
@@ -275,7 +283,7 @@ def _from_architecture(cls, arch, *, dataflow, acc_bits):
             cols=compute.cols,
             act_bits=compute.input_bits,
             weight_bits=compute.weight_bits,
-            acc_bits=compute.accum_bits if acc_bits is None else acc_bits,
+            acc_bits=compute.accum_bits,
             dataflow=target,
         )
     except SpecError as exc:
