@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "generate": "codesign.hw.command",
     "synth": "codesign.synth_command",
     "verify": "codesign.sim.command",
+    "demo": "codesign.demo",
 }
 
 

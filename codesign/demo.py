@@ -1,0 +1,397 @@
+"""``codesign demo``: the whole loop on the digits CNN, with one report.
+
+train (or load from the cache) -> analyze -> explore a joint space with the accuracy objective
+-> knee of the Pareto front -> generate its RTL -> verify a real layer of the quantized model with
+cocotb -> synthesize with Yosys -> ``OUT/report.md`` and ``OUT/report.html``.
+
+Every stage runs the same code as its CLI subcommand (``codesign.cli.main``), so the demo is also
+an integration test of the command line; every number in the report is read back from the files
+the stages wrote in this run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from codesign.errors import CodesignError, SpecError
+
+__all__ = ["HELP", "add_arguments", "run", "DemoConfig", "run_demo", "DEMO_SPACE"]
+
+HELP = "run the end-to-end demo on the digits CNN and write a report"
+
+MODEL = "examples/models.py:digits_cnn"
+VERIFY_LAYER = "conv2"
+
+DEMO_SPACE = """\
+version: 1
+axes:
+  pe_rows: [4, 8, 16]
+  pe_cols: [4, 8, 16]
+  dataflow: [ws, os]
+  glb_kib: [16, 64]
+  dram_bw_bits_per_cycle: [32, 64]
+  weight_bits: {values: [4, 8], per_layer: true}
+  activation_bits: [8]
+constraints:
+  min_accuracy: 0.9
+"""
+"""The demo's design space: array shape, the two dataflows the RTL generators build, buffer and
+bandwidth, per-layer weight widths (accuracy in the loop)."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DemoConfig:
+    """Parameters of one demo run.
+
+    Parameters
+    ----------
+    out : Path
+        Output folder (created; an existing demo folder is replaced only with ``force``).
+    budget : int
+        Design points the explorer evaluates.
+    mapper_budget : int
+        Mappings evaluated per distinct layer shape.
+    jobs : int
+        Worker processes of the explorer.
+    seed : int
+        Seed of the strategy, mapper and stimuli.
+    synth_target : str
+        Yosys flow: ``generic``, ``ice40`` or ``xilinx``.
+    force : bool
+        Replace a previous demo report in ``out``.
+    space_yaml : str
+        The design space (strict YAML, see ``codesign.explore.space``).
+    """
+
+    out: Path
+    budget: int = 48
+    mapper_budget: int = 300
+    jobs: int = 2
+    seed: int = 0
+    synth_target: str = "generic"
+    force: bool = False
+    space_yaml: str = DEMO_SPACE
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", default="build/demo", metavar="DIR", help="output folder")
+    parser.add_argument("--budget", type=int, default=48, help="design points to explore")
+    parser.add_argument("--mapper-budget", type=int, default=300, help="mappings per layer")
+    parser.add_argument("--jobs", type=int, default=2, help="explorer worker processes")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--synth-target", default="generic", help="generic | ice40 | xilinx")
+    parser.add_argument(
+        "--force", action="store_true", help="replace an existing demo output folder"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = DemoConfig(
+        out=Path(args.out),
+        budget=args.budget,
+        mapper_budget=args.mapper_budget,
+        jobs=args.jobs,
+        seed=args.seed,
+        synth_target=args.synth_target,
+        force=args.force,
+    )
+    report = run_demo(cfg)
+    print(f"\nreport: {report}\n        {report.with_suffix('.html')}")
+    return 0
+
+
+def _stage(i: int, n: int, text: str) -> float:
+    print(f"\n[{i}/{n}] {text}", flush=True)
+    return time.perf_counter()
+
+
+def _cli(argv: list[str]) -> None:
+    from codesign.cli import main
+
+    print("  $ codesign " + " ".join(argv), flush=True)
+    status = main(argv)
+    if status != 0:
+        raise CodesignError(f"demo stage `codesign {argv[0]}` failed with exit status {status}")
+
+
+def _prepare_out(cfg: DemoConfig) -> None:
+    out = cfg.out
+    marker = out / ".codesign-demo"
+    if out.exists() and any(out.iterdir()):
+        if not marker.exists():
+            raise SpecError(
+                f"output folder {str(out)!r} is not empty and was not written by the demo; "
+                "choose another --out"
+            )
+        if not cfg.force and (out / "report.md").exists():
+            # A previous complete demo run: keep it unless asked, but never mix runs.
+            raise SpecError(
+                f"output folder {str(out)!r} holds a previous demo report; pass --force to "
+                "replace it"
+            )
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    marker.write_text("written by codesign demo\n")
+
+
+def run_demo(cfg: DemoConfig) -> Path:
+    """Run every stage and write ``cfg.out / "report.md"`` (and ``.html``); returns the
+    Markdown path."""
+    if cfg.synth_target not in ("generic", "ice40", "xilinx"):
+        raise SpecError(
+            f"synth_target must be one of generic, ice40, xilinx, not {cfg.synth_target!r}"
+        )
+    _prepare_out(cfg)
+    out = cfg.out
+    n = 7
+    timings: dict[str, float] = {}
+
+    t = _stage(1, n, "train the digits CNN on scikit-learn's digits (or load it from the cache)")
+    from codesign.quant.evaluate import evaluate_policy
+    from codesign.quant.policy import QuantPolicy
+
+    float_acc = evaluate_policy(MODEL, QuantPolicy.uniform(16)).accuracy
+    int8 = evaluate_policy(MODEL, QuantPolicy.uniform(8))
+    print(f"  int16 accuracy {float_acc:.4f}, int8 accuracy {int8.accuracy:.4f}")
+    timings["train"] = time.perf_counter() - t
+
+    t = _stage(2, n, "analyze the workload")
+    _cli(["analyze", MODEL, "--json", str(out / "workload.json")])
+    timings["analyze"] = time.perf_counter() - t
+
+    t = _stage(3, n, f"explore the joint space ({cfg.budget} design points, accuracy in the loop)")
+    space = out / "space.yaml"
+    space.write_text(cfg.space_yaml)
+    _cli(
+        [
+            "explore", MODEL,
+            "--space", str(space),
+            "--objectives", "latency,energy,area,accuracy",
+            "--strategy", "nsga2",
+            "--population", "16",
+            "--batch-size", "16",
+            "--budget", str(cfg.budget),
+            "--jobs", str(cfg.jobs),
+            "--mapper-budget", str(cfg.mapper_budget),
+            "--seed", str(cfg.seed),
+            "--out", str(out / "explore"),
+            "--no-progress",
+        ]
+    )  # fmt: skip
+    timings["explore"] = time.perf_counter() - t
+
+    t = _stage(4, n, "generate the RTL of the knee point")
+    rtl = out / "rtl"
+    _cli(["generate", "--design", str(out / "explore" / "best.json"), "-o", str(rtl)])
+    timings["generate"] = time.perf_counter() - t
+
+    t = _stage(5, n, f"verify layer {VERIFY_LAYER} of the quantized model with cocotb + Icarus")
+    _cli(
+        [
+            "verify", str(rtl),
+            "--layer", f"{MODEL}:{VERIFY_LAYER}",
+            "--seed", str(cfg.seed),
+            "-o", str(out / "verify.json"),
+        ]
+    )  # fmt: skip
+    timings["verify"] = time.perf_counter() - t
+
+    t = _stage(6, n, f"synthesize with Yosys ({cfg.synth_target})")
+    _cli(["synth", str(rtl), "--target", cfg.synth_target])
+    timings["synth"] = time.perf_counter() - t
+
+    t = _stage(7, n, "write the report")
+    report = write_report(out, float_acc=float_acc, int8_acc=int8.accuracy, timings=timings)
+    timings["report"] = time.perf_counter() - t
+    return report
+
+
+# --- report -------------------------------------------------------------------------------------
+
+
+def _table(header: list[str], rows: list[list[object]]) -> str:
+    def cell(v: object) -> str:
+        if isinstance(v, float):
+            return f"{v:.4g}"
+        if isinstance(v, int):
+            return f"{v:,}"
+        return str(v)
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _load(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CodesignError(f"demo output {str(path)!r} is missing or unreadable: {exc}") from None
+
+
+def write_report(out: Path, *, float_acc: float, int8_acc: float, timings: dict) -> Path:
+    """Compose ``report.md`` and ``report.html`` from the files the stages wrote in ``out``."""
+    workload = _load(out / "workload.json")
+    best = _load(out / "explore" / "best.json")
+    pareto = _load(out / "explore" / "pareto.json")
+    verify = _load(out / "verify.json")
+    synth = _load(out / "rtl" / "synth.json")
+    manifest = _load(out / "rtl" / "manifest.json")
+
+    mac_layers = [lay for lay in workload["layers"] if lay.get("macs")]
+    sections = [
+        "# codesign demo report",
+        f"Model `{MODEL}`; every number below was produced by this run "
+        f"({time.strftime('%Y-%m-%d %H:%M:%S')}).",
+        "## 1. Workload",
+        _table(
+            ["layer", "op", "loop dims", "MACs", "params", "weight density"],
+            [
+                [
+                    lay["name"],
+                    lay["op"],
+                    " ".join(f"{d}{s}" for d, s in lay.get("dims", {}).items()),
+                    lay["macs"],
+                    lay.get("params", 0),
+                    lay.get("weight_density", 1.0),
+                ]
+                for lay in mac_layers
+            ],
+        ),
+        f"Total MACs {workload['total_macs']:,}, parameters {workload['total_params']:,}, "
+        f"peak live activations {workload['peak_activation_bits']:,} bits. "
+        f"Accuracy on held-out digits: {float_acc:.2%} (int16), {int8_acc:.2%} (int8).",
+        "## 2. Exploration",
+        _pareto_section(pareto),
+        "![Pareto front](explore/pareto.png)",
+        "## 3. Chosen design (knee of the Pareto front)",
+        _table(
+            ["parameter", "value"],
+            [[k, v] for k, v in sorted(best["params"].items())],
+        ),
+        _table(
+            ["metric", "value"],
+            [[k, v] for k, v in sorted(best["metrics"].items())],
+        ),
+        "### Per-layer breakdown",
+        _table(
+            ["layer", "w bits", "a bits", "MACs", "cycles", "energy pJ", "gap to lower bound"],
+            [
+                [
+                    lay["name"],
+                    lay["weight_bits"],
+                    lay["activation_bits"],
+                    lay["macs"],
+                    lay["cycles"],
+                    lay["energy_pj"],
+                    lay["lower_bound_gap"],
+                ]
+                for lay in best["layers"]
+            ],
+        ),
+        "![per-layer breakdown](explore/best_layers.png)",
+        "## 4. Generated RTL",
+        _table(
+            ["field", "value"],
+            [
+                [k, json.dumps(v) if isinstance(v, (dict, list)) else v]
+                for k, v in manifest.items()
+                if k not in ("ports",)
+            ],
+        ),
+        "## 5. Verification (cocotb + Icarus Verilog vs the PyTorch integer reference)",
+        _table(
+            ["field", "value"],
+            [
+                ["passed", verify.get("passed")],
+                ["mismatches", json.dumps(verify.get("mismatches"))],
+                ["cycles measured", verify.get("cycles_measured")],
+                ["cycles predicted (cost model)", verify.get("cycles_predicted")],
+                ["simulator", f"{verify.get('simulator')} {verify.get('simulator_version', '')}"],
+            ],
+        ),
+        "## 6. Synthesis (Yosys)",
+        _table(
+            ["field", "value"],
+            [[k, json.dumps(v) if isinstance(v, (dict, list)) else v] for k, v in synth.items()],
+        ),
+        "## Stage times",
+        _table(["stage", "seconds"], [[k, round(v, 1)] for k, v in timings.items()]),
+    ]
+    md = "\n\n".join(sections) + "\n"
+    path = out / "report.md"
+    path.write_text(md)
+    (out / "report.html").write_text(_markdown_to_html(md))
+    return path
+
+
+def _pareto_section(pareto: object) -> str:
+    points = pareto if isinstance(pareto, list) else pareto.get("points", pareto.get("pareto", []))
+    if not points:
+        return "(no Pareto points)"
+    metrics = ["latency_s", "energy_pj", "area_mm2", "accuracy"]
+    rows = []
+    for p in points:
+        m = p.get("metrics", p)
+        params = p.get("params", {})
+        rows.append(
+            [params.get("pe_rows", ""), params.get("pe_cols", ""), params.get("dataflow", "")]
+            + [m.get(k, "") for k in metrics]
+        )
+    return f"{len(points)} Pareto-optimal points:\n\n" + _table(
+        ["rows", "cols", "dataflow", *metrics], rows
+    )
+
+
+def _markdown_to_html(md: str) -> str:
+    """A small, dependency-free rendering of the report's Markdown subset (headings, tables,
+    images, paragraphs)."""
+    body: list[str] = []
+    lines = md.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.startswith("#"):
+            level = len(line) - len(line.lstrip("#"))
+            body.append(f"<h{level}>{html.escape(line[level:].strip())}</h{level}>")
+        elif line.startswith("!["):
+            alt, _, rest = line[2:].partition("](")
+            body.append(
+                f'<p><img src="{html.escape(rest.rstrip(")"))}" alt="{html.escape(alt)}"'
+                ' style="max-width:100%"></p>'
+            )
+        elif line.startswith("|"):
+            rows = []
+            while i < len(lines) and lines[i].startswith("|"):
+                rows.append([c.strip() for c in lines[i].strip("|").split("|")])
+                i += 1
+            head, data = rows[0], rows[2:]
+            body.append(
+                "<table><tr>"
+                + "".join(f"<th>{html.escape(c)}</th>" for c in head)
+                + "</tr>"
+                + "".join(
+                    "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>"
+                    for r in data
+                )
+                + "</table>"
+            )
+            continue
+        elif line.strip():
+            body.append(f"<p>{html.escape(line)}</p>")
+        i += 1
+    style = (
+        "body{font-family:sans-serif;max-width:60em;margin:2em auto}"
+        "table{border-collapse:collapse;margin:1em 0}"
+        "td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}"
+    )
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>codesign demo</title>"
+        f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n"
+    )

@@ -1,0 +1,60 @@
+"""The demo's flow end to end on a tiny budget and space (the full `make demo` is larger)."""
+
+import json
+
+import pytest
+
+from codesign.demo import DEMO_SPACE, DemoConfig, run_demo
+from codesign.errors import SpecError
+
+TINY_SPACE = """\
+version: 1
+axes:
+  pe_rows: [2, 4]
+  pe_cols: [4]
+  dataflow: [ws]
+  glb_kib: [16]
+  dram_bw_bits_per_cycle: [64]
+  weight_bits: {values: [4, 8], per_layer: false}
+  activation_bits: [8]
+"""
+
+
+@pytest.mark.rtl
+@pytest.mark.synth
+def test_demo_flow_writes_a_report_from_this_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("CODESIGN_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "demo"
+    report = run_demo(
+        DemoConfig(out=out, budget=4, mapper_budget=50, jobs=1, space_yaml=TINY_SPACE)
+    )
+    text = report.read_text()
+    verify = json.loads((out / "verify.json").read_text())
+    best = json.loads((out / "explore" / "best.json").read_text())
+    synth = json.loads((out / "rtl" / "synth.json").read_text())
+    assert verify["passed"] is True
+    assert verify["cycles_measured"] == verify["cycles_predicted"]
+    # the report quotes this run's numbers
+    assert f"| cycles measured | {verify['cycles_measured']:,} |" in text
+    assert f"| pe_rows | {best['params']['pe_rows']:,} |" in text
+    assert f"{synth['cells']:,}" in text
+    assert (out / "report.html").read_text().startswith("<!doctype html>")
+    # a second run refuses to replace the report without force
+    with pytest.raises(SpecError, match=r"^output folder .* holds a previous demo report"):
+        run_demo(DemoConfig(out=out, budget=4, space_yaml=TINY_SPACE))
+
+
+def test_demo_refuses_a_foreign_non_empty_folder(tmp_path):
+    (tmp_path / "mine.txt").write_text("user data")
+    with pytest.raises(SpecError, match=r"^output folder .* was not written by the demo"):
+        run_demo(DemoConfig(out=tmp_path))
+    assert (tmp_path / "mine.txt").read_text() == "user data"
+
+
+def test_demo_space_is_a_valid_space():
+    import yaml
+
+    from codesign.explore.space import DesignSpace
+
+    space = DesignSpace.from_dict(yaml.safe_load(DEMO_SPACE))
+    assert set(space.to_dict()["axes"]["dataflow"]) <= {"ws", "os"}
