@@ -426,12 +426,15 @@ def verify_layer(
     """Verify one layer of a model, ``"MODULE_PATH:FACTORY:LAYER"`` (e.g.
     ``"examples/models.py:digits_cnn:conv2"``), quantized uniformly to the design's operand
     width with ``codesign.quant`` (and pruned 2:4 along the reduction for a sparse array),
-    calibrated on the model's example inputs; the reference is the quantization package's
-    integer accumulators of that layer.
+    the reference is the quantization package's integer accumulators of that layer. A model
+    with data (the digits CNN, see ``codesign.quant.evaluate.load_context``) is trained (or
+    loaded from the cache), calibrated on training images and driven with the first held-out
+    image; other models are calibrated on and driven with their example inputs.
 
     ``Conv2d`` layers run through im2col, ``Linear`` layers as ``x @ W.T``. ``options`` are
     those of `verify_gemm`.
     """
+    from codesign.quant.evaluate import load_context
     from codesign.quant.model import int_layer_io, quantize_model
     from codesign.quant.policy import Pruning, QuantPolicy
     from codesign.workload import load_model
@@ -445,13 +448,20 @@ def verify_layer(
     module, inputs = load_model(model_spec)
     if inputs is None:
         raise SpecError(f"model {model_spec!r} has no example inputs (define FACTORY_inputs())")
+    calibration = inputs
+    context = load_context(model_spec)
+    if context.dataset is not None:
+        # A model with data (the digits CNN): the trained weights, calibrated on training
+        # images, driven with the first held-out image.
+        module, calibration = context.model, context.calibration_inputs
+        inputs = tuple(x[:1] for x in context.eval_inputs)
     cfg = design.config
     width = bits if bits is not None else min(cfg.act_bits, cfg.weight_bits)
     if cfg.dataflow is Dataflow.SPARSE_2_4:  # symmetric weights keep pruned zeros at 0
         policy = QuantPolicy.uniform(width, pruning=Pruning.NM, nm=(2, 4))
     else:
         policy = QuantPolicy.uniform(width)
-    qmodel = quantize_model(module, policy, inputs)
+    qmodel = quantize_model(module, policy, calibration)
     io = int_layer_io(qmodel, layer_name, inputs)
     layer = io.layer
     if layer.groups != 1:
