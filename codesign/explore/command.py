@@ -118,7 +118,17 @@ def _fmt(value: object) -> str:
 def _pareto_table(result, varying: list[str]):
     from rich.table import Table
 
-    table = Table(title=f"Pareto front: {len(result.pareto)} of {len(result.feasible)} feasible")
+    same = {
+        name: value
+        for name, value in result.pareto[0].params.items()
+        if name not in varying and all(r.params[name] == value for r in result.pareto)
+    }
+    table = Table(
+        title=f"Pareto front: {len(result.pareto)} of {len(result.feasible)} feasible",
+        caption=("every point: " + ", ".join(f"{k}={v}" for k, v in same.items()))
+        if same
+        else None,
+    )
     metrics = ["latency_s", "energy_pj", "area_mm2", "edp_pj_s", "utilization"]
     metrics += [o.metric for o in result.objectives if o.metric not in metrics]
     if any("accuracy" in r.metrics for r in result.pareto) and "accuracy" not in metrics:
