@@ -6,8 +6,8 @@ architecture are plain data, shared by the RTL (``codesign.hw.accelerator``), th
 (``codesign.sim.accelerator``) and the documentation.
 
 The accelerator computes one layer as a GEMM ``O[M, N] = requant(bias + I[M, K] @ W[K, N])``
-(a convolution arrives as its im2col patches, pre-arranged by the host). The controller runs the
-tile loops (outermost first)::
+(a convolution arrives as its im2col patches, pre-arranged by the host). Around a
+weight-stationary array the controller runs the tile loops (outermost first)::
 
     for n2 in range(N_TILES):            # DRAM level: cols output channels at a time
       for m2 in range(ceil(M / TILE_M)):  # DRAM level: TILE_M rows of I at a time
@@ -18,7 +18,15 @@ tile loops (outermost first)::
 
 which is the `mapping` below: weights stationary in the PEs for ``T`` streamed vectors, ``K``
 across the rows, ``N`` across the columns, the ``K`` tile loop at the accumulator level and the
-``M``, ``N`` tile loops at DRAM.
+``M``, ``N`` tile loops at DRAM. Around an output-stationary array::
+
+    for n2 in range(N_TILES):               # DRAM level: cols output channels at a time
+      for m2 in range(ceil(M / rows)):       # DRAM level: rows output rows at a time
+        one pass: K input beats (a column of I and a row of W each), then the rows x cols
+        accumulators drain, one row per beat, through bias and requantization to m_axis
+
+(``K`` at the per-PE accumulator level, ``M`` across the rows, ``N`` across the columns; the
+host zero-pads ``M`` to a multiple of ``rows`` and drops the padded output rows).
 """
 
 from __future__ import annotations
@@ -127,6 +135,12 @@ REGISTERS: tuple[Register, ...] = (
         description="clock cycles from start to done of the last layer",
     ),
     Register(
+        name="K",
+        address=0x30,
+        access="rw",
+        description="os only: reduction length K, input beats per pass (1..65535)",
+    ),
+    Register(
         name="PARAM_BIAS",
         address=0x20,
         access="rw",
@@ -172,15 +186,16 @@ def _bounded(field: str, value: object, lo: int, hi: int) -> int:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class AcceleratorConfig:
-    """Parameters of one accelerator: a weight-stationary array and its buffers.
+    """Parameters of one accelerator: a systolic array and its buffers.
 
     Parameters
     ----------
     array : SystolicConfig
-        The PE array; dataflow ``"ws"`` (the controller drives the weight-stationary tile
-        protocol), ``acc_bits <= 32``, ``act_bits == weight_bits`` not required.
+        The PE array: dataflow ``"ws"`` or ``"os"``, ``acc_bits <= 32``.
     max_tile_m : int
-        Rows of the accumulator buffer: the largest ``TILE_M`` (``T``) a layer may use.
+        ``ws``: rows of the accumulator buffer, the largest ``TILE_M`` (``T``) a layer may
+        use. ``os`` has no accumulator buffer (the PEs accumulate the whole ``K``) and ignores
+        it.
     max_n_tiles : int
         Depth of the per-column parameter memories: layers may have up to
         ``max_n_tiles * cols`` output channels.
@@ -201,10 +216,10 @@ class AcceleratorConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.array, SystolicConfig):
             raise SpecError(f"array must be a SystolicConfig, not {type(self.array).__name__}")
-        if self.array.dataflow is not Dataflow.WEIGHT_STATIONARY:
+        if self.array.dataflow not in (Dataflow.WEIGHT_STATIONARY, Dataflow.OUTPUT_STATIONARY):
             raise SpecError(
-                f"array.dataflow must be 'ws' for the accelerator (its controller drives the "
-                f"weight-stationary tile protocol), not {self.array.dataflow.value!r}"
+                f"array.dataflow must be 'ws' or 'os' for the accelerator (its controller drives "
+                f"those tile protocols), not {self.array.dataflow.value!r}"
             )
         if self.array.acc_bits > SUM_BITS:
             raise SpecError(
@@ -230,6 +245,16 @@ class AcceleratorConfig:
             )
 
     @property
+    def dataflow(self) -> Dataflow:
+        """The array's dataflow."""
+        return self.array.dataflow
+
+    @property
+    def output_stationary(self) -> bool:
+        """Whether the array is output-stationary."""
+        return self.array.dataflow is Dataflow.OUTPUT_STATIONARY
+
+    @property
     def rows(self) -> int:
         """PE rows (reduction depth of one pass)."""
         return self.array.rows
@@ -241,8 +266,13 @@ class AcceleratorConfig:
 
     @property
     def beat_bits(self) -> int:
-        """Bits of one array beat: ``max(rows * act_bits, cols * weight_bits)``."""
-        return max(self.rows * self.array.act_bits, self.cols * self.array.weight_bits)
+        """Bits of one array beat: ``max(rows * act_bits, cols * weight_bits)`` (``ws``: a
+        weight row or an input vector) or ``rows * act_bits + cols * weight_bits`` (``os``: a
+        column of I and a row of W)."""
+        a = self.array
+        if self.output_stationary:
+            return self.rows * a.act_bits + self.cols * a.weight_bits
+        return max(self.rows * a.act_bits, self.cols * a.weight_bits)
 
     @property
     def words_per_beat(self) -> int:
@@ -264,8 +294,9 @@ class AcceleratorConfig:
         """Default Verilog module name, e.g. ``accel_ws_8x8_a8w8_t64``."""
         a = self.array
         return (
-            f"accel_ws_{a.rows}x{a.cols}_a{a.act_bits}w{a.weight_bits}_t{self.max_tile_m}"
-            f"_bus{self.axis_in_bits}"
+            f"accel_{a.dataflow.value}_{a.rows}x{a.cols}_a{a.act_bits}w{a.weight_bits}"
+            + ("" if self.output_stationary else f"_t{self.max_tile_m}")
+            + f"_bus{self.axis_in_bits}"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -303,39 +334,40 @@ class AcceleratorConfig:
         """The accelerator of an explored ``codesign.arch.Architecture`` (inverse of
         `architecture` for the fields it sets).
 
-        The array comes from ``SystolicConfig.from_architecture`` (dataflow ``ws``); the
-        accumulator buffer from the innermost shared on-chip level that holds outputs
-        (``max_tile_m = size_bits // (cols * 32)``); ``axis_in_bits`` is the widest divisor of
-        the beat width not above the outermost level's ``read_bits_per_cycle``.
+        The array comes from ``SystolicConfig.from_architecture`` (``ws`` or ``os``); for
+        ``ws`` the accumulator buffer from the innermost shared on-chip level that holds
+        outputs (``max_tile_m = size_bits // (cols * 32)``); ``axis_in_bits`` is the widest
+        divisor of the beat width not above the outermost level's ``read_bits_per_cycle``.
         """
         from codesign.workload.loopnest import TensorRole
 
         array = SystolicConfig.from_architecture(arch)
-        acc_row = array.cols * SUM_BITS
-        levels = [
-            lv for lv in arch.levels[:-1] if lv.instances == 1 and TensorRole.OUTPUTS in lv.holds
-        ]
-        if not levels:
-            raise SpecError(
-                f"architecture {arch.name!r} has no shared on-chip level holding outputs; the "
-                f"accelerator's accumulator buffer needs one (levels: "
-                f"{[lv.name for lv in arch.levels]})"
-            )
-        acc = levels[0]
-        if acc.size_bits < acc_row:
-            raise SpecError(
-                f"level {acc.name!r}: size_bits {acc.size_bits} is less than one accumulator "
-                f"row of cols x {SUM_BITS} = {acc_row} bits"
-            )
-        beat = max(array.rows * array.act_bits, array.cols * array.weight_bits)
+        fields: dict[str, Any] = {}
+        if array.dataflow is Dataflow.WEIGHT_STATIONARY:
+            acc_row = array.cols * SUM_BITS
+            levels = [
+                lv
+                for lv in arch.levels[:-1]
+                if lv.instances == 1 and TensorRole.OUTPUTS in lv.holds
+            ]
+            if not levels:
+                raise SpecError(
+                    f"architecture {arch.name!r} has no shared on-chip level holding outputs; the "
+                    f"accelerator's accumulator buffer needs one (levels: "
+                    f"{[lv.name for lv in arch.levels]})"
+                )
+            acc = levels[0]
+            if acc.size_bits < acc_row:
+                raise SpecError(
+                    f"level {acc.name!r}: size_bits {acc.size_bits} is less than one accumulator "
+                    f"row of cols x {SUM_BITS} = {acc_row} bits"
+                )
+            fields["max_tile_m"] = min(acc.size_bits // acc_row, MAX_TILE_M)
+        beat = cls(array=array).beat_bits
         bandwidth = arch.levels[-1].read_bits_per_cycle
         bus = max(d for d in range(1, beat + 1) if beat % d == 0 and d <= bandwidth)
         return cls(
-            array=array,
-            max_tile_m=min(acc.size_bits // acc_row, MAX_TILE_M),
-            max_n_tiles=max_n_tiles,
-            fifo_depth=fifo_depth,
-            axis_in_bits=bus,
+            array=array, max_n_tiles=max_n_tiles, fifo_depth=fifo_depth, axis_in_bits=bus, **fields
         )
 
     # --- the cost model's view ----------------------------------------------------------------
@@ -343,12 +375,13 @@ class AcceleratorConfig:
     def architecture(self, *, clock_mhz: float = 100.0) -> Any:
         """The ``codesign.arch.Architecture`` this accelerator implements, for the cost model.
 
-        Levels, innermost first: ``weight_reg`` (one weight per PE), ``acc_buf`` (the
-        accumulator buffer, ``max_tile_m x cols`` int32, one row per cycle) and ``dram``
-        (reads at ``axis_in_bits`` per cycle over ``s_axis``, writes at `axis_out_bits` over
-        ``m_axis``). The prefetch FIFO is a rate-matching buffer, not a level: it holds no tile.
-        Energies and areas come from ``codesign.arch.technology`` (a weight register access
-        at the energy of an add of its width, the accumulator buffer as an SRAM).
+        Levels, innermost first. ``ws``: ``weight_reg`` (one weight per PE), ``acc_buf`` (the
+        accumulator buffer, ``max_tile_m x cols`` int32, one row per cycle) and ``dram``.
+        ``os``: ``acc_reg`` (one int32 accumulator per PE) and ``dram``. ``dram`` reads at
+        ``axis_in_bits`` per cycle over ``s_axis`` and writes at `axis_out_bits` over
+        ``m_axis``. The prefetch FIFO is a rate-matching buffer, not a level: it holds no tile.
+        Energies and areas come from ``codesign.arch.technology`` (a register access at the
+        energy of an add of its width, the accumulator buffer as an SRAM).
         """
         from codesign.arch import technology as tech
         from codesign.arch.spec import Architecture, ComputeArray, MemoryLevel
@@ -365,28 +398,43 @@ class AcceleratorConfig:
             accum_bits=SUM_BITS,
             mac_energy_pj=tech.mac_energy_pj(a.act_bits, a.weight_bits, SUM_BITS),
             mac_area_um2=tech.mac_area_um2(a.act_bits, a.weight_bits, SUM_BITS),
-            dataflow=MapDataflow.WEIGHT_STATIONARY,
+            dataflow=MapDataflow(a.dataflow.value),
             systolic=True,
         )
-        acc_row = a.cols * SUM_BITS
-        acc_bits = self.max_tile_m * acc_row
-        reg_pj = tech.add_energy_pj(a.weight_bits)
-        acc_pj = tech.sram_access_energy_pj(acc_bits, acc_row)
-        dram_pj = tech.dram_access_energy_pj(self.axis_in_bits)
-        levels = (
-            MemoryLevel(
-                name="weight_reg",
-                size_bits=a.weight_bits,
+
+        def register(name: str, bits: int, role: TensorRole) -> MemoryLevel:
+            pj = tech.add_energy_pj(bits)
+            return MemoryLevel(
+                name=name,
+                size_bits=bits,
                 instances=pes,
-                word_bits=a.weight_bits,
-                read_bits_per_cycle=a.weight_bits,
-                write_bits_per_cycle=a.weight_bits,
-                read_energy_pj=reg_pj,
-                write_energy_pj=reg_pj,
-                holds=frozenset({TensorRole.WEIGHTS}),
-                area_um2=tech.register_area_um2(a.weight_bits),
-            ),
-            MemoryLevel(
+                word_bits=bits,
+                read_bits_per_cycle=bits,
+                write_bits_per_cycle=bits,
+                read_energy_pj=pj,
+                write_energy_pj=pj,
+                holds=frozenset({role}),
+                area_um2=tech.register_area_um2(bits),
+            )
+
+        dram_pj = tech.dram_access_energy_pj(self.axis_in_bits)
+        dram = MemoryLevel(
+            name="dram",
+            size_bits=None,
+            word_bits=self.axis_in_bits,
+            read_bits_per_cycle=self.axis_in_bits,
+            write_bits_per_cycle=self.axis_out_bits,
+            read_energy_pj=dram_pj,
+            write_energy_pj=dram_pj,
+            holds=frozenset(TensorRole),
+        )
+        if self.output_stationary:
+            levels = (register("acc_reg", SUM_BITS, TensorRole.OUTPUTS), dram)
+        else:
+            acc_row = a.cols * SUM_BITS
+            acc_bits = self.max_tile_m * acc_row
+            acc_pj = tech.sram_access_energy_pj(acc_bits, acc_row)
+            acc_buf = MemoryLevel(
                 name="acc_buf",
                 size_bits=acc_bits,
                 word_bits=acc_row,
@@ -396,26 +444,33 @@ class AcceleratorConfig:
                 write_energy_pj=acc_pj,
                 holds=frozenset({TensorRole.OUTPUTS}),
                 area_um2=tech.sram_area_um2(acc_bits),
-            ),
-            MemoryLevel(
-                name="dram",
-                size_bits=None,
-                word_bits=self.axis_in_bits,
-                read_bits_per_cycle=self.axis_in_bits,
-                write_bits_per_cycle=self.axis_out_bits,
-                read_energy_pj=dram_pj,
-                write_energy_pj=dram_pj,
-                holds=frozenset(TensorRole),
-            ),
-        )
+            )
+            levels = (register("weight_reg", a.weight_bits, TensorRole.WEIGHTS), acc_buf, dram)
         return Architecture(name=self.top_name, compute=compute, levels=levels, clock_mhz=clock_mhz)
 
-    def tiling(self, m: int, n: int, k: int, tile_m: int) -> dict[str, int]:
-        """Register values of a GEMM ``M x N x K`` with ``TILE_M = tile_m``: ``{"M", "TILE_M",
-        "K_TILES", "N_TILES", "M_TILES"}``; `SpecError` if it does not fit."""
+    def tiling(self, m: int, n: int, k: int, tile_m: int | None = None) -> dict[str, int]:
+        """Register values of a GEMM ``M x N x K``: ``{"M", "K", "TILE_M", "K_TILES",
+        "N_TILES", "M_TILES"}`` (``os``: ``TILE_M = rows``, ``K_TILES = 1``, ``tile_m`` must
+        be None); `SpecError` if it does not fit."""
         for name, v in (("M", m), ("N", n), ("K", k)):
             _bounded(f"gemm size {name}", v, 1, 2**DIM_BITS - 1)
-        _bounded("tile_m", tile_m, 1, self.max_tile_m)
+        if self.output_stationary:
+            if tile_m is not None:
+                raise SpecError(
+                    f"tile_m applies to 'ws' accelerators only, not 'os' (its row tile is rows = "
+                    f"{self.rows}), not {tile_m!r}"
+                )
+            if k > self.array.reduction_depth:
+                raise SpecError(
+                    f"gemm size K={k} exceeds the {self.array.reduction_depth} products the "
+                    f"accumulators hold without overflow (array.acc_bits={self.array.acc_bits})"
+                )
+            tile_m, k_tiles = self.rows, 1
+        else:
+            if tile_m is None:
+                raise SpecError("tile_m must be given for a 'ws' accelerator, not None")
+            _bounded("tile_m", tile_m, 1, self.max_tile_m)
+            k_tiles = math.ceil(k / self.rows)
         n_tiles = math.ceil(n / self.cols)
         if n_tiles > self.max_n_tiles:
             raise SpecError(
@@ -424,24 +479,34 @@ class AcceleratorConfig:
             )
         return {
             "M": m,
+            "K": k,
             "TILE_M": tile_m,
-            "K_TILES": math.ceil(k / self.rows),
+            "K_TILES": k_tiles,
             "N_TILES": n_tiles,
             "M_TILES": math.ceil(m / tile_m),
         }
 
-    def mapping(self, m: int, n: int, k: int, tile_m: int) -> Any:
+    def mapping(self, m: int, n: int, k: int, tile_m: int | None = None) -> Any:
         """The ``codesign.mapping.Mapping`` the controller executes for a GEMM nest with dims
-        ``M N K`` (see the module docstring)."""
+        ``M N K`` (see the module docstring). The spatial factors are always the full array:
+        the streams carry zero-padded rows and columns when a dim is smaller (a beat is always
+        the array's width), and the model then counts the same bits."""
         from codesign.mapping.mapping import LevelMapping, Mapping
 
         t = self.tiling(m, n, k, tile_m)
+        dram = LevelMapping(name="dram", loops=(("N", t["N_TILES"]), ("M", t["M_TILES"])))
+        if self.output_stationary:
+            return Mapping(
+                levels=(LevelMapping(name="acc_reg", loops=(("K", k),)), dram),
+                rows=(("M", self.rows),),
+                cols=(("N", self.cols),),
+            )
         return Mapping(
             levels=(
-                LevelMapping(name="weight_reg", loops=(("M", tile_m),)),
+                LevelMapping(name="weight_reg", loops=(("M", t["TILE_M"]),)),
                 LevelMapping(name="acc_buf", loops=(("K", t["K_TILES"]),)),
-                LevelMapping(name="dram", loops=(("N", t["N_TILES"]), ("M", t["M_TILES"]))),
+                dram,
             ),
-            rows=(("K", min(k, self.rows)),),
-            cols=(("N", min(n, self.cols)),),
+            rows=(("K", self.rows),),
+            cols=(("N", self.cols),),
         )

@@ -18,7 +18,7 @@ cycles when the FIFO holds its beats, and the FIFO keeps fetching while a pass d
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import fifo, memory, wiring
 from amaranth.lib.wiring import In, Out
 from codesign.hw.accel_config import (
@@ -30,7 +30,7 @@ from codesign.hw.accel_config import (
     register_address,
 )
 from codesign.hw.requant import MULT_BITS, SHIFT_BITS, Requantizer
-from codesign.hw.systolic import WeightStationaryArray
+from codesign.hw.systolic import OutputStationaryArray, WeightStationaryArray
 
 from codesign.errors import SpecError
 
@@ -90,7 +90,9 @@ class Accelerator(wiring.Component):
         arr_cfg = cfg.array
         rows, cols = cfg.rows, cfg.cols
 
-        m.submodules.array = array = WeightStationaryArray(arr_cfg)
+        os_flow = cfg.output_stationary
+        array_class = OutputStationaryArray if os_flow else WeightStationaryArray
+        m.submodules.array = array = array_class(arr_cfg)
         m.submodules.fifo = prefetch = fifo.SyncFIFOBuffered(
             width=cfg.beat_bits, depth=cfg.fifo_depth
         )
@@ -122,6 +124,7 @@ class Accelerator(wiring.Component):
         reg_m = Signal(DIM_BITS)
         reg_tile_m = Signal(DIM_BITS)
         reg_k_tiles = Signal(DIM_BITS)
+        reg_k = Signal(DIM_BITS)
         reg_n_tiles = Signal(DIM_BITS)
         reg_zp = Signal(signed(CSR_DATA_BITS))
         reg_bias = Signal(SUM_BITS)
@@ -138,6 +141,7 @@ class Accelerator(wiring.Component):
             "M": reg_m,
             "TILE_M": reg_tile_m,
             "K_TILES": reg_k_tiles,
+            "K": reg_k,
             "N_TILES": reg_n_tiles,
             "ZP_OUT": reg_zp,
             "PARAM_BIAS": reg_bias,
@@ -189,13 +193,20 @@ class Accelerator(wiring.Component):
         i_count = Signal(DIM_BITS)
         remaining = Signal(DIM_BITS + 1)
         tile_rows = Signal(DIM_BITS)
+        if os_flow:  # one pass covers the whole K; row tiles of `rows` (M padded by the host)
+            row_step = rows
+            first_k = last_k = Const(1)
+            pass_beats = reg_k
+        else:
+            row_step = reg_tile_m
+            first_k = k2 == 0
+            last_k = k2 == reg_k_tiles - 1
+            pass_beats = tile_rows
         m.d.comb += [
             remaining.eq(reg_m - m_base),
             tile_rows.eq(Mux(remaining < reg_tile_m, remaining, reg_tile_m)),
         ]
-        first_k = k2 == 0
-        last_k = k2 == reg_k_tiles - 1
-        last_m = m_base + reg_tile_m >= reg_m
+        last_m = m_base + row_step >= reg_m
         last_n = n2 == reg_n_tiles - 1
         final_pass = last_k & last_m & last_n
 
@@ -203,11 +214,20 @@ class Accelerator(wiring.Component):
         out_taken = array.outputs.valid & array.outputs.ready
         pass_done = out_taken & array.outputs.payload.last
 
-        m.d.comb += [
-            array.weights.payload.eq(prefetch.r_data[: cols * arr_cfg.weight_bits]),
-            array.inputs.payload.data.eq(prefetch.r_data[: rows * arr_cfg.act_bits]),
-            array.inputs.payload.last.eq(i_count == tile_rows - 1),
-        ]
+        a_bits = rows * arr_cfg.act_bits
+        if os_flow:
+            m.d.comb += [
+                array.inputs.payload.a.eq(prefetch.r_data[:a_bits]),
+                array.inputs.payload.b.eq(
+                    prefetch.r_data[a_bits : a_bits + cols * arr_cfg.weight_bits]
+                ),
+            ]
+        else:
+            m.d.comb += [
+                array.weights.payload.eq(prefetch.r_data[: cols * arr_cfg.weight_bits]),
+                array.inputs.payload.data.eq(prefetch.r_data[:a_bits]),
+            ]
+        m.d.comb += array.inputs.payload.last.eq(i_count == pass_beats - 1)
         with m.If(busy):
             m.d.sync += cycles.eq(cycles + 1)
 
@@ -224,17 +244,18 @@ class Accelerator(wiring.Component):
                         w_count.eq(0),
                         i_count.eq(0),
                     ]
-                    m.next = "WEIGHTS"
-            with m.State("WEIGHTS"):
-                m.d.comb += [
-                    array.weights.valid.eq(prefetch.r_rdy),
-                    prefetch.r_en.eq(array.weights.ready),
-                ]
-                with m.If(array.weights.valid & array.weights.ready):
-                    m.d.sync += w_count.eq(w_count + 1)
-                    with m.If(w_count == rows - 1):
-                        m.d.sync += w_count.eq(0)
-                        m.next = "INPUTS"
+                    m.next = "INPUTS" if os_flow else "WEIGHTS"
+            if not os_flow:
+                with m.State("WEIGHTS"):
+                    m.d.comb += [
+                        array.weights.valid.eq(prefetch.r_rdy),
+                        prefetch.r_en.eq(array.weights.ready),
+                    ]
+                    with m.If(array.weights.valid & array.weights.ready):
+                        m.d.sync += w_count.eq(w_count + 1)
+                        with m.If(w_count == rows - 1):
+                            m.d.sync += w_count.eq(0)
+                            m.next = "INPUTS"
             with m.State("INPUTS"):
                 m.d.comb += [
                     array.inputs.valid.eq(prefetch.r_rdy),
@@ -250,13 +271,13 @@ class Accelerator(wiring.Component):
                     with m.If(final_pass):
                         m.next = "FLUSH"
                     with m.Else():
-                        m.next = "WEIGHTS"
+                        m.next = "INPUTS" if os_flow else "WEIGHTS"
                         with m.If(last_k):
                             m.d.sync += k2.eq(0)
                             with m.If(last_m):
                                 m.d.sync += [m_base.eq(0), n2.eq(n2 + 1)]
                             with m.Else():
-                                m.d.sync += m_base.eq(m_base + reg_tile_m)
+                                m.d.sync += m_base.eq(m_base + row_step)
                         with m.Else():
                             m.d.sync += k2.eq(k2 + 1)
             with m.State("FLUSH"):
@@ -264,28 +285,34 @@ class Accelerator(wiring.Component):
                     m.d.sync += [busy.eq(0), done.eq(1)]
                     m.next = "IDLE"
 
-        # --- accumulator buffer ----------------------------------------------------------------
-        acc_mem = memory.Memory(shape=unsigned(cols * SUM_BITS), depth=cfg.max_tile_m, init=[])
-        m.submodules.acc_buf = acc_mem
-        acc_wp = acc_mem.write_port()
-        acc_rp = acc_mem.read_port(transparent_for=(acc_wp,))
-        t_out = Signal(range(cfg.max_tile_m))
-        with m.If(out_taken):
-            m.d.sync += t_out.eq(Mux(array.outputs.payload.last, 0, t_out + 1))
-        m.d.comb += acc_rp.addr.eq(
-            Mux(out_taken, Mux(array.outputs.payload.last, 0, t_out + 1), t_out)
-        )
+        # --- accumulator buffer (ws) ------------------------------------------------------------
         sums = []
-        for c in range(cols):
-            stored = acc_rp.data[c * SUM_BITS : (c + 1) * SUM_BITS].as_signed()
-            total = Signal(signed(SUM_BITS), name=f"sum_c{c}")
-            m.d.comb += total.eq(array.outputs.payload.data[c] + Mux(first_k, bias[c], stored))
-            sums.append(total)
-        m.d.comb += [
-            acc_wp.addr.eq(t_out),
-            acc_wp.data.eq(Cat(*sums)),
-            acc_wp.en.eq(out_taken & ~last_k),
-        ]
+        if os_flow:
+            for c in range(cols):
+                total = Signal(signed(SUM_BITS), name=f"sum_c{c}")
+                m.d.comb += total.eq(array.outputs.payload.data[c] + bias[c])
+                sums.append(total)
+        else:
+            acc_mem = memory.Memory(shape=unsigned(cols * SUM_BITS), depth=cfg.max_tile_m, init=[])
+            m.submodules.acc_buf = acc_mem
+            acc_wp = acc_mem.write_port()
+            acc_rp = acc_mem.read_port(transparent_for=(acc_wp,))
+            t_out = Signal(range(cfg.max_tile_m))
+            with m.If(out_taken):
+                m.d.sync += t_out.eq(Mux(array.outputs.payload.last, 0, t_out + 1))
+            m.d.comb += acc_rp.addr.eq(
+                Mux(out_taken, Mux(array.outputs.payload.last, 0, t_out + 1), t_out)
+            )
+            for c in range(cols):
+                stored = acc_rp.data[c * SUM_BITS : (c + 1) * SUM_BITS].as_signed()
+                total = Signal(signed(SUM_BITS), name=f"sum_c{c}")
+                m.d.comb += total.eq(array.outputs.payload.data[c] + Mux(first_k, bias[c], stored))
+                sums.append(total)
+            m.d.comb += [
+                acc_wp.addr.eq(t_out),
+                acc_wp.data.eq(Cat(*sums)),
+                acc_wp.en.eq(out_taken & ~last_k),
+            ]
 
         # --- requantization and the m_axis output register -------------------------------------
         out_bits = arr_cfg.act_bits

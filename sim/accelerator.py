@@ -299,13 +299,16 @@ def program_layer(
         raise SpecError(f"shift values must lie in 1..62, not [{shift.min()}, {shift.max()}]")
     if not isinstance(zero_point, int) or not -(2**31) <= zero_point < 2**31:
         raise SpecError(f"zero_point must be an int32, not {zero_point!r}")
-    if tile_m is None:  # balanced row tiles: the least padding the cost model charges
+    os_flow = config.output_stationary
+    if tile_m is None and not os_flow:  # balanced row tiles: the least padding the model charges
         tile_m = math.ceil(m / math.ceil(m / config.max_tile_m))
     t = config.tiling(m, n, k, tile_m)
     rows, cols = config.rows, config.cols
-    k_pad, n_pad = t["K_TILES"] * rows, t["N_TILES"] * cols
-    a_p = np.zeros((m, k_pad), dtype=np.int64)
-    a_p[:, :k] = a
+    k_pad = k if os_flow else t["K_TILES"] * rows
+    m_pad = t["M_TILES"] * rows if os_flow else m
+    n_pad = t["N_TILES"] * cols
+    a_p = np.zeros((m_pad, k_pad), dtype=np.int64)
+    a_p[:m, :k] = a
     w_p = np.zeros((k_pad, n_pad), dtype=np.int64)
     w_p[:k, :n] = w
 
@@ -317,7 +320,7 @@ def program_layer(
             (register_address("PARAM_SHIFT"), int(shift[ch])),
             (register_address("PARAM_WRITE"), ((ch // cols) << 8) | (ch % cols)),
         ]
-    for name in ("M", "TILE_M", "K_TILES", "N_TILES"):
+    for name in ("M", "K", "TILE_M", "K_TILES", "N_TILES"):
         writes.append((register_address(name), t[name]))
     writes.append((register_address("ZP_OUT"), zero_point & 0xFFFFFFFF))
     writes.append((register_address("CTRL"), 1))
@@ -330,13 +333,22 @@ def program_layer(
         for i in range(words_per_beat):
             words.append((beat >> (i * bus)) & bus_mask)
 
+    tile_m = t["TILE_M"]
+    a_bits = rows * arr.act_bits
     for n2 in range(t["N_TILES"]):
+        w_cols = slice(n2 * cols, (n2 + 1) * cols)
         for m2 in range(t["M_TILES"]):
+            if os_flow:  # a column of the row tile of I and a row of W per beat
+                a_rows = slice(m2 * rows, (m2 + 1) * rows)
+                for kk in range(k):
+                    a_part = _pack(a_p[a_rows, kk], arr.act_bits)
+                    send(a_part | _pack(w_p[kk, w_cols], arr.weight_bits) << a_bits)
+                continue
             m_lo, m_hi = m2 * tile_m, min(m, (m2 + 1) * tile_m)
             for k2 in range(t["K_TILES"]):
                 ks = slice(k2 * rows, (k2 + 1) * rows)
                 for r in range(rows):
-                    send(_pack(w_p[k2 * rows + r, n2 * cols : (n2 + 1) * cols], arr.weight_bits))
+                    send(_pack(w_p[k2 * rows + r, w_cols], arr.weight_bits))
                 for row in range(m_lo, m_hi):
                     send(_pack(a_p[row, ks], arr.act_bits))
     return LayerProgram(
@@ -346,30 +358,32 @@ def program_layer(
         tile_m=tile_m,
         csr_writes=tuple(writes),
         stream_words=tuple(words),
-        out_beats=t["N_TILES"] * m,
+        out_beats=t["N_TILES"] * m_pad,
     )
 
 
 def decode_outputs(
     config: AcceleratorConfig, program: LayerProgram, beats: list[int]
 ) -> np.ndarray:
-    """The ``M x N`` output matrix from the ``m_axis`` words (padded channels dropped)."""
+    """The ``M x N`` output matrix from the ``m_axis`` words (padded rows and channels
+    dropped)."""
     bits = config.array.act_bits
     cols = config.cols
     n_tiles = math.ceil(program.n / cols)
-    if len(beats) != n_tiles * program.m:
-        raise SpecError(f"expected {n_tiles * program.m} output beats, got {len(beats)}")
-    out = np.zeros((program.m, n_tiles * cols), dtype=np.int64)
+    rows_out = program.out_beats // n_tiles  # M, or M padded to a multiple of rows (os)
+    if len(beats) != program.out_beats:
+        raise SpecError(f"expected {program.out_beats} output beats, got {len(beats)}")
+    out = np.zeros((rows_out, n_tiles * cols), dtype=np.int64)
     mask, sign = (1 << bits) - 1, 1 << (bits - 1)
     for idx, word in enumerate(beats):
-        n2, row = divmod(idx, program.m)
+        n2, row = divmod(idx, rows_out)
         for c in range(cols):
             v = (word >> (c * bits)) & mask
             out[row, n2 * cols + c] = v - (1 << bits) if v & sign else v
-    return out[:, : program.n]
+    return out[: program.m, : program.n]
 
 
-def predict(config: AcceleratorConfig, m: int, n: int, k: int, tile_m: int) -> object:
+def predict(config: AcceleratorConfig, m: int, n: int, k: int, tile_m: int | None = None) -> object:
     """The cost model's `CostReport` of the GEMM on the accelerator's architecture and mapping
     (outputs counted at ``act_bits``: they leave requantized)."""
     from codesign.cost.model import evaluate_one
@@ -385,7 +399,8 @@ def predict(config: AcceleratorConfig, m: int, n: int, k: int, tile_m: int) -> o
         weight_bits=arr.weight_bits,
         output_bits=arr.act_bits,
     )
-    return evaluate_one(nest, config.architecture(), config.mapping(m, n, k, tile_m))
+    tile = None if config.output_stationary else tile_m
+    return evaluate_one(nest, config.architecture(), config.mapping(m, n, k, tile))
 
 
 def run_program(

@@ -46,8 +46,8 @@ def test_every_name_in_all_resolves(module):
 
 
 def test_config_errors_name_field_value_and_allowed():
-    with pytest.raises(SpecError, match=r"^array.dataflow must be 'ws' .* not 'os'$"):
-        AcceleratorConfig(array=SystolicConfig(rows=2, cols=2, dataflow="os"))
+    with pytest.raises(SpecError, match=r"^array.dataflow must be 'ws' or 'os' .* not 'sparse24'$"):
+        AcceleratorConfig(array=SystolicConfig(rows=2, cols=2, dataflow="sparse24"))
     with pytest.raises(SpecError, match=r"^array.acc_bits must be at most 32 .*not 40$"):
         AcceleratorConfig(array=SystolicConfig(rows=2, cols=2, acc_bits=40))
     with pytest.raises(SpecError, match=r"^max_tile_m must be an integer in 1..65535, not 0$"):
@@ -80,6 +80,7 @@ def test_tiling_by_hand_and_errors():
     cfg = _cfg(rows=8, cols=8, max_n_tiles=2, max_tile_m=32)
     assert cfg.tiling(64, 16, 72, 32) == {
         "M": 64,
+        "K": 72,
         "TILE_M": 32,
         "K_TILES": 9,
         "N_TILES": 2,
@@ -89,6 +90,24 @@ def test_tiling_by_hand_and_errors():
         cfg.tiling(64, 17, 72, 32)
     with pytest.raises(SpecError, match=r"^tile_m must be an integer in 1..32, not 33$"):
         cfg.tiling(64, 16, 72, 33)
+
+
+def test_output_stationary_tiling_and_errors():
+    cfg = AcceleratorConfig(array=SystolicConfig(rows=4, cols=2, dataflow="os", acc_bits=20))
+    assert cfg.beat_bits == 4 * 8 + 2 * 8
+    assert cfg.tiling(10, 5, 16) == {
+        "M": 10,
+        "K": 16,
+        "TILE_M": 4,
+        "K_TILES": 1,
+        "N_TILES": 3,
+        "M_TILES": 3,
+    }
+    # 20-bit accumulators hold (2**19 - 1) // 2**14 = 31 products of int8 x int8
+    with pytest.raises(SpecError, match=r"^gemm size K=32 exceeds the 31 products"):
+        cfg.tiling(10, 5, 32)
+    with pytest.raises(SpecError, match=r"^tile_m applies to 'ws' accelerators only"):
+        cfg.tiling(10, 5, 16, 4)
 
 
 def test_register_map_is_word_aligned_unique_and_addressable():
@@ -112,6 +131,7 @@ def test_prediction_equals_hand_derived_cycles(rows, cols, bus, m, n, k, tile_m)
 
     cfg = _cfg(rows=rows, cols=cols, axis_in_bits=bus, max_tile_m=64)
     rep = predict(cfg, m, n, k, tile_m)
+    assert rep.fits
     k_tiles, n_tiles, m_tiles = math.ceil(k / rows), math.ceil(n / cols), math.ceil(m / tile_m)
     passes = k_tiles * n_tiles * m_tiles
     # every pass: rows weight beats + tile_m input beats + (rows + cols - 1) drain
@@ -130,6 +150,10 @@ def test_prediction_equals_hand_derived_cycles(rows, cols, bus, m, n, k, tile_m)
 def test_from_architecture_inverts_architecture(bus):
     cfg = _cfg(rows=4, cols=4, max_tile_m=24, axis_in_bits=bus, max_n_tiles=16, fifo_depth=32)
     assert AcceleratorConfig.from_architecture(cfg.architecture()) == cfg
+    os_cfg = AcceleratorConfig(
+        array=SystolicConfig(rows=4, cols=4, dataflow="os"), axis_in_bits=bus or 64
+    )
+    assert AcceleratorConfig.from_architecture(os_cfg.architecture()) == os_cfg
 
 
 def test_from_architecture_rounds_bus_down_and_names_missing_level():
@@ -142,6 +166,29 @@ def test_from_architecture_rounds_bus_down_and_names_missing_level():
     no_acc = replace(arch, levels=(arch.levels[0], dram))
     with pytest.raises(SpecError, match=r"^architecture '.*' has no shared on-chip level holding"):
         AcceleratorConfig.from_architecture(no_acc)
+
+
+@pytest.mark.parametrize(
+    ("rows", "cols", "bus", "m", "n", "k"),
+    [(4, 4, None, 16, 8, 72), (4, 2, 8, 10, 5, 3), (8, 8, 32, 1, 10, 256)],
+)
+def test_output_stationary_prediction_equals_hand_derived_cycles(rows, cols, bus, m, n, k):
+    from codesign.sim.accelerator import predict
+
+    cfg = AcceleratorConfig(
+        array=SystolicConfig(rows=rows, cols=cols, dataflow="os"), axis_in_bits=bus
+    )
+    rep = predict(cfg, m, n, k)
+    assert rep.fits
+    passes = math.ceil(m / rows) * math.ceil(n / cols)
+    # every pass: K beats, then rows + cols - 2 cycles to the last MAC and rows drain beats
+    assert rep.compute_cycles + rep.fill_drain_cycles == passes * (k + rows + cols - 2 + rows)
+    # every beat carries a padded column of I and a padded row of W
+    read_bits = passes * k * (rows * 8 + cols * 8)
+    bus_bits = cfg.beat_bits if bus is None else bus
+    dram = max(math.ceil(read_bits / bus_bits), passes * rows)
+    assert rep.level_cycles["dram"] == dram
+    assert rep.cycles == max(passes * (k + 2 * rows + cols - 2), dram)
 
 
 # --- host program ------------------------------------------------------------------------------
@@ -187,6 +234,34 @@ def test_program_words_by_hand():
             hi = (out[mm, 2 * n2 + 1] & 0xFF) if 2 * n2 + 1 < 3 else 0
             beats.append(lo | hi << 8)
     assert (decode_outputs(cfg, prog, beats) == out).all()
+
+
+def test_output_stationary_program_words_by_hand():
+    from codesign.sim.accelerator import decode_outputs, program_layer
+
+    cfg = AcceleratorConfig(array=SystolicConfig(rows=2, cols=2, dataflow="os"))
+    a = np.array([[1, -2], [3, 4], [-128, 127]])  # M=3 -> 2 row tiles (row 3 padded)
+    w = np.array([[5, 6, 7], [-8, 9, 10]])  # N=3 -> 2 column tiles
+    prog = program_layer(cfg, a, w, [0] * 3, [2**30] * 3, [1] * 3, 0)
+
+    def pack(values):
+        return sum((int(v) & 0xFF) << (8 * i) for i, v in enumerate(values))
+
+    ap = np.vstack([a, [[0, 0]]])
+    wp = np.hstack([w, [[0], [0]]])
+    expected = [
+        pack([*ap[2 * m2 : 2 * m2 + 2, kk], *wp[kk, 2 * n2 : 2 * n2 + 2]])
+        for n2 in range(2)
+        for m2 in range(2)
+        for kk in range(2)
+    ]
+    assert list(prog.stream_words) == expected
+    assert prog.out_beats == 2 * 4  # 2 column tiles x 4 (padded) rows
+    assert (register_address("K"), 2) in prog.csr_writes
+    out = np.arange(12).reshape(3, 4) - 6
+    op = np.vstack([out, [[99, 99, 99, 99]]])
+    beats = [pack(op[r, 2 * n2 : 2 * n2 + 2]) for n2 in range(2) for r in range(4)]
+    assert (decode_outputs(cfg, prog, beats) == out[:, :3]).all()
 
 
 def test_default_row_tiles_are_balanced():
