@@ -115,6 +115,10 @@ def test_bad_arguments():
         make_mapper("random", objective="power")
     with pytest.raises(SpecError, match=r"^budget must be a positive integer, not 0"):
         make_mapper("local", budget=0)
+    with pytest.raises(SpecError, match=r"^seed must be a non-negative integer, not -1"):
+        make_mapper("random", seed=-1)
+    with pytest.raises(SpecError, match=r"^time_limit_s must be a positive number or None"):
+        make_mapper("local", time_limit_s=0)
     big = conv2d("big", in_channels=64, out_channels=64, input_size=(56, 56), kernel_size=3)
     with pytest.raises(SpecError, match=r"^layer 'big': the mapspace has more than 1000"):
         ExhaustiveMapper(limit=1000).map(big, OS)

@@ -273,7 +273,32 @@ class ExhaustiveMapper:
         return search.result()
 
 
-class RandomMapper:
+class _BudgetedMapper:
+    """Objective, evaluation budget, seed and wall-time limit shared by the searching
+    mappers."""
+
+    def __init__(
+        self, *, objective: str, budget: int, seed: int, time_limit_s: float | None
+    ) -> None:
+        self.objective = _check_objective(objective)
+        self.budget = _check_positive_int("budget", budget)
+        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+            raise SpecError(f"seed must be a non-negative integer, not {seed!r}")
+        self.seed = seed
+        if time_limit_s is not None and not (
+            isinstance(time_limit_s, (int, float)) and time_limit_s > 0
+        ):
+            raise SpecError(f"time_limit_s must be a positive number or None, not {time_limit_s!r}")
+        self.time_limit_s = time_limit_s
+
+    def _done(self, search: _Search) -> bool:
+        """Budget spent or wall time over."""
+        return search.evaluations >= self.budget or (
+            self.time_limit_s is not None and search.elapsed() > self.time_limit_s
+        )
+
+
+class RandomMapper(_BudgetedMapper):
     """Uniform random valid tilings with random canonical loop orders.
 
     Parameters
@@ -299,18 +324,13 @@ class RandomMapper:
         time_limit_s: float | None = None,
         batch_size: int = 1000,
     ) -> None:
-        self.objective = _check_objective(objective)
-        self.budget = _check_positive_int("budget", budget)
-        self.seed = seed
-        self.time_limit_s = time_limit_s
+        super().__init__(objective=objective, budget=budget, seed=seed, time_limit_s=time_limit_s)
         self.batch_size = _check_positive_int("batch_size", batch_size)
 
     def map(self, nest: LoopNest, arch) -> MapperResult:
         search = _Search(nest, arch, self.objective)
         rng = np.random.default_rng(self.seed)
-        while search.evaluations < self.budget:
-            if self.time_limit_s is not None and search.elapsed() > self.time_limit_s:
-                break
+        while not self._done(search):
             n = min(self.batch_size, self.budget - search.evaluations)
             f, p = _sample_valid(search.space, rng, n)
             if len(f) == 0:
@@ -319,7 +339,7 @@ class RandomMapper:
         return search.result()
 
 
-class LocalSearchMapper:
+class LocalSearchMapper(_BudgetedMapper):
     """Random start, then steepest-descent local search with restarts.
 
     A quarter of the budget (at most ``init``) goes to random valid mappings; from the best
@@ -354,10 +374,7 @@ class LocalSearchMapper:
         time_limit_s: float | None = None,
         init: int = 500,
     ) -> None:
-        self.objective = _check_objective(objective)
-        self.budget = _check_positive_int("budget", budget)
-        self.seed = seed
-        self.time_limit_s = time_limit_s
+        super().__init__(objective=objective, budget=budget, seed=seed, time_limit_s=time_limit_s)
         self.init = _check_positive_int("init", init)
 
     def map(self, nest: LoopNest, arch) -> MapperResult:
@@ -369,34 +386,36 @@ class LocalSearchMapper:
             return search.result()
         v0 = search.score(f0, p0)
         starts = [int(i) for i in np.argsort(v0, kind="stable") if np.isfinite(v0[i])]
+        if not starts:
+            return search.result()
         moves = _moves(space)
         visited: set[bytes] = set()
-        for s in starts:
-            cur_f, cur_p, cur_v = f0[s], p0[s], v0[s]
-            if _key(cur_f, cur_p) in visited:
-                continue
-            while search.evaluations < self.budget:
-                if self.time_limit_s is not None and search.elapsed() > self.time_limit_s:
-                    return search.result()
-                visited.add(_key(cur_f, cur_p))
-                nf, np_ = _neighbours(space, moves, cur_f, cur_p)
+
+        def descend(f: np.ndarray, p: np.ndarray, v: float) -> None:
+            """Steepest descent: score every unvisited neighbour, move to the best while it
+            improves."""
+            while not self._done(search):
+                visited.add(_key(f, p))
+                nf, np_ = _neighbours(space, moves, f, p)
                 fresh = np.array([_key(a, b) not in visited for a, b in zip(nf, np_, strict=True)])
                 nf, np_ = nf[fresh], np_[fresh]
                 if len(nf) == 0:
-                    break
-                v = search.score(nf, np_)
-                i = int(np.argmin(v))
-                if not v[i] < cur_v:
+                    return
+                cv = search.score(nf, np_)
+                i = int(np.argmin(cv))
+                if not cv[i] < v:
                     visited.update(_key(a, b) for a, b in zip(nf, np_, strict=True))
-                    break
-                cur_f, cur_p, cur_v = nf[i], np_[i], v[i]
-            if search.evaluations >= self.budget:
+                    return
+                f, p, v = nf[i], np_[i], cv[i]
+
+        for s in starts:
+            if self._done(search):
                 break
+            if _key(f0[s], p0[s]) not in visited:
+                descend(f0[s], p0[s], v0[s])
         # every start descended and budget left: kick the best mapping with a few random
         # moves and descend again (iterated local search)
-        while search.evaluations < self.budget and search.best is not None:
-            if self.time_limit_s is not None and search.elapsed() > self.time_limit_s:
-                break
+        while not self._done(search):
             f, p = search.best
             for _ in range(int(rng.integers(2, 5))):
                 nf, np_ = _neighbours(space, moves, f, p)
@@ -404,19 +423,7 @@ class LocalSearchMapper:
                     break
                 k = int(rng.integers(len(nf)))
                 f, p = nf[k], np_[k]
-            cur_v = search.score(f[None], p[None])[0]
-            while search.evaluations < self.budget:
-                nf, np_ = _neighbours(space, moves, f, p)
-                fresh = np.array([_key(a, b) not in visited for a, b in zip(nf, np_, strict=True)])
-                nf, np_ = nf[fresh], np_[fresh]
-                if len(nf) == 0:
-                    break
-                v = search.score(nf, np_)
-                visited.update(_key(a, b) for a, b in zip(nf, np_, strict=True))
-                i = int(np.argmin(v))
-                if not v[i] < cur_v:
-                    break
-                f, p, cur_v = nf[i], np_[i], v[i]
+            descend(f, p, search.score(f[None], p[None])[0])
         return search.result()
 
 
