@@ -79,11 +79,12 @@ def run(args: argparse.Namespace, array: object, *, top: str | None = None) -> i
         f"{result.export_seconds:.2f} s) and {result.manifest_path}"
     )
     a = config.array
+    acc = "" if config.output_stationary else f"acc_buf {config.max_tile_m} x {a.cols} int32, "
     print(
-        f"top {manifest['top']}: accelerator around a {a.rows}x{a.cols} ws array "
-        f"(a{a.act_bits} w{a.weight_bits}), acc_buf {config.max_tile_m} x {a.cols} int32, "
-        f"{config.max_channels} channels, FIFO {config.fifo_depth} beats, "
-        f"s_axis {config.axis_in_bits} bits, m_axis {config.axis_out_bits} bits"
+        f"top {manifest['top']}: accelerator around a {a.rows}x{a.cols} {a.dataflow.value} "
+        f"array (a{a.act_bits} w{a.weight_bits}), {acc}{config.max_channels} channels, "
+        f"FIFO {config.fifo_depth} beats, s_axis {config.axis_in_bits} bits, "
+        f"m_axis {config.axis_out_bits} bits"
     )
     print("  registers:")
     for reg in manifest["register_map"]:
