@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 
 from codesign.hw import accel_command
+from codesign.hw.config import SystolicConfig
+
+from codesign.errors import SpecError
 
 __all__ = ["HELP", "add_arguments", "run"]
 
@@ -49,10 +52,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build the configuration, export ``<top>.v`` and ``manifest.json``, print a summary."""
-    from codesign.hw.config import SystolicConfig
-
-    from codesign.errors import SpecError
-
     given = {k: getattr(args, k) for k in _SHAPE_OPTIONS if getattr(args, k) is not None}
     if args.design is not None:
         if given:
