@@ -413,12 +413,15 @@ def run_program(
     waves: bool = False,
     work_dir: str | os.PathLike | None = None,
     cache_dir: str | os.PathLike | None = None,
+    repeat: int = 1,
 ) -> tuple[dict, Build, BenchRun, float]:
     """Simulate the program; returns the bench's result dict (see
     ``codesign.sim.tb_accelerator``), the build, the run and the wall time in seconds."""
     for name, p in (("back_pressure", back_pressure), ("idle", idle)):
         if not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
             raise SpecError(f"{name} must be a probability in [0, 1), not {p!r}")
+    if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 1:
+        raise SpecError(f"repeat must be a positive integer, not {repeat!r}")
     build = build_design([design.verilog_path], design.top, waves=waves, cache_dir=cache_dir)
     slack = 5 if back_pressure > 0 or idle > 0 else 1
     job = {
@@ -426,13 +429,17 @@ def run_program(
         "csr_writes": [list(x) for x in program.csr_writes],
         "stream_in": list(program.stream_words),
         "out_beats": program.out_beats,
+        "repeat": repeat,
         "input_pause_probability": idle,
         "output_pause_probability": back_pressure,
         "status_address": register_address("STATUS"),
         "cycles_address": register_address("CYCLES"),
-        "timeout_cycles": 10_000
-        + 8 * slack * (len(program.stream_words) + program.out_beats)
-        + 4 * slack * len(program.csr_writes),
+        "timeout_cycles": repeat
+        * (
+            10_000
+            + 8 * slack * (len(program.stream_words) + program.out_beats)
+            + 4 * slack * len(program.csr_writes)
+        ),
     }
     start = time.perf_counter()
     run = run_bench(build, TB_MODULE, job=job, seed=seed, work_dir=work_dir, waves=waves)
@@ -451,6 +458,7 @@ def _verify(
     waves: bool = False,
     work_dir: str | os.PathLike | None = None,
     cache_dir: str | os.PathLike | None = None,
+    repeat: int = 1,
 ) -> AcceleratorResult:
     res, build, run, seconds = run_program(
         design,
@@ -461,20 +469,27 @@ def _verify(
         waves=waves,
         work_dir=work_dir,
         cache_dir=cache_dir,
+        repeat=repeat,
     )
     board = Scoreboard()  # output elements
     protocol = Scoreboard()  # tlast and the STATUS register
-    outs = res.get("out", [])
-    if res.get("timed_out") or len(outs) != program.out_beats:
+    runs = res.get("runs", [])
+    if res.get("timed_out") or len(runs) != repeat:
         board.compared += 1
-        board._record(
-            Mismatch(where="timeout", index=(len(outs),), expected=program.out_beats, actual=None)
-        )
-    else:
-        board.compare_arrays("O", reference, decode_outputs(design.config, program, outs))
-        lasts = res.get("out_last", [])
+        board._record(Mismatch(where="timeout", index=(len(runs),), expected=repeat, actual=None))
+    for i, layer in enumerate(runs):
+        outs = layer.get("out", [])
+        where = "O" if i == 0 else f"O (run {i + 1})"
+        if len(outs) != program.out_beats:
+            board.compared += 1
+            board._record(
+                Mismatch(where=where, index=(len(outs),), expected=program.out_beats, actual=None)
+            )
+            continue
+        board.compare_arrays(where, reference, decode_outputs(design.config, program, outs))
+        lasts = layer.get("out_last", [])
         protocol.compare_items("m_axis_tlast", [0] * (len(lasts) - 1) + [1], lasts)
-        protocol.compare_items("STATUS", [STATUS_DONE], [res.get("status")])
+        protocol.compare_items("STATUS", [STATUS_DONE], [layer.get("status")])
     report = predict(design.config, program.m, program.n, program.k, program.tile_m)
     measured = int(res.get("cycles", -1))
     predicted = int(report.cycles)
@@ -535,7 +550,8 @@ def verify_accelerator_gemm(
     """Run ``requant(bias + a @ w)`` through the accelerator and compare with
     ``codesign.quant.intref.requantize`` of the int64 torch product (see `program_layer`;
     ``options``: ``seed``, ``back_pressure``, ``idle``, ``waves``, ``work_dir``,
-    ``cache_dir``)."""
+    ``cache_dir``, ``repeat`` (run the layer this many times back to back without a reset;
+    every run is compared, cycles are the first run's))."""
     program = program_layer(design.config, a, w, bias, multiplier, shift, zero_point, tile_m=tile_m)
     acc = torch.matmul(
         torch.as_tensor(_matrix("a", a)), torch.as_tensor(_matrix("w", w))

@@ -10,7 +10,8 @@ Runs inside the simulator (``codesign.sim.accelerator.run_program`` starts it). 
       "out_beats": 64,                           # m_axis beats to collect
       "input_pause_probability": 0.0,            # idle cycles on s_axis
       "output_pause_probability": 0.0,           # m_axis_tready low
-      "status_address": 4, "cycles_address": 28
+      "status_address": 4, "cycles_address": 28,
+      "repeat": 1                                # run the layer this many times, no reset
     }
 
 Cycles are numbered from the rising edge after the start write. The result holds the output
@@ -129,13 +130,12 @@ class AcceleratorTB:
         await RisingEdge(dut.clk)
         dut.m_axis_tready.value = 0
 
-    async def run(self) -> dict:
-        """Configure, start, stream, collect; returns the result dict."""
+    async def run_layer(self) -> dict:
+        """Configure, start, stream and collect one layer; returns its record."""
         job = self.job
-        await self.reset()
+        self.in_cycles, self.out_words, self.out_last, self.out_cycles = [], [], [], []
         for address, value in job["csr_writes"]:
             await self.csr_write(int(address), int(value))
-        cocotb.start_soon(self._count())
         source = cocotb.start_soon(self._source(deque(int(w) for w in job["stream_in"])))
         sink = cocotb.start_soon(self._sink(int(job["out_beats"])))
         await source
@@ -146,7 +146,7 @@ class AcceleratorTB:
             if status & 2:
                 break
         cycles_reg = await self.csr_read(int(job.get("cycles_address", 28)))
-        result = {
+        record = {
             "out": self.out_words,
             "out_last": self.out_last,
             "status": status,
@@ -154,10 +154,18 @@ class AcceleratorTB:
             "in_beats": len(self.in_cycles),
         }
         if self.in_cycles and self.out_cycles:
-            result["first_in_cycle"] = self.in_cycles[0]
-            result["last_out_cycle"] = self.out_cycles[-1]
-            result["cycles"] = self.out_cycles[-1] - self.in_cycles[0] + 1
-        return result
+            record["first_in_cycle"] = self.in_cycles[0]
+            record["last_out_cycle"] = self.out_cycles[-1]
+            record["cycles"] = self.out_cycles[-1] - self.in_cycles[0] + 1
+        return record
+
+    async def run(self) -> dict:
+        """Reset, then run the layer ``repeat`` times back to back (no reset in between);
+        returns the first run's record with every run's record under ``runs``."""
+        await self.reset()
+        cocotb.start_soon(self._count())
+        runs = [await self.run_layer() for _ in range(int(self.job.get("repeat", 1)))]
+        return {**runs[0], "runs": runs}
 
 
 async def run_job(dut: object, job: dict) -> dict:
