@@ -128,7 +128,7 @@ def main() -> None:
             + num(row["latency_cycles"], ",.0f", 12)
             + num(None if e is None else e / 1e6, ".2f", 12)
             + num(row["wall_s"], ".2f", 9)
-            + num(row.get("evals_per_s"), ",.0f", 12)
+            + num(row.get("evals_per_s"), ".3g", 12)
             + num(row.get("latency_ratio"), ".3f", 9)
             + num(row.get("energy_ratio"), ".3f", 9),
             flush=True,
