@@ -252,7 +252,7 @@ def test_resume_after_kill_gives_the_same_final_set_without_duplicates(tmp_path)
     script = tmp_path / "run.py"
     script.write_text(_SCRIPT.format(tests=str(__import__("pathlib").Path(__file__).parent)))
     killed, full = tmp_path / "killed.db", tmp_path / "full.db"
-    proc = subprocess.Popen([sys.executable, str(script), str(killed), "0.05"])
+    proc = subprocess.Popen([sys.executable, str(script), str(killed), "0.1"])
     deadline = time.monotonic() + 60
     count = 0
     while time.monotonic() < deadline and count < 12:
