@@ -219,3 +219,10 @@ def test_mapspace_reports_its_size():
     n = ExhaustiveMapper(limit=10**7).count(*CASES[0])
     assert n == _optimum(0).evaluations
     assert 0 < n < space.raw_size
+
+
+@pytest.mark.parametrize("name", ["random", "local"])
+def test_wall_time_limit_stops_the_search_early(name):
+    r = make_mapper(name, budget=10**7, time_limit_s=0.05).map(*CASES[0])
+    assert 0 < r.evaluations < 10**7
+    assert r.wall_s < 5.0  # stopped long before the evaluation budget
