@@ -353,3 +353,81 @@ def test_generate_options_take_buffer_sizes_from_a_design_point(tmp_path):
     assert (got.max_tile_m, got.axis_in_bits, got.fifo_depth) == (24, 16, 8)
     args.design = None
     assert config_from_args(args, cfg.array) == AcceleratorConfig(array=cfg.array, fifo_depth=8)
+
+
+# --- the controller and CSR bank in the Amaranth simulator -------------------------------------
+
+
+@pytest.mark.parametrize("dataflow", ["ws", "os"])
+def test_csr_semantics_and_a_small_layer_in_the_amaranth_simulator(dataflow):
+    from amaranth.sim import Simulator
+    from codesign.hw.accelerator import Accelerator
+    from codesign.sim.accelerator import decode_outputs, program_layer
+
+    from codesign.quant.intref import requantize
+
+    cfg = AcceleratorConfig(
+        array=SystolicConfig(rows=2, cols=2, dataflow=dataflow),
+        max_tile_m=4,
+        max_n_tiles=2,
+        fifo_depth=4,
+        axis_in_bits=8,
+    )
+    rng = np.random.default_rng(3)
+    m, n, k = 3, 3, 5
+    a, w = rng.integers(-128, 128, (m, k)), rng.integers(-128, 128, (k, n))
+    bias, mult, shift = rng.integers(-500, 500, n), rng.integers(2**30, 2**31, n), [9, 10, 11]
+    prog = program_layer(cfg, a, w, bias, mult, shift, -4)
+    expected = requantize(
+        torch.tensor(a @ w + bias), torch.tensor(mult), torch.tensor(shift), -4, 8, channel_axis=1
+    ).numpy()
+    dut = Accelerator(cfg)
+    seen: dict = {"out": [], "last": []}
+    status, m_addr = register_address("STATUS"), register_address("M")
+
+    async def bench(ctx):
+        async def write(address, value):
+            ctx.set(dut.csr_addr, address)
+            ctx.set(dut.csr_wdata, value)
+            ctx.set(dut.csr_we, 1)
+            await ctx.tick()
+            ctx.set(dut.csr_we, 0)
+
+        async def read(address):
+            ctx.set(dut.csr_addr, address)
+            await ctx.tick()
+            return ctx.get(dut.csr_rdata)
+
+        seen["idle_status"] = await read(status)
+        for address, value in prog.csr_writes:
+            await write(address, value)
+        seen["busy_status"] = await read(status)
+        await write(m_addr, 999)  # ignored while busy
+        ctx.set(dut.m_axis_tready, 1)
+        words = list(prog.stream_words)
+        for _ in range(2000):
+            if len(seen["out"]) == prog.out_beats:
+                break
+            ctx.set(dut.s_axis_tvalid, int(bool(words)))
+            ctx.set(dut.s_axis_tdata, words[0] if words else 0)
+            took = bool(words) and ctx.get(dut.s_axis_tready)
+            if ctx.get(dut.m_axis_tvalid):
+                seen["out"].append(ctx.get(dut.m_axis_tdata))
+                seen["last"].append(ctx.get(dut.m_axis_tlast))
+            await ctx.tick()
+            if took:
+                words.pop(0)
+        ctx.set(dut.s_axis_tvalid, 0)
+        await ctx.tick()
+        seen["done_status"] = await read(status)
+        seen["irq"] = ctx.get(dut.irq)
+        seen["m"] = await read(m_addr)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    assert (seen["idle_status"], seen["busy_status"], seen["done_status"]) == (0, 1, 2)
+    assert seen["irq"] == 1 and seen["m"] == m
+    assert seen["last"] == [0] * (prog.out_beats - 1) + [1]
+    assert (decode_outputs(cfg, prog, seen["out"]) == expected).all()
