@@ -66,6 +66,20 @@ def test_manifest_describes_bus_interfaces(designs):
         assert name in header
 
 
+@pytest.mark.parametrize("name", ["wide", "os"])
+def test_verilog_compiles_without_warnings(designs, tmp_path, name):
+    import subprocess
+
+    design = designs[name]
+    out = subprocess.run(
+        ["iverilog", "-g2005", "-Wall", "-o", str(tmp_path / "a.vvp"), str(design.verilog_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0 and out.stdout + out.stderr == ""
+
+
 def test_digits_conv2_whole_layer_bit_exact_and_cycles_within_2_percent(designs, tmp_path):
     from codesign.sim.accelerator import verify_accelerator_layer
 
