@@ -510,3 +510,43 @@ class AcceleratorConfig:
             rows=(("K", self.rows),),
             cols=(("N", self.cols),),
         )
+
+    def tile_m_of(self, mapping: Any, m: int, n: int, k: int) -> int | None:
+        """The TILE_M with which the controller executes ``mapping`` (e.g. a mapper's choice on
+        `architecture`) for a GEMM ``M x N x K``; None for ``os`` (no TILE_M). `SpecError`
+        naming the first difference if the controller cannot execute it: the controller runs
+        exactly the mappings of `mapping` (loop order at DRAM aside, which changes no traffic
+        here because no on-chip level keeps inputs or weights)."""
+        from codesign.mapping.mapping import Mapping
+
+        if not isinstance(mapping, Mapping):
+            raise SpecError(f"mapping must be a codesign.mapping.Mapping, not {type(mapping)}")
+        loops = {lv.name: dict(lv.loops) for lv in mapping.levels}
+        tile_m = None
+        if not self.output_stationary:
+            tile_m = loops.get("weight_reg", {}).get("M", 1)
+        reference = self.mapping(m, n, k, tile_m)
+
+        def factors(mp: Mapping) -> dict[str, dict[str, int]]:
+            out = {lv.name: {d: f for d, f in lv.loops if f > 1} for lv in mp.levels}
+            out["rows"] = {d: f for d, f in mp.rows if f > 1}
+            out["cols"] = {d: f for d, f in mp.cols if f > 1}
+            return out
+
+        got, want = factors(mapping), factors(reference)
+        for place in want:
+            if got.get(place, {}) != want[place]:
+                raise SpecError(
+                    f"mapping {place} loops {got.get(place, {})} cannot be executed by the "
+                    f"{self.dataflow.value} controller; it runs {want[place]} there for this "
+                    f"layer (see AcceleratorConfig.mapping)"
+                )
+        holds = {lv.name: lv.holds for lv in self.architecture().levels}
+        for lv in mapping.levels:
+            if lv.keep is not None and lv.name in holds and lv.keep != holds[lv.name]:
+                raise SpecError(
+                    f"mapping level {lv.name!r} keep must be what the RTL keeps there, "
+                    f"{sorted(r.value for r in holds[lv.name])}, not "
+                    f"{sorted(r.value for r in lv.keep)}"
+                )
+        return tile_m

@@ -191,6 +191,62 @@ def test_output_stationary_prediction_equals_hand_derived_cycles(rows, cols, bus
     assert rep.cycles == max(passes * (k + 2 * rows + cols - 2), dram)
 
 
+def test_tile_m_of_accepts_the_controllers_mappings_and_names_the_first_difference():
+    from codesign.mapping.mapping import LevelMapping, Mapping
+
+    ws = _cfg(rows=4, cols=4, max_tile_m=32)
+    assert ws.tile_m_of(ws.mapping(64, 8, 20, 16), 64, 8, 20) == 16
+    os_cfg = AcceleratorConfig(array=SystolicConfig(rows=4, cols=4, dataflow="os"))
+    assert os_cfg.tile_m_of(os_cfg.mapping(10, 8, 20), 10, 8, 20) is None
+    other = Mapping(
+        levels=(
+            LevelMapping(name="weight_reg", loops=(("M", 16),)),
+            LevelMapping(name="acc_buf", loops=(("K", 5),)),
+            LevelMapping(name="dram", loops=(("M", 2), ("K", 1), ("N", 2))),
+        ),
+        rows=(("K", 4),),
+        cols=(("N", 4),),
+    )
+    assert ws.tile_m_of(other, 32, 8, 20) == 16  # order at DRAM and unit factors do not matter
+    moved = Mapping(
+        levels=(
+            LevelMapping(name="weight_reg", loops=(("M", 16),)),
+            LevelMapping(name="acc_buf", loops=(("K", 5), ("M", 2))),
+            LevelMapping(name="dram", loops=(("N", 2),)),
+        ),
+        rows=(("K", 4),),
+        cols=(("N", 4),),
+    )
+    with pytest.raises(SpecError, match=r"^mapping acc_buf loops \{'K': 5, 'M': 2\} cannot be"):
+        ws.tile_m_of(moved, 32, 8, 20)
+    bypass = Mapping(
+        levels=(
+            LevelMapping(name="weight_reg", loops=(("M", 16),)),
+            LevelMapping(name="acc_buf", loops=(("K", 5),), keep=frozenset()),
+            LevelMapping(name="dram", loops=(("N", 2), ("M", 2))),
+        ),
+        rows=(("K", 4),),
+        cols=(("N", 4),),
+    )
+    with pytest.raises(SpecError, match=r"^mapping level 'acc_buf' keep must be what the RTL"):
+        ws.tile_m_of(bypass, 32, 8, 20)
+
+
+def test_the_exhaustive_mappers_edp_optimum_is_what_the_controller_runs():
+    from codesign.explore.mapper import ExhaustiveMapper
+    from codesign.workload.loopnest import linear
+
+    cfg = _cfg(rows=4, cols=4, max_tile_m=16)
+    m, n, k = 16, 8, 12
+    nest = linear("g", in_features=k, out_features=n, leading=m, output_bits=8)
+    best = ExhaustiveMapper(objective="edp").map(nest, cfg.architecture())
+    tile_m = cfg.tile_m_of(best.mapping, m, n, k)
+    # the largest row tile amortizes the per-pass fill/drain best; keeping the partial sums in
+    # acc_buf (not DRAM) costs the same cycles and less energy
+    assert tile_m == 16
+    assert best.cycles == 3 * 2 * (16 + 2 * 4 + 4 - 1)
+
+
 # --- host program ------------------------------------------------------------------------------
 
 
