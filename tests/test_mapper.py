@@ -18,6 +18,7 @@ from codesign.explore.mapper import (
     LocalSearchMapper,
     Mapper,
     make_mapper,
+    with_exhaustive_gap,
 )
 from codesign.explore.mapspace import build_mapspace, factorizations
 from codesign.mapping.dataflow import TEMPLATES, dim_roles
@@ -226,3 +227,12 @@ def test_wall_time_limit_stops_the_search_early(name):
     r = make_mapper(name, budget=10**7, time_limit_s=0.05).map(*CASES[0])
     assert 0 < r.evaluations < 10**7
     assert r.wall_s < 5.0  # stopped long before the evaluation budget
+
+
+def test_results_carry_the_exhaustive_gap_where_the_space_is_small():
+    r = LocalSearchMapper(budget=300, seed=0).map(*CASES[0])
+    assert r.gap_to_exhaustive is None
+    checked = with_exhaustive_gap(r, *CASES[0], limit=10**7)
+    assert checked.exhaustive_value == _optimum(0).value
+    assert checked.gap_to_exhaustive == pytest.approx(r.value / _optimum(0).value - 1)
+    assert with_exhaustive_gap(r, *CASES[0], limit=10) == r  # too large: unchanged

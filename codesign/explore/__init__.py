@@ -30,6 +30,7 @@ from codesign.explore.mapper import (
     MapperResult,
     RandomMapper,
     make_mapper,
+    with_exhaustive_gap,
 )
 from codesign.explore.mapspace import Mapspace, build_mapspace
 from codesign.explore.pareto import (
@@ -113,5 +114,6 @@ __all__ = [
     "parse_objectives",
     "parse_pruning",
     "write_csv",
+    "with_exhaustive_gap",
     "write_json",
 ]

@@ -12,6 +12,7 @@ The objective per layer is ``latency`` (cycles), ``energy`` (pJ) or ``edp`` (pJ 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import time
@@ -36,6 +37,7 @@ __all__ = [
     "LocalSearchMapper",
     "make_mapper",
     "objective_values",
+    "with_exhaustive_gap",
 ]
 
 MAPPER_OBJECTIVES: tuple[str, ...] = ("latency", "energy", "edp")
@@ -95,6 +97,8 @@ class MapperResult:
         Wall time of the search.
     mapspace_size : int
         Tilings x loop orders of the pruned mapspace before capacity pruning (an upper bound).
+    exhaustive_value : float or None
+        The exhaustive optimum of the objective, when it was computed (`with_exhaustive_gap`).
     """
 
     layer: str
@@ -107,11 +111,17 @@ class MapperResult:
     evaluations: int
     wall_s: float
     mapspace_size: int
+    exhaustive_value: float | None = None
 
     @property
     def gap_to_bound(self) -> float:
         """``value / lower_bound - 1`` (0 means the bound is reached)."""
         return self.value / self.lower_bound - 1.0
+
+    @property
+    def gap_to_exhaustive(self) -> float | None:
+        """``value / exhaustive_value - 1``, or ``None`` when the optimum is unknown."""
+        return None if self.exhaustive_value is None else self.value / self.exhaustive_value - 1.0
 
     def gap_to(self, optimum: MapperResult) -> float:
         """``value / optimum.value - 1``: the gap to another (e.g. exhaustive) result."""
@@ -485,6 +495,18 @@ def _neighbours(
         first = np.argmax(can, axis=2)
         np_ = np.where(stale, first, np_)
     return nf, np_
+
+
+def with_exhaustive_gap(
+    result: MapperResult, nest: LoopNest, arch, *, limit: int = 2_000_000
+) -> MapperResult:
+    """``result`` carrying the exhaustive optimum of its layer when the pruned mapspace has at
+    most ``limit`` mappings (otherwise unchanged, ``gap_to_exhaustive`` stays ``None``)."""
+    try:
+        best = ExhaustiveMapper(objective=result.objective, limit=limit).map(nest, arch)
+    except SpecError:
+        return result
+    return dataclasses.replace(result, exhaustive_value=best.value)
 
 
 MAPPERS: tuple[str, ...] = ("exhaustive", "random", "local")
