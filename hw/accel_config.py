@@ -205,6 +205,13 @@ class AcceleratorConfig:
     axis_in_bits : int or None
         Width of ``s_axis_tdata``; must divide `beat_bits` (a width converter assembles
         ``beat_bits / axis_in_bits`` bus words per beat). ``None``: `beat_bits`.
+    input_buffer : bool
+        ``ws`` only: an input buffer of ``max_tile_m`` rows of ``rows * act_bits`` bits keeps
+        the ``T x rows`` input slice of a pass on chip and reuses it for every column tile: the
+        loop order becomes ``m2, k2, n2``, inputs are streamed once (in the ``n2 = 0`` pass of
+        each ``(m2, k2)``) and the accumulator buffer holds ``max_tile_m x max_n_tiles`` rows
+        (the partial sums of every column tile). False: inputs are re-streamed for every column
+        tile (loop order ``n2, m2, k2``).
     """
 
     array: SystolicConfig
@@ -212,6 +219,7 @@ class AcceleratorConfig:
     max_n_tiles: int = 16
     fifo_depth: int = 32
     axis_in_bits: int | None = None
+    input_buffer: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.array, SystolicConfig):
@@ -229,6 +237,13 @@ class AcceleratorConfig:
         _bounded("max_tile_m", self.max_tile_m, 1, MAX_TILE_M)
         _bounded("max_n_tiles", self.max_n_tiles, 1, 2**DIM_BITS - 1)
         _bounded("fifo_depth", self.fifo_depth, 2, MAX_FIFO_DEPTH)
+        if not isinstance(self.input_buffer, bool):
+            raise SpecError(f"input_buffer must be true or false, not {self.input_buffer!r}")
+        if self.input_buffer and self.output_stationary:
+            raise SpecError(
+                "input_buffer applies to 'ws' accelerators only, not 'os' (its PEs hold the "
+                "outputs, not the weights)"
+            )
         if self.axis_in_bits is None:
             object.__setattr__(self, "axis_in_bits", self.beat_bits)
         width = self.axis_in_bits
@@ -253,6 +268,12 @@ class AcceleratorConfig:
     def output_stationary(self) -> bool:
         """Whether the array is output-stationary."""
         return self.array.dataflow is Dataflow.OUTPUT_STATIONARY
+
+    @property
+    def acc_buf_rows(self) -> int:
+        """Depth of the accumulator buffer: ``max_tile_m`` (times ``max_n_tiles`` with an
+        input buffer)."""
+        return self.max_tile_m * (self.max_n_tiles if self.input_buffer else 1)
 
     @property
     def rows(self) -> int:
@@ -296,6 +317,7 @@ class AcceleratorConfig:
         return (
             f"accel_{a.dataflow.value}_{a.rows}x{a.cols}_a{a.act_bits}w{a.weight_bits}"
             + ("" if self.output_stationary else f"_t{self.max_tile_m}")
+            + ("_ib" if self.input_buffer else "")
             + f"_bus{self.axis_in_bits}"
         )
 
@@ -307,6 +329,7 @@ class AcceleratorConfig:
             "max_n_tiles": self.max_n_tiles,
             "fifo_depth": self.fifo_depth,
             "axis_in_bits": self.axis_in_bits,
+            "input_buffer": self.input_buffer,
         }
 
     @classmethod
@@ -336,8 +359,10 @@ class AcceleratorConfig:
 
         The array comes from ``SystolicConfig.from_architecture`` (``ws`` or ``os``); for
         ``ws`` the accumulator buffer from the innermost shared on-chip level that holds
-        outputs (``max_tile_m = size_bits // (cols * 32)``); ``axis_in_bits`` is the widest
-        divisor of the beat width not above the outermost level's ``read_bits_per_cycle``.
+        outputs (``max_tile_m = size_bits // (cols * 32)``); when a shared on-chip level holds
+        inputs, it is the input buffer (``max_tile_m = size_bits // (rows * act_bits)``) and the
+        accumulator buffer sets ``max_n_tiles``; ``axis_in_bits`` is the widest divisor of the
+        beat width not above the outermost level's ``read_bits_per_cycle``.
         """
         from codesign.workload.loopnest import TensorRole
 
@@ -362,21 +387,41 @@ class AcceleratorConfig:
                     f"level {acc.name!r}: size_bits {acc.size_bits} is less than one accumulator "
                     f"row of cols x {SUM_BITS} = {acc_row} bits"
                 )
-            fields["max_tile_m"] = min(acc.size_bits // acc_row, MAX_TILE_M)
+            inputs = [
+                lv for lv in arch.levels[:-1] if lv.instances == 1 and TensorRole.INPUTS in lv.holds
+            ]
+            if inputs:  # max_tile_m from the input buffer, column tiles from acc_buf
+                in_row = array.rows * array.act_bits
+                tile_m = min(inputs[0].size_bits // in_row, MAX_TILE_M)
+                if tile_m < 1 or acc.size_bits < tile_m * acc_row:
+                    raise SpecError(
+                        f"levels {inputs[0].name!r} and {acc.name!r}: size_bits "
+                        f"{inputs[0].size_bits} and {acc.size_bits} do not hold one row tile "
+                        f"(rows x act_bits = {in_row} bits per input row, cols x {SUM_BITS} = "
+                        f"{acc_row} bits per accumulator row)"
+                    )
+                fields.update(
+                    input_buffer=True,
+                    max_tile_m=tile_m,
+                    max_n_tiles=min(acc.size_bits // (tile_m * acc_row), 2**DIM_BITS - 1),
+                )
+            else:
+                fields["max_tile_m"] = min(acc.size_bits // acc_row, MAX_TILE_M)
         beat = cls(array=array).beat_bits
         bandwidth = arch.levels[-1].read_bits_per_cycle
         bus = max(d for d in range(1, beat + 1) if beat % d == 0 and d <= bandwidth)
-        return cls(
-            array=array, max_n_tiles=max_n_tiles, fifo_depth=fifo_depth, axis_in_bits=bus, **fields
-        )
+        fields.setdefault("max_n_tiles", max_n_tiles)
+        return cls(array=array, fifo_depth=fifo_depth, axis_in_bits=bus, **fields)
 
     # --- the cost model's view ----------------------------------------------------------------
 
     def architecture(self, *, clock_mhz: float = 100.0) -> Any:
         """The ``codesign.arch.Architecture`` this accelerator implements, for the cost model.
 
-        Levels, innermost first. ``ws``: ``weight_reg`` (one weight per PE), ``acc_buf`` (the
-        accumulator buffer, ``max_tile_m x cols`` int32, one row per cycle) and ``dram``.
+        Levels, innermost first. ``ws``: ``weight_reg`` (one weight per PE), with an input
+        buffer ``in_buf`` (``max_tile_m`` rows of ``rows`` inputs, one row per cycle),
+        ``acc_buf`` (the accumulator buffer, `acc_buf_rows` rows of ``cols`` int32, one row per
+        cycle), and ``dram``.
         ``os``: ``acc_reg`` (one int32 accumulator per PE) and ``dram``. ``dram`` reads at
         ``axis_in_bits`` per cycle over ``s_axis`` and writes at `axis_out_bits` over
         ``m_axis``. The prefetch FIFO is a rate-matching buffer, not a level: it holds no tile.
@@ -432,7 +477,7 @@ class AcceleratorConfig:
             levels = (register("acc_reg", SUM_BITS, TensorRole.OUTPUTS), dram)
         else:
             acc_row = a.cols * SUM_BITS
-            acc_bits = self.max_tile_m * acc_row
+            acc_bits = self.acc_buf_rows * acc_row
             acc_pj = tech.sram_access_energy_pj(acc_bits, acc_row)
             acc_buf = MemoryLevel(
                 name="acc_buf",
@@ -445,7 +490,24 @@ class AcceleratorConfig:
                 holds=frozenset({TensorRole.OUTPUTS}),
                 area_um2=tech.sram_area_um2(acc_bits),
             )
-            levels = (register("weight_reg", a.weight_bits, TensorRole.WEIGHTS), acc_buf, dram)
+            levels = (register("weight_reg", a.weight_bits, TensorRole.WEIGHTS),)
+            if self.input_buffer:
+                in_row = a.rows * a.act_bits
+                in_bits = self.max_tile_m * in_row
+                in_pj = tech.sram_access_energy_pj(in_bits, in_row)
+                in_buf = MemoryLevel(
+                    name="in_buf",
+                    size_bits=in_bits,
+                    word_bits=in_row,
+                    read_bits_per_cycle=in_row,
+                    write_bits_per_cycle=in_row,
+                    read_energy_pj=in_pj,
+                    write_energy_pj=in_pj,
+                    holds=frozenset({TensorRole.INPUTS}),
+                    area_um2=tech.sram_area_um2(in_bits),
+                )
+                levels = (*levels, in_buf)
+            levels = (*levels, acc_buf, dram)
         return Architecture(name=self.top_name, compute=compute, levels=levels, clock_mhz=clock_mhz)
 
     def tiling(self, m: int, n: int, k: int, tile_m: int | None = None) -> dict[str, int]:
@@ -471,6 +533,7 @@ class AcceleratorConfig:
                 raise SpecError("tile_m must be given for a 'ws' accelerator, not None")
             _bounded("tile_m", tile_m, 1, self.max_tile_m)
             k_tiles = math.ceil(k / self.rows)
+
         n_tiles = math.ceil(n / self.cols)
         if n_tiles > self.max_n_tiles:
             raise SpecError(
@@ -501,12 +564,16 @@ class AcceleratorConfig:
                 rows=(("M", self.rows),),
                 cols=(("N", self.cols),),
             )
+        weight_reg = LevelMapping(name="weight_reg", loops=(("M", t["TILE_M"]),))
+        acc_buf = LevelMapping(name="acc_buf", loops=(("K", t["K_TILES"]),))
+        if self.input_buffer:  # m2 at DRAM, k2 at acc_buf, n2 at in_buf (inputs reused)
+            in_buf = LevelMapping(name="in_buf", loops=(("N", t["N_TILES"]),))
+            inner: tuple = (weight_reg, in_buf, acc_buf)
+            dram = LevelMapping(name="dram", loops=(("M", t["M_TILES"]),))
+        else:
+            inner = (weight_reg, acc_buf)
         return Mapping(
-            levels=(
-                LevelMapping(name="weight_reg", loops=(("M", t["TILE_M"]),)),
-                LevelMapping(name="acc_buf", loops=(("K", t["K_TILES"]),)),
-                dram,
-            ),
+            levels=(*inner, dram),
             rows=(("K", self.rows),),
             cols=(("N", self.cols),),
         )

@@ -223,11 +223,34 @@ class Accelerator(wiring.Component):
                 ),
             ]
         else:
-            m.d.comb += [
-                array.weights.payload.eq(prefetch.r_data[: cols * arr_cfg.weight_bits]),
-                array.inputs.payload.data.eq(prefetch.r_data[:a_bits]),
-            ]
+            m.d.comb += array.weights.payload.eq(prefetch.r_data[: cols * arr_cfg.weight_bits])
         m.d.comb += array.inputs.payload.last.eq(i_count == pass_beats - 1)
+
+        # --- input buffer (ws, optional): the T x rows input slice of (m2, k2), written in its
+        # n2 = 0 pass as it streams through, read back in its n2 > 0 passes -----------------
+        in_state = Signal()  # the FSM is in INPUTS
+        in_taken = array.inputs.valid & array.inputs.ready
+        from_buffer = Signal()
+        acc_base = Signal(range(cfg.acc_buf_rows + 1))  # n2 * TILE_M with an input buffer
+        if cfg.input_buffer:
+            in_mem = memory.Memory(shape=unsigned(a_bits), depth=cfg.max_tile_m, init=[])
+            m.submodules.in_buf = in_mem
+            ib_wp = in_mem.write_port()
+            ib_rp = in_mem.read_port()
+            m.d.comb += [
+                from_buffer.eq(n2 != 0),
+                ib_wp.addr.eq(i_count),
+                ib_wp.data.eq(prefetch.r_data[:a_bits]),
+                ib_wp.en.eq(in_state & in_taken & ~from_buffer),
+                # the row wanted in the next cycle (sync read): the current one, or the next
+                # once the current one is taken; row 0 while the weights load
+                ib_rp.addr.eq(Mux(in_state, i_count + in_taken, 0)),
+                array.inputs.payload.data.eq(
+                    Mux(from_buffer, ib_rp.data, prefetch.r_data[:a_bits])
+                ),
+            ]
+        elif not os_flow:
+            m.d.comb += array.inputs.payload.data.eq(prefetch.r_data[:a_bits])
         with m.If(busy):
             m.d.sync += cycles.eq(cycles + 1)
 
@@ -241,6 +264,7 @@ class Accelerator(wiring.Component):
                         n2.eq(0),
                         m_base.eq(0),
                         k2.eq(0),
+                        acc_base.eq(0),
                         w_count.eq(0),
                         i_count.eq(0),
                     ]
@@ -258,8 +282,9 @@ class Accelerator(wiring.Component):
                             m.next = "INPUTS"
             with m.State("INPUTS"):
                 m.d.comb += [
-                    array.inputs.valid.eq(prefetch.r_rdy),
-                    prefetch.r_en.eq(array.inputs.ready),
+                    in_state.eq(1),
+                    array.inputs.valid.eq(from_buffer | prefetch.r_rdy),
+                    prefetch.r_en.eq(~from_buffer & array.inputs.ready),
                 ]
                 with m.If(array.inputs.valid & array.inputs.ready):
                     m.d.sync += i_count.eq(i_count + 1)
@@ -272,14 +297,24 @@ class Accelerator(wiring.Component):
                         m.next = "FLUSH"
                     with m.Else():
                         m.next = "INPUTS" if os_flow else "WEIGHTS"
-                        with m.If(last_k):
-                            m.d.sync += k2.eq(0)
-                            with m.If(last_m):
-                                m.d.sync += [m_base.eq(0), n2.eq(n2 + 1)]
+                        if cfg.input_buffer:  # loop order m2, k2, n2
+                            with m.If(last_n):
+                                m.d.sync += [n2.eq(0), acc_base.eq(0)]
+                                with m.If(last_k):
+                                    m.d.sync += [k2.eq(0), m_base.eq(m_base + row_step)]
+                                with m.Else():
+                                    m.d.sync += k2.eq(k2 + 1)
                             with m.Else():
-                                m.d.sync += m_base.eq(m_base + row_step)
-                        with m.Else():
-                            m.d.sync += k2.eq(k2 + 1)
+                                m.d.sync += [n2.eq(n2 + 1), acc_base.eq(acc_base + reg_tile_m)]
+                        else:  # loop order n2, m2, k2
+                            with m.If(last_k):
+                                m.d.sync += k2.eq(0)
+                                with m.If(last_m):
+                                    m.d.sync += [m_base.eq(0), n2.eq(n2 + 1)]
+                                with m.Else():
+                                    m.d.sync += m_base.eq(m_base + row_step)
+                            with m.Else():
+                                m.d.sync += k2.eq(k2 + 1)
             with m.State("FLUSH"):
                 with m.If(~out_valid):
                     m.d.sync += [busy.eq(0), done.eq(1)]
@@ -293,7 +328,9 @@ class Accelerator(wiring.Component):
                 m.d.comb += total.eq(array.outputs.payload.data[c] + bias[c])
                 sums.append(total)
         else:
-            acc_mem = memory.Memory(shape=unsigned(cols * SUM_BITS), depth=cfg.max_tile_m, init=[])
+            acc_mem = memory.Memory(
+                shape=unsigned(cols * SUM_BITS), depth=cfg.acc_buf_rows, init=[]
+            )
             m.submodules.acc_buf = acc_mem
             acc_wp = acc_mem.write_port()
             acc_rp = acc_mem.read_port(transparent_for=(acc_wp,))
@@ -301,7 +338,7 @@ class Accelerator(wiring.Component):
             with m.If(out_taken):
                 m.d.sync += t_out.eq(Mux(array.outputs.payload.last, 0, t_out + 1))
             m.d.comb += acc_rp.addr.eq(
-                Mux(out_taken, Mux(array.outputs.payload.last, 0, t_out + 1), t_out)
+                acc_base + Mux(out_taken, Mux(array.outputs.payload.last, 0, t_out + 1), t_out)
             )
             for c in range(cols):
                 stored = acc_rp.data[c * SUM_BITS : (c + 1) * SUM_BITS].as_signed()
@@ -309,7 +346,7 @@ class Accelerator(wiring.Component):
                 m.d.comb += total.eq(array.outputs.payload.data[c] + Mux(first_k, bias[c], stored))
                 sums.append(total)
             m.d.comb += [
-                acc_wp.addr.eq(t_out),
+                acc_wp.addr.eq(acc_base + t_out),
                 acc_wp.data.eq(Cat(*sums)),
                 acc_wp.en.eq(out_taken & ~last_k),
             ]

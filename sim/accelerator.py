@@ -125,6 +125,9 @@ class LayerProgram:
         ``s_axis_tdata`` words.
     out_beats : int
         ``m_axis`` beats the layer produces.
+    out_rows : tuple of (int, int)
+        For each ``m_axis`` beat, in order: the row of ``O`` (os: possibly a padded row) and
+        the column tile ``n2`` it carries.
     """
 
     m: int
@@ -134,6 +137,7 @@ class LayerProgram:
     csr_writes: tuple[tuple[int, int], ...]
     stream_words: tuple[int, ...]
     out_beats: int
+    out_rows: tuple[tuple[int, int], ...]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -335,22 +339,41 @@ def program_layer(
 
     tile_m = t["TILE_M"]
     a_bits = rows * arr.act_bits
-    for n2 in range(t["N_TILES"]):
-        w_cols = slice(n2 * cols, (n2 + 1) * cols)
+    out_rows: list[tuple[int, int]] = []  # (row of O, column tile) of each m_axis beat
+
+    def weight_rows(k2: int, n2: int) -> None:
+        for r in range(rows):
+            send(_pack(w_p[k2 * rows + r, n2 * cols : (n2 + 1) * cols], arr.weight_bits))
+
+    def input_rows(m_lo: int, m_hi: int, k2: int) -> None:
+        for row in range(m_lo, m_hi):
+            send(_pack(a_p[row, k2 * rows : (k2 + 1) * rows], arr.act_bits))
+
+    if config.input_buffer:  # m2, k2, n2: each input slice streamed once, in its n2 = 0 pass
         for m2 in range(t["M_TILES"]):
-            if os_flow:  # a column of the row tile of I and a row of W per beat
-                a_rows = slice(m2 * rows, (m2 + 1) * rows)
-                for kk in range(k):
-                    a_part = _pack(a_p[a_rows, kk], arr.act_bits)
-                    send(a_part | _pack(w_p[kk, w_cols], arr.weight_bits) << a_bits)
-                continue
             m_lo, m_hi = m2 * tile_m, min(m, (m2 + 1) * tile_m)
             for k2 in range(t["K_TILES"]):
-                ks = slice(k2 * rows, (k2 + 1) * rows)
-                for r in range(rows):
-                    send(_pack(w_p[k2 * rows + r, w_cols], arr.weight_bits))
-                for row in range(m_lo, m_hi):
-                    send(_pack(a_p[row, ks], arr.act_bits))
+                for n2 in range(t["N_TILES"]):
+                    weight_rows(k2, n2)
+                    if n2 == 0:
+                        input_rows(m_lo, m_hi, k2)
+            out_rows += [(row, n2) for n2 in range(t["N_TILES"]) for row in range(m_lo, m_hi)]
+    else:  # n2, m2, k2
+        for n2 in range(t["N_TILES"]):
+            for m2 in range(t["M_TILES"]):
+                if os_flow:  # a column of the row tile of I and a row of W per beat
+                    a_rows = slice(m2 * rows, (m2 + 1) * rows)
+                    w_cols = slice(n2 * cols, (n2 + 1) * cols)
+                    for kk in range(k):
+                        a_part = _pack(a_p[a_rows, kk], arr.act_bits)
+                        send(a_part | _pack(w_p[kk, w_cols], arr.weight_bits) << a_bits)
+                    out_rows += [(row, n2) for row in range(m2 * rows, (m2 + 1) * rows)]
+                    continue
+                m_lo, m_hi = m2 * tile_m, min(m, (m2 + 1) * tile_m)
+                for k2 in range(t["K_TILES"]):
+                    weight_rows(k2, n2)
+                    input_rows(m_lo, m_hi, k2)
+                out_rows += [(row, n2) for row in range(m_lo, m_hi)]
     return LayerProgram(
         m=m,
         n=n,
@@ -358,7 +381,8 @@ def program_layer(
         tile_m=tile_m,
         csr_writes=tuple(writes),
         stream_words=tuple(words),
-        out_beats=t["N_TILES"] * m_pad,
+        out_beats=len(out_rows),
+        out_rows=tuple(out_rows),
     )
 
 
@@ -369,14 +393,13 @@ def decode_outputs(
     dropped)."""
     bits = config.array.act_bits
     cols = config.cols
-    n_tiles = math.ceil(program.n / cols)
-    rows_out = program.out_beats // n_tiles  # M, or M padded to a multiple of rows (os)
     if len(beats) != program.out_beats:
         raise SpecError(f"expected {program.out_beats} output beats, got {len(beats)}")
+    n_tiles = math.ceil(program.n / cols)
+    rows_out = max(row for row, _ in program.out_rows) + 1
     out = np.zeros((rows_out, n_tiles * cols), dtype=np.int64)
     mask, sign = (1 << bits) - 1, 1 << (bits - 1)
-    for idx, word in enumerate(beats):
-        n2, row = divmod(idx, rows_out)
+    for (row, n2), word in zip(program.out_rows, beats, strict=True):
         for c in range(cols):
             v = (word >> (c * bits)) & mask
             out[row, n2 * cols + c] = v - (1 << bits) if v & sign else v

@@ -60,6 +60,10 @@ def test_config_errors_name_field_value_and_allowed():
         _cfg(axis_in_bits=24)
     with pytest.raises(SpecError, match=r"^array must be a SystolicConfig, not dict$"):
         AcceleratorConfig(array={"rows": 2})
+    with pytest.raises(SpecError, match=r"^input_buffer applies to 'ws' accelerators only"):
+        AcceleratorConfig(array=SystolicConfig(rows=2, cols=2, dataflow="os"), input_buffer=True)
+    with pytest.raises(SpecError, match=r"^input_buffer must be true or false, not 1$"):
+        _cfg(input_buffer=1)
 
 
 def test_config_derived_widths_by_hand():
@@ -154,6 +158,8 @@ def test_from_architecture_inverts_architecture(bus):
         array=SystolicConfig(rows=4, cols=4, dataflow="os"), axis_in_bits=bus or 64
     )
     assert AcceleratorConfig.from_architecture(os_cfg.architecture()) == os_cfg
+    reuse = _cfg(rows=4, cols=4, max_tile_m=24, axis_in_bits=bus, input_buffer=True, max_n_tiles=5)
+    assert AcceleratorConfig.from_architecture(reuse.architecture()) == reuse
 
 
 def test_from_architecture_rounds_bus_down_and_names_missing_level():
@@ -166,6 +172,27 @@ def test_from_architecture_rounds_bus_down_and_names_missing_level():
     no_acc = replace(arch, levels=(arch.levels[0], dram))
     with pytest.raises(SpecError, match=r"^architecture '.*' has no shared on-chip level holding"):
         AcceleratorConfig.from_architecture(no_acc)
+
+
+def test_input_buffer_streams_each_input_once_by_hand():
+    from codesign.sim.accelerator import predict, program_layer
+
+    m, n, k, tile_m = 32, 12, 20, 16
+    plain = _cfg(rows=4, cols=4, max_tile_m=16, axis_in_bits=8)
+    reuse = _cfg(rows=4, cols=4, max_tile_m=16, axis_in_bits=8, input_buffer=True, max_n_tiles=3)
+    assert reuse.acc_buf_rows == 16 * 3
+    passes = 2 * 5 * 3  # M_TILES x K_TILES x N_TILES
+    weights = passes * 4 * 4 * 8  # every pass loads its weight tile
+    for cfg, input_streams in ((plain, 3), (reuse, 1)):
+        rep = predict(cfg, m, n, k, tile_m)
+        assert rep.fits
+        assert rep.compute_cycles + rep.fill_drain_cycles == passes * (tile_m + 2 * 4 + 4 - 1)
+        inputs = input_streams * m * 20 * 8  # K padded to 20 (a multiple of 4)
+        assert rep.level_cycles["dram"] == math.ceil((weights + inputs) / 8)
+        zeros_a, zeros_w = np.zeros((m, k), dtype=int), np.zeros((k, n), dtype=int)
+        prog = program_layer(cfg, zeros_a, zeros_w, [0] * n, [2**30] * n, [1] * n, 0, tile_m=16)
+        assert len(prog.stream_words) * 8 == weights + inputs  # the words the model counts
+    assert predict(reuse, m, n, k, tile_m).occupancy_bits["acc_buf"] == 16 * 12 * 8
 
 
 @pytest.mark.parametrize(
@@ -414,8 +441,8 @@ def test_generate_options_take_buffer_sizes_from_a_design_point(tmp_path):
 # --- the controller and CSR bank in the Amaranth simulator -------------------------------------
 
 
-@pytest.mark.parametrize("dataflow", ["ws", "os"])
-def test_csr_semantics_and_a_small_layer_in_the_amaranth_simulator(dataflow):
+@pytest.mark.parametrize(("dataflow", "input_buffer"), [("ws", False), ("ws", True), ("os", False)])
+def test_csr_semantics_and_a_small_layer_in_the_amaranth_simulator(dataflow, input_buffer):
     from amaranth.sim import Simulator
     from codesign.hw.accelerator import Accelerator
     from codesign.sim.accelerator import decode_outputs, program_layer
@@ -428,6 +455,7 @@ def test_csr_semantics_and_a_small_layer_in_the_amaranth_simulator(dataflow):
         max_n_tiles=2,
         fifo_depth=4,
         axis_in_bits=8,
+        input_buffer=input_buffer,
     )
     rng = np.random.default_rng(3)
     m, n, k = 3, 3, 5
