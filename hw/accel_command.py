@@ -32,6 +32,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--fifo-depth", type=int, default=None, help="beats of the input prefetch FIFO (default 32)"
     )
     group.add_argument(
+        "--input-buffer",
+        action="store_true",
+        default=None,
+        help="ws: keep each input slice on chip and reuse it for every column tile",
+    )
+    group.add_argument(
         "--axis-in-bits",
         type=int,
         default=None,
@@ -51,7 +57,7 @@ def config_from_args(args: argparse.Namespace, array: object) -> object:
 
     given = {
         key: getattr(args, key)
-        for key in ("max_tile_m", "max_n_tiles", "fifo_depth", "axis_in_bits")
+        for key in ("max_tile_m", "max_n_tiles", "fifo_depth", "axis_in_bits", "input_buffer")
         if getattr(args, key, None) is not None
     }
     design = getattr(args, "design", None)
@@ -79,7 +85,9 @@ def run(args: argparse.Namespace, array: object, *, top: str | None = None) -> i
         f"{result.export_seconds:.2f} s) and {result.manifest_path}"
     )
     a = config.array
-    acc = "" if config.output_stationary else f"acc_buf {config.max_tile_m} x {a.cols} int32, "
+    acc = "" if config.output_stationary else f"acc_buf {config.acc_buf_rows} x {a.cols} int32, "
+    if config.input_buffer:
+        acc += f"in_buf {config.max_tile_m} x {a.rows} inputs, "
     print(
         f"top {manifest['top']}: accelerator around a {a.rows}x{a.cols} {a.dataflow.value} "
         f"array (a{a.act_bits} w{a.weight_bits}), {acc}{config.max_channels} channels, "
