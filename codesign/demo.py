@@ -28,19 +28,7 @@ HELP = "run the end-to-end demo on the digits CNN and write a report"
 MODEL = "examples/models.py:digits_cnn"
 VERIFY_LAYER = "conv2"
 
-DEMO_SPACE = """\
-version: 1
-axes:
-  pe_rows: [4, 8, 16]
-  pe_cols: [4, 8, 16]
-  dataflow: [ws, os]
-  glb_kib: [16, 64]
-  dram_bw_bits_per_cycle: [32, 64]
-  weight_bits: {values: [4, 8], per_layer: true}
-  activation_bits: [8]
-constraints:
-  min_accuracy: 0.9
-"""
+DEMO_SPACE = Path("examples/space.yaml")
 """The demo's design space: array shape, the two dataflows the RTL generators build, buffer and
 bandwidth, per-layer weight widths (accuracy in the loop)."""
 
@@ -65,8 +53,8 @@ class DemoConfig:
         Yosys flow: ``generic``, ``ice40`` or ``xilinx``.
     force : bool
         Replace a previous demo report in ``out``.
-    space_yaml : str
-        The design space (strict YAML, see ``codesign.explore.space``).
+    space : Path
+        The design space file (strict YAML, see ``codesign.explore.space``).
     """
 
     out: Path
@@ -76,7 +64,7 @@ class DemoConfig:
     seed: int = 0
     synth_target: str = "generic"
     force: bool = False
-    space_yaml: str = DEMO_SPACE
+    space: Path = DEMO_SPACE
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -167,7 +155,10 @@ def run_demo(cfg: DemoConfig) -> Path:
 
     t = _stage(3, n, f"explore the joint space ({cfg.budget} design points, accuracy in the loop)")
     space = out / "space.yaml"
-    space.write_text(cfg.space_yaml)
+    try:
+        space.write_text(Path(cfg.space).read_text())
+    except OSError as exc:
+        raise SpecError(f"design space {str(cfg.space)!r} cannot be read: {exc.strerror}") from None
     _cli(
         [
             "explore", MODEL,

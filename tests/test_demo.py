@@ -25,9 +25,9 @@ axes:
 def test_demo_flow_writes_a_report_from_this_run(tmp_path, monkeypatch):
     monkeypatch.setenv("CODESIGN_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "demo"
-    report = run_demo(
-        DemoConfig(out=out, budget=4, mapper_budget=50, jobs=1, space_yaml=TINY_SPACE)
-    )
+    space = tmp_path / "space.yaml"
+    space.write_text(TINY_SPACE)
+    report = run_demo(DemoConfig(out=out, budget=4, mapper_budget=50, jobs=1, space=space))
     text = report.read_text()
     verify = json.loads((out / "verify.json").read_text())
     best = json.loads((out / "explore" / "best.json").read_text())
@@ -41,7 +41,7 @@ def test_demo_flow_writes_a_report_from_this_run(tmp_path, monkeypatch):
     assert (out / "report.html").read_text().startswith("<!doctype html>")
     # a second run refuses to replace the report without force
     with pytest.raises(SpecError, match=r"^output folder .* holds a previous demo report"):
-        run_demo(DemoConfig(out=out, budget=4, space_yaml=TINY_SPACE))
+        run_demo(DemoConfig(out=out, budget=4, space=space))
 
 
 def test_demo_refuses_a_foreign_non_empty_folder(tmp_path):
@@ -52,9 +52,7 @@ def test_demo_refuses_a_foreign_non_empty_folder(tmp_path):
 
 
 def test_demo_space_is_a_valid_space():
-    import yaml
+    from codesign.explore.space import load_space
 
-    from codesign.explore.space import DesignSpace
-
-    space = DesignSpace.from_dict(yaml.safe_load(DEMO_SPACE))
+    space = load_space(DEMO_SPACE)
     assert set(space.to_dict()["axes"]["dataflow"]) <= {"ws", "os"}
