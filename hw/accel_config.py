@@ -26,7 +26,9 @@ across the rows, ``N`` across the columns, the ``K`` tile loop at the accumulato
         accumulators drain, one row per beat, through bias and requantization to m_axis
 
 (``K`` at the per-PE accumulator level, ``M`` across the rows, ``N`` across the columns; the
-host zero-pads ``M`` to a multiple of ``rows`` and drops the padded output rows).
+host zero-pads ``M`` to a multiple of ``rows`` and drops the padded output rows). With the
+optional input buffer (weight-stationary), the order is ``m2, k2, n2``: the input slice of
+``(m2, k2)`` streams in its ``n2 = 0`` pass and is read back from the buffer in the others.
 """
 
 from __future__ import annotations

@@ -1,19 +1,25 @@
-"""The accelerator top: a weight-stationary systolic array with an input prefetch FIFO, an
-accumulator buffer, per-channel parameter memories, requantization, a tile controller, an
-AXI4-Stream input and output and a CSR bus.
+"""The accelerator top: a weight- or output-stationary systolic array with an input prefetch
+FIFO, an accumulator buffer and an optional input buffer (weight-stationary), per-channel
+parameter memories, requantization, a tile controller, an AXI4-Stream input and output and a
+CSR bus.
 
-Data path (see ``docs/accelerator.md`` for the register map and the stream formats)::
+Weight-stationary data path (see ``docs/accelerator.md`` for the register map and the stream
+formats)::
 
     s_axis --(width converter)--> prefetch FIFO --+--> array.weights   (rows beats per pass)
                                                   +--> array.inputs    (T beats per pass)
+                                  (input buffer: written in the n2 = 0 pass, read in the others)
     array.outputs --+--> + bias (k2 = 0) / + acc_buf row (k2 > 0) --> acc_buf   (k2 < last)
                     +--> ... --> requantize (per column) --> output register --> m_axis
                                                                                 (k2 = last)
 
-The controller (`_controller`) walks the tile loops of ``AcceleratorConfig.mapping``: passes
-run one after another (the next pass's first weight beat is taken in the cycle after the
-previous pass's last output beat), so a pass takes exactly ``ws_tile_cycles(rows, cols, T)``
-cycles when the FIFO holds its beats, and the FIFO keeps fetching while a pass drains.
+Output-stationary: the FIFO feeds ``array.inputs`` (``K`` beats per pass), and the drained rows
+go through ``+ bias`` and the requantizers to the output register.
+
+The controller walks the tile loops of ``AcceleratorConfig.mapping``: passes run one after
+another (the next pass's first beat is taken in the cycle after the previous pass's last output
+beat), so a pass takes exactly ``codesign.cost.systolic``'s tile cycles when the FIFO holds its
+beats, and the FIFO keeps fetching while a pass drains.
 """
 
 from __future__ import annotations
