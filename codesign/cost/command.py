@@ -170,7 +170,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"best EDP of {args.samples} random mappings (seed {args.seed}):")
     report = evaluate_one(nest, arch, mapping)
     if args.json:
-        Path(args.json).write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+        try:
+            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.json).write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+        except OSError as exc:
+            raise SpecError(f"--json: cannot write {args.json!r}: {exc.strerror}") from None
     if args.save_mapping:
         save_mapping(mapping, args.save_mapping)
     print(report.format())

@@ -113,6 +113,7 @@ def format_table(data: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     import json
+    from pathlib import Path
 
     import torch
 
@@ -139,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(data))
     if args.json:
         try:
+            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
             with open(args.json, "w") as f:
                 json.dump(data, f, indent=1)
         except OSError as exc:
