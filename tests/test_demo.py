@@ -56,3 +56,24 @@ def test_demo_space_is_a_valid_space():
 
     space = load_space(DEMO_SPACE)
     assert set(space.to_dict()["axes"]["dataflow"]) <= {"ws", "os"}
+
+
+@pytest.mark.rtl
+@pytest.mark.synth
+def test_python_flow_example_runs(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    space = tmp_path / "space.yaml"
+    space.write_text(TINY_SPACE)
+    done = subprocess.run(
+        [sys.executable, "examples/flow.py", str(tmp_path / "flow"), str(space)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "passed=True" in done.stdout
+    assert (tmp_path / "flow" / "best.json").is_file()
