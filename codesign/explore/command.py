@@ -88,20 +88,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _workload_layers(args: argparse.Namespace):
-    import torch
+    from codesign.workload.command import load_model_and_inputs
+    from codesign.workload.frontend import from_torch
 
-    from codesign.workload.command import parse_shape
-    from codesign.workload.frontend import from_torch, load_model
-
-    module, inputs = load_model(args.model)
-    if args.input_shape:
-        gen = torch.Generator().manual_seed(0)
-        inputs = tuple(torch.randn(parse_shape(s), generator=gen) for s in args.input_shape)
-    if inputs is None:
-        raise SpecError(
-            f"model {args.model!r}: give --input-shape (the factory returns no inputs and its "
-            f"file has no {args.model.rpartition(':')[2]}_inputs function)"
-        )
+    module, inputs = load_model_and_inputs(args.model, args.input_shape)
     workload = from_torch(module, *inputs, name=args.model.rpartition(":")[2])
     layers = workload.loop_nests
     if not layers:

@@ -11,7 +11,7 @@ import argparse
 
 from codesign.errors import SpecError
 
-__all__ = ["HELP", "add_arguments", "run", "parse_shape", "format_table"]
+__all__ = ["HELP", "add_arguments", "run", "parse_shape", "format_table", "load_model_and_inputs"]
 
 HELP = "analyze a PyTorch model: per-layer loop nests, MACs, params, activation memory"
 
@@ -111,23 +111,33 @@ def format_table(data: dict) -> str:
     return "\n".join(lines)
 
 
+def load_model_and_inputs(model: str, input_shapes: list[str] | None) -> tuple:
+    """``(module, inputs)`` of a ``MODULE_PATH:FACTORY`` spec: seeded random float32 inputs of
+    the ``--input-shape`` strings when given, else the factory's example inputs (a SpecError
+    when there are none)."""
+    import torch
+
+    from codesign.workload.frontend import load_model
+
+    module, inputs = load_model(model)
+    if input_shapes:
+        gen = torch.Generator().manual_seed(0)
+        inputs = tuple(torch.randn(parse_shape(s), generator=gen) for s in input_shapes)
+    if inputs is None:
+        raise SpecError(
+            f"model {model!r}: give --input-shape (the factory returns no inputs and its "
+            f"file has no {model.rpartition(':')[2]}_inputs function)"
+        )
+    return module, inputs
+
+
 def run(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    import torch
+    from codesign.workload.frontend import from_torch
 
-    from codesign.workload.frontend import from_torch, load_model
-
-    module, inputs = load_model(args.model)
-    if args.input_shape:
-        gen = torch.Generator().manual_seed(0)
-        inputs = tuple(torch.randn(parse_shape(s), generator=gen) for s in args.input_shape)
-    if inputs is None:
-        raise SpecError(
-            f"model {args.model!r}: give --input-shape (the factory returns no inputs and its "
-            f"file has no {args.model.rpartition(':')[2]}_inputs function)"
-        )
+    module, inputs = load_model_and_inputs(args.model, args.input_shape)
     workload = from_torch(
         module,
         *inputs,
