@@ -40,7 +40,7 @@ class DemoConfig:
     Parameters
     ----------
     out : Path
-        Output folder (created; an existing demo folder is replaced only with ``force``).
+        Output folder (created; the output of a previous demo run there is replaced).
     budget : int
         Design points the explorer evaluates.
     mapper_budget : int
@@ -51,8 +51,6 @@ class DemoConfig:
         Seed of the strategy, mapper and stimuli.
     synth_target : str
         Yosys flow: ``generic``, ``ice40`` or ``xilinx``.
-    force : bool
-        Replace a previous demo report in ``out``.
     space : Path
         The design space file (strict YAML, see ``codesign.explore.space``).
     """
@@ -63,7 +61,6 @@ class DemoConfig:
     jobs: int = 2
     seed: int = 0
     synth_target: str = "generic"
-    force: bool = False
     space: Path = DEMO_SPACE
 
 
@@ -74,9 +71,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", type=int, default=2, help="explorer worker processes")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--synth-target", default="generic", help="generic | ice40 | xilinx")
-    parser.add_argument(
-        "--force", action="store_true", help="replace an existing demo output folder"
-    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -87,7 +81,6 @@ def run(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         seed=args.seed,
         synth_target=args.synth_target,
-        force=args.force,
     )
     report = run_demo(cfg)
     print(f"\nreport: {report}\n        {report.with_suffix('.html')}")
@@ -109,20 +102,19 @@ def _cli(argv: list[str]) -> None:
 
 
 def _prepare_out(cfg: DemoConfig) -> None:
+    """Create the output folder. A previous demo output (it carries a marker file) is replaced;
+    any other non-empty folder is refused, so nothing of the user's is ever deleted."""
     out = cfg.out
     marker = out / ".codesign-demo"
+    if out.exists() and not out.is_dir():
+        raise SpecError(f"output folder {str(out)!r} is a file; choose another --out")
     if out.exists() and any(out.iterdir()):
         if not marker.exists():
             raise SpecError(
                 f"output folder {str(out)!r} is not empty and was not written by the demo; "
                 "choose another --out"
             )
-        if not cfg.force and (out / "report.md").exists():
-            # A previous complete demo run: keep it unless asked, but never mix runs.
-            raise SpecError(
-                f"output folder {str(out)!r} holds a previous demo report; pass --force to "
-                "replace it"
-            )
+        print(f"replacing the previous demo output in {out}")
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     marker.write_text("written by codesign demo\n")
