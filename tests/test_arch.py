@@ -185,3 +185,47 @@ def test_compute_errors_are_not_prefixed_twice():
     d["compute"]["rows"] = 0
     with pytest.raises(SpecError, match=r"^compute\.rows must be a positive integer, not 0$"):
         architecture_from_dict(d)
+
+
+def test_overlap_passes_defaults_false_round_trips_and_loads_from_older_files(tmp_path):
+    assert weight_stationary(4, 4).compute.overlap_passes is False
+    arch = weight_stationary(4, 4, overlap_passes=True)
+    assert arch.compute.overlap_passes is True
+    for suffix in (".yaml", ".json"):
+        path = save_architecture(arch, tmp_path / f"o{suffix}")
+        assert load_architecture(path) == arch
+    assert architecture_to_dict(arch)["compute"]["overlap_passes"] is True
+    # a file written before the field existed still loads, with the default
+    d = _dict()
+    del d["compute"]["overlap_passes"]
+    assert architecture_from_dict(d) == weight_stationary(4, 4)
+
+
+def test_overlap_passes_errors_name_the_field():
+    d = _dict()
+    d["compute"]["overlap_passes"] = "yes"
+    with pytest.raises(
+        SpecError, match=r"^compute\.overlap_passes must be true or false, not 'yes'$"
+    ):
+        architecture_from_dict(d)
+    compute = weight_stationary(4, 4).compute
+    with pytest.raises(SpecError, match=r"^compute\.overlap_passes must be true or false, not 1$"):
+        replace(compute, overlap_passes=1)
+    with pytest.raises(
+        SpecError, match=r"^compute\.overlap_passes must be false for dataflow 'os' \(the output"
+    ):
+        replace(compute, dataflow=Dataflow.OUTPUT_STATIONARY, overlap_passes=True)
+    with pytest.raises(
+        SpecError, match=r"^compute\.overlap_passes must be false when systolic is false"
+    ):
+        replace(compute, systolic=False, overlap_passes=True)
+    with pytest.raises(SpecError, match=r"^compute\.overlap_passes must be true or false"):
+        weight_stationary(4, 4, overlap_passes=None)
+    d = _dict()
+    d["compute"].update(dataflow="os", overlap_passes=True)
+    with pytest.raises(
+        SpecError, match=r"^compute\.overlap_passes must be false for dataflow 'os'"
+    ):
+        architecture_from_dict(d)
+    # input-stationary arrays stream their passes like weight-stationary ones
+    assert replace(compute, dataflow=Dataflow.INPUT_STATIONARY, overlap_passes=True).overlap_passes

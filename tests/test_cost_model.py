@@ -26,6 +26,8 @@ from codesign.cost import (
     systolic_tile_cycles,
     ws_tile_cycles,
 )
+from codesign.cost.systolic import ws_stream_cycles
+from codesign.cost.timing import pass_overheads_cycles
 from codesign.errors import MappingError, SpecError
 from codesign.mapping import Dataflow, LevelMapping, Mapping
 from codesign.mapping.sampling import random_mappings
@@ -112,6 +114,57 @@ def test_gemm256_on_16x16_weight_stationary_by_hand():
     assert rep.fits
 
 
+def test_gemm256_on_16x16_weight_stationary_overlapped_passes_by_hand():
+    # The same mapping with overlap_passes: each pass's weight load overlaps the previous
+    # pass's drain (codesign.cost.systolic.ws_stream_cycles). 256 passes of T = 256 streamed
+    # vectors: sum_i (rows + T_i) + rows + cols - 1 = 256 x (16 + 256) + 16 + 16 - 1
+    # = 69,632 + 31 = 69,663 cycles, i.e. 256 x 16 + 31 = 4,127 of fill/drain instead of
+    # 256 x 47 = 12,032: (256 - 1) x (16 + 16 - 1) = 7,905 fewer cycles.
+    seq = evaluate_one(GEMM, weight_stationary(16, 16), _ws_mapping())
+    rep = evaluate_one(GEMM, weight_stationary(16, 16, overlap_passes=True), _ws_mapping())
+    assert ws_stream_cycles(16, 16, [256] * 256) == 256 * (16 + 256) + 31 == 69_663
+    assert rep.compute_cycles == 256 * 256
+    assert rep.fill_drain_cycles == 256 * 16 + 31 == 4_127
+    assert seq.fill_drain_cycles - rep.fill_drain_cycles == 255 * 31 == 7_905
+    # the scratchpad still needs 69,632 cycles (see the sequential case): it does not bind
+    assert rep.level_cycles == seq.level_cycles and rep.level_cycles["scratchpad"] == 69_632
+    assert rep.cycles == 69_663 and rep.stall_cycles == 0
+    assert rep.utilization == pytest.approx(MACS / (69_663 * 256))
+    # overlap changes the timing only: traffic, occupancy and energy are the sequential ones
+    for name in ("reads", "writes", "fills", "occupancy_bits", "energy_pj", "mac_energy_pj"):
+        assert getattr(rep, name) == getattr(seq, name), name
+    assert rep.edp == pytest.approx(rep.energy_pj * 69_663)
+
+
+def test_overlapped_passes_with_a_bandwidth_stall_and_a_skipping_array():
+    # Overlap shortens only the busy time; a level that needs more cycles still sets the layer's
+    # cycles (the bandwidth case below: DRAM 524,288 cycles), and a skipping array's passes
+    # shrink to ceil(T * density) beats each, overlapped the same way.
+    arch = weight_stationary(16, 16, overlap_passes=True)
+    m = _ws_mapping()
+    m = replace(
+        m,
+        levels=(
+            m.levels[0],
+            LevelMapping(name="scratchpad", loops=(("N", 16),)),
+            LevelMapping(name="dram", loops=(("K", 16),)),
+        ),
+    )
+    rep = evaluate_one(GEMM, arch, m)
+    assert rep.compute_cycles + rep.fill_drain_cycles == 69_663
+    assert rep.cycles == 524_288 and rep.stall_cycles == 524_288 - 69_663
+    sparse = replace(
+        GEMM, tensors=tuple(replace(t, density=0.3) if t.role is W else t for t in GEMM.tensors)
+    )
+    skip = replace(
+        arch, compute=replace(arch.compute, sparsity=Sparsity.SKIP, sparse_operands=frozenset({W}))
+    )
+    rep = evaluate_one(sparse, skip, _ws_mapping())
+    t = 77  # ceil(256 x 0.3) = ceil(76.8)
+    assert rep.compute_cycles == 256 * t
+    assert rep.compute_cycles + rep.fill_drain_cycles == ws_stream_cycles(16, 16, [t] * 256)
+
+
 def test_gemm256_on_16x16_output_stationary_by_hand():
     arch = output_stationary(16, 16)
     # loops, outermost first: dram M16 | scratchpad N16 | rows M16 x cols N16 | accum_reg K256
@@ -193,6 +246,40 @@ def test_timing_contract_functions():
     assert pass_overhead_cycles(Dataflow.ROW_STATIONARY, 12, 14, False) == 0
     with pytest.raises(SpecError, match=r"^dataflow must be one of \['ws', 'is', 'os'\]"):
         systolic_tile_cycles(Dataflow.ROW_STATIONARY, 2, 2, 4)
+
+
+def test_back_to_back_contract_and_overlapped_pass_overheads():
+    # ws_stream_cycles against a cycle-by-cycle timeline built from ws_tile_cycles: tile i
+    # starts its weight load at s_i, its last input enters at s_i + rows + T_i - 1, the next
+    # load starts the cycle after; the stream ends when the last tile's last output leaves.
+    for rows, cols, lens in [(16, 16, [256] * 3), (3, 5, [7, 1, 4]), (1, 1, [1]), (4, 2, [2, 9])]:
+        start, end = 0, 0
+        for t in lens:
+            end = max(end, start + ws_tile_cycles(rows, cols, t))
+            start += rows + t
+        assert ws_stream_cycles(rows, cols, lens) == end
+        assert ws_stream_cycles(rows, cols, lens[:1]) == ws_tile_cycles(rows, cols, lens[0])
+    assert ws_stream_cycles(4, 4, (5, 5, 5, 5)) == 4 * (4 + 5) + 4 + 4 - 1 == 43
+    ws, is_, os_ = Dataflow.WEIGHT_STATIONARY, Dataflow.INPUT_STATIONARY, Dataflow.OUTPUT_STATIONARY
+    assert pass_overheads_cycles(ws, 16, 16, True, True) == (16, 31)
+    assert pass_overheads_cycles(is_, 3, 5, True, True) == (3, 7)
+    assert pass_overheads_cycles(ws, 16, 16, True) == (47, 0)
+    assert pass_overheads_cycles(os_, 16, 16, True, False) == (46, 0)
+    assert pass_overheads_cycles(Dataflow.ROW_STATIONARY, 2, 2, False) == (0, 0)
+    with pytest.raises(
+        SpecError, match=r"^compute\.overlap_passes must be false for a systolic 'os'"
+    ):
+        pass_overheads_cycles(os_, 4, 4, True, True)
+    with pytest.raises(
+        SpecError, match=r"^compute\.overlap_passes must be false for a non-systolic"
+    ):
+        pass_overheads_cycles(ws, 4, 4, False, True)
+    with pytest.raises(SpecError, match=r"^stream_lens must hold at least one tile's stream"):
+        ws_stream_cycles(4, 4, [])
+    with pytest.raises(SpecError, match=r"^stream_lens\[1\] must be a positive integer, not 0$"):
+        ws_stream_cycles(4, 4, [3, 0])
+    with pytest.raises(SpecError, match=r"^stream_lens must be a sequence of positive integers"):
+        ws_stream_cycles(4, 4, 5)
 
 
 CONV = conv2d("c3", in_channels=16, out_channels=32, input_size=(10, 10), kernel_size=3, padding=1)

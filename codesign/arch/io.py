@@ -182,6 +182,7 @@ _COMPUTE = {
     "mac_area_um2": _convert_float,
     "dataflow": _enum_converter(Dataflow),
     "systolic": _convert_bool,
+    "overlap_passes": _convert_bool,
     "sparsity": _enum_converter(Sparsity),
     "sparse_operands": _roles,
 }

@@ -14,6 +14,7 @@ Every factory takes the parameters a design-space explorer varies and returns a 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 from codesign.arch import technology as tech
@@ -124,24 +125,29 @@ def weight_stationary(
     clock_mhz: float = 1000.0,
     sparsity: Sparsity = Sparsity.DENSE,
     sparse_operands: frozenset[TensorRole] = frozenset(),
+    overlap_passes: bool = False,
 ) -> Architecture:
     """TPU/Gemmini-like weight-stationary systolic array (levels: ``weight_reg``,
     ``accumulator``, ``scratchpad``, ``dram``). The scratchpad delivers one input vector and one
-    weight row per cycle, the accumulator one output row."""
+    weight row per cycle, the accumulator one output row. ``overlap_passes`` streams the passes
+    back to back (each weight load overlaps the previous drain, ``ComputeArray.overlap_passes``);
+    the default charges every pass its full fill and drain."""
     word = max(rows * input_bits, cols * weight_bits)
+    compute = _compute(
+        rows,
+        cols,
+        input_bits,
+        weight_bits,
+        accum_bits,
+        Dataflow.WEIGHT_STATIONARY,
+        True,
+        sparsity,
+        sparse_operands,
+    )
+    compute = dataclasses.replace(compute, overlap_passes=overlap_passes)  # validated there
     return Architecture(
         name=f"ws{rows}x{cols}",
-        compute=_compute(
-            rows,
-            cols,
-            input_bits,
-            weight_bits,
-            accum_bits,
-            Dataflow.WEIGHT_STATIONARY,
-            True,
-            sparsity,
-            sparse_operands,
-        ),
+        compute=compute,
         levels=(
             _register("weight_reg", weight_bits, rows * cols, frozenset({_W})),
             _sram("accumulator", accumulator_kib * 8192, cols * accum_bits, frozenset({_O})),

@@ -95,6 +95,14 @@ class ComputeArray:
         Whether operands move through the array in systolic fashion: each pass over the PE-level
         loops then pays the fill/drain latency of ``codesign.cost.systolic_tile_cycles``
         (weight- or input-stationary, output-stationary); a non-systolic array pays none.
+    overlap_passes : bool
+        Whether the next pass's stationary-operand load overlaps the previous pass's drain, as
+        the generated weight-stationary RTL does when tiles are streamed back to back
+        (``codesign.cost.systolic.ws_stream_cycles``): ``passes`` passes then take
+        ``passes * (stream_len + rows) + rows + cols - 1`` cycles instead of ``passes`` full
+        tiles. Only for systolic weight- or input-stationary arrays (an output-stationary
+        array drains its accumulators before it accepts the next pass). Default false: every
+        pass pays its full fill and drain (sequential issue).
     sparsity : Sparsity
         Whether zero operands are ignored, gated or skipped.
     sparse_operands : frozenset of TensorRole
@@ -110,6 +118,7 @@ class ComputeArray:
     mac_area_um2: float
     dataflow: Dataflow
     systolic: bool = True
+    overlap_passes: bool = False
     sparsity: Sparsity = Sparsity.DENSE
     sparse_operands: frozenset[TensorRole] = frozenset()
 
@@ -126,6 +135,21 @@ class ComputeArray:
             raise SpecError(
                 "compute.systolic must be false for dataflow 'rs' (systolic timing is defined "
                 "for 'ws', 'is' and 'os')"
+            )
+        if not isinstance(self.overlap_passes, bool):
+            raise SpecError(
+                f"compute.overlap_passes must be true or false, not {self.overlap_passes!r}"
+            )
+        if self.overlap_passes and not self.systolic:
+            raise SpecError(
+                "compute.overlap_passes must be false when systolic is false (only a systolic "
+                "array's fill and drain can overlap)"
+            )
+        if self.overlap_passes and self.dataflow is Dataflow.OUTPUT_STATIONARY:
+            raise SpecError(
+                "compute.overlap_passes must be false for dataflow 'os' (the output-stationary "
+                "array drains its accumulators before it accepts the next pass); it is allowed "
+                "for 'ws' and 'is'"
             )
         _enum(o, "sparsity", self.sparsity, Sparsity)
         allowed = {TensorRole.INPUTS, TensorRole.WEIGHTS}

@@ -23,10 +23,13 @@ literally, loop by loop, and the tests require exact agreement):
 * **Cycles.** A *pass* is one run of the per-PE loops: ``passes = prod(loops at shared
   levels)``, ``stream_len = prod(loops at per-PE levels)``; compute cycles are
   ``passes * (stream_len + overhead)`` with the systolic overhead of
-  ``codesign.cost.timing.pass_overhead_cycles`` (0 on a non-systolic array). Each level needs
-  ``ceil(traffic bits per instance / bandwidth)`` cycles for reads and for writes; the layer
-  takes the maximum of compute and all levels (transfers overlap compute, double buffering),
-  the excess over compute is reported as stall cycles.
+  ``codesign.cost.timing.pass_overhead_cycles`` (0 on a non-systolic array). With
+  ``ComputeArray.overlap_passes`` (systolic WS/IS) each pass's stationary load overlaps the
+  previous pass's drain and they are ``passes * (stream_len + rows) + rows + cols - 1``
+  (``codesign.cost.timing.pass_overheads_cycles``, read off ``systolic.ws_stream_cycles``).
+  Each level needs ``ceil(traffic bits per instance / bandwidth)`` cycles for reads and for
+  writes; the layer takes the maximum of compute and all levels (transfers overlap compute,
+  double buffering), the excess over compute is reported as stall cycles.
 * **Energy.** Traffic in bits (stored bits per element, see sparsity) over the word width times
   the per-word energy, per level and tensor, plus MACs times the MAC energy.
 * **Sparsity.** Compressed formats change stored bits per element everywhere (value bits times
@@ -43,7 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from codesign.arch.spec import Architecture, CompressionFormat, Sparsity
-from codesign.cost.timing import pass_overhead_cycles
+from codesign.cost.timing import pass_overheads_cycles
 from codesign.errors import MappingError, SpecError
 from codesign.mapping.dataflow import ROLE_ORDER
 from codesign.mapping.mapping import Mapping, MappingBatch, validate_batch
@@ -222,6 +225,7 @@ class _Constants:
     n_d: int
     s: int
     overhead: int
+    once: int
     skip_eff: float
     mac_energy_pj: float
     sizes: np.ndarray
@@ -266,6 +270,7 @@ def _constants(nest: LoopNest, arch: Architecture) -> _Constants:
     per_word /= np.array([lv.word_bits for lv in levels], dtype=np.float64)[:, None]
     eff = effectual_fraction(nest, arch)
     min_cycles, min_energy = lower_bounds(nest, arch)
+    overhead, once = pass_overheads_cycles(c.dataflow, c.rows, c.cols, c.systolic, c.overlap_passes)
     out = _Constants(
         axes=_axes(nest),
         rel=rel,
@@ -274,7 +279,8 @@ def _constants(nest: LoopNest, arch: Architecture) -> _Constants:
         n_lv=len(levels),
         n_d=len(dims),
         s=arch.num_per_pe_levels,
-        overhead=pass_overhead_cycles(c.dataflow, c.rows, c.cols, c.systolic),
+        overhead=overhead,
+        once=once,
         skip_eff=eff if c.sparsity is Sparsity.SKIP else 1.0,
         mac_energy_pj=c.mac_energy_pj * (eff if c.sparsity is not Sparsity.DENSE else 1.0),
         sizes=np.array([lv.size_bits or np.inf for lv in levels], dtype=np.float64),
@@ -464,7 +470,7 @@ def evaluate(
     if kc.skip_eff < 1.0:
         stream = np.ceil(stream * kc.skip_eff - 1e-9)
     compute_cycles = passes * stream
-    fill_drain = passes * kc.overhead
+    fill_drain = passes * kc.overhead + kc.once
     # traffic in bits per level and per instance (explicit sums: no BLAS threads)
     rbits = (reads * stored[:, None]).sum(axis=1)
     wbits = (writes * stored[:, None]).sum(axis=1)

@@ -38,7 +38,9 @@ class ReferenceCounts:
     passes : int
         Runs of the per-PE loops.
     busy_cycles : int
-        Sum over passes of the pass latency (stream length plus systolic fill/drain).
+        Cycles from the start of the first pass to the end of the last: the sum of the pass
+        latencies (stream length plus systolic fill/drain), or with ``overlap_passes`` each
+        pass's stationary load starting right after the previous pass's last streamed beat.
     macs : int
         MACs executed (every PE, every step).
     """
@@ -216,11 +218,19 @@ def simulate(
     stream = 1
     for j in per_pe:
         stream *= loops[j].bound
+    c = arch.compute
+    # A timeline, pass by pass: each pass starts at `start` and its last output leaves at
+    # `start + tile - 1`. Sequential issue starts the next pass after that; overlapped issue
+    # (WS/IS) starts the next pass's stationary load (`rows` beats) in the cycle after this
+    # pass's last streamed beat, i.e. `rows + stream` cycles after `start`.
     passes = 0
+    start = 0
+    end = 0
     for _ in itertools.product(*[range(loops[j].bound) for j in shared]):
         passes += 1
-    c = arch.compute
-    per_pass = systolic_tile_cycles(c.dataflow, c.rows, c.cols, stream) if c.systolic else stream
+        tile = systolic_tile_cycles(c.dataflow, c.rows, c.cols, stream) if c.systolic else stream
+        end = max(end, start + tile)
+        start = start + c.rows + stream if c.overlap_passes else end
     macs = passes * stream * len(instances)
     return ReferenceCounts(
         reads=reads,
@@ -228,6 +238,6 @@ def simulate(
         fills=fills,
         peak_tile_elements=peak,
         passes=passes,
-        busy_cycles=passes * per_pass,
+        busy_cycles=end,
         macs=macs,
     )

@@ -29,16 +29,37 @@ Output-stationary, ``rows x cols`` PEs (each PE owns one output ``O[r, c]``)
     the reduction depth ``4 * rows`` of the dense layer) and each PE holds the two non-zero
     weights of its group with their 2-bit indices (a weight beat carries ``2 * cols`` values and
     indices). Total: ``rows + T + rows + cols - 1``.
+
+Back-to-back weight-stationary tiles (both weight-stationary arrays)
+    The array accepts the next tile's first weight beat in the cycle after the previous tile's
+    last input beat, so its weight load overlaps the previous tile's drain. ``n`` tiles streamed
+    back to back with ``T_1 .. T_n`` input vectors take ``sum_i(rows + T_i) + rows + cols - 1``
+    cycles from the first weight beat of the first tile to the last output beat of the last
+    (``ws_stream_cycles``; one tile is ``ws_tile_cycles``). The output-stationary array drains
+    its accumulators before it accepts the next tile: its tiles never overlap.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from codesign.errors import SpecError
 
-__all__ = ["ws_tile_cycles", "os_tile_cycles", "sparse_ws_tile_cycles", "WS_FORMULA", "OS_FORMULA"]
+__all__ = [
+    "ws_tile_cycles",
+    "ws_stream_cycles",
+    "os_tile_cycles",
+    "sparse_ws_tile_cycles",
+    "WS_FORMULA",
+    "WS_STREAM_FORMULA",
+    "OS_FORMULA",
+]
 
 WS_FORMULA = "rows + T + rows + cols - 1"
 """Weight-stationary tile cycles, as written in the RTL manifest (T = streamed input vectors)."""
+
+WS_STREAM_FORMULA = "sum_i(rows + T_i) + rows + cols - 1"
+"""Weight-stationary cycles of tiles streamed back to back (T_i = input vectors of tile i)."""
 
 OS_FORMULA = "K + rows + cols - 2 + rows"
 """Output-stationary tile cycles, as written in the RTL manifest (K = reduction length)."""
@@ -55,6 +76,27 @@ def ws_tile_cycles(rows: int, cols: int, stream_len: int) -> int:
     through a ``rows x cols`` array, until the last output beat (see the module docstring)."""
     rows, cols, t = _check("rows", rows), _check("cols", cols), _check("stream_len", stream_len)
     return rows + t + rows + cols - 1
+
+
+def ws_stream_cycles(rows: int, cols: int, stream_lens: Sequence[int]) -> int:
+    """Cycles of weight-stationary tiles streamed back to back (each tile's weight load
+    overlaps the previous tile's drain): ``sum_i(rows + T_i) + rows + cols - 1`` for the
+    ``T_i = stream_lens[i]`` input vectors of each tile (see the module docstring).
+
+    Raises
+    ------
+    SpecError
+        If ``stream_lens`` is empty or holds a non-positive length.
+    """
+    rows, cols = _check("rows", rows), _check("cols", cols)
+    if isinstance(stream_lens, (str, bytes)) or not isinstance(stream_lens, Sequence):
+        raise SpecError(f"stream_lens must be a sequence of positive integers, not {stream_lens!r}")
+    if not stream_lens:
+        raise SpecError("stream_lens must hold at least one tile's stream length, not []")
+    total = 0
+    for i, t in enumerate(stream_lens):
+        total += rows + _check(f"stream_lens[{i}]", t)
+    return total + rows + cols - 1
 
 
 def os_tile_cycles(rows: int, cols: int, reduction_len: int) -> int:

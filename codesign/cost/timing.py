@@ -7,15 +7,21 @@ operand is loaded first and ``stream_len`` vectors stream in (``ws_tile_cycles``
 input-stationary array is a weight-stationary one with the two operands' roles swapped); for an
 output-stationary array ``stream_len`` is the reduction length and the accumulators are drained
 at the end (``os_tile_cycles``). A pass therefore takes ``stream_len + overhead`` cycles.
+
+With ``ComputeArray.overlap_passes`` (weight- and input-stationary only) the passes are streamed
+back to back: each pass's stationary-operand load overlaps the previous pass's drain
+(``ws_stream_cycles``), so ``passes`` passes take ``passes * (stream_len + per_pass) + once``
+cycles, with ``per_pass = rows`` (the load) and ``once = rows + cols - 1`` (the last drain).
+``pass_overheads_cycles`` returns that pair for either issue mode.
 """
 
 from __future__ import annotations
 
-from codesign.cost.systolic import os_tile_cycles, ws_tile_cycles
+from codesign.cost.systolic import os_tile_cycles, ws_stream_cycles, ws_tile_cycles
 from codesign.errors import SpecError
 from codesign.mapping.dataflow import Dataflow
 
-__all__ = ["systolic_tile_cycles", "pass_overhead_cycles"]
+__all__ = ["systolic_tile_cycles", "pass_overhead_cycles", "pass_overheads_cycles"]
 
 _TILE = {
     Dataflow.WEIGHT_STATIONARY: ws_tile_cycles,
@@ -44,3 +50,34 @@ def pass_overhead_cycles(dataflow: Dataflow, rows: int, cols: int, systolic: boo
     if not systolic:
         return 0
     return systolic_tile_cycles(dataflow, rows, cols, 1) - 1
+
+
+def pass_overheads_cycles(
+    dataflow: Dataflow, rows: int, cols: int, systolic: bool, overlap_passes: bool = False
+) -> tuple[int, int]:
+    """``(per_pass, once)``: ``passes`` passes of ``stream_len`` beats take
+    ``passes * (stream_len + per_pass) + once`` cycles.
+
+    Without overlap ``per_pass`` is `pass_overhead_cycles` and ``once`` is 0. With
+    ``overlap_passes`` (systolic weight- or input-stationary arrays only) both are read off the
+    back-to-back contract ``ws_stream_cycles``: ``per_pass`` is what one more pass of one beat
+    adds beyond its beat (``rows``, the stationary load), ``once`` what remains of a single
+    pass (``rows + cols - 1``, the last drain).
+
+    Raises
+    ------
+    SpecError
+        If ``overlap_passes`` is set for a non-systolic or output-stationary array.
+    """
+    if not overlap_passes:
+        return pass_overhead_cycles(dataflow, rows, cols, systolic), 0
+    if not systolic or _TILE.get(dataflow) is not ws_tile_cycles:
+        raise SpecError(
+            f"compute.overlap_passes must be false for a "
+            f"{'systolic' if systolic else 'non-systolic'} "
+            f"{getattr(dataflow, 'value', dataflow)!r} array; it applies to systolic 'ws' and "
+            f"'is' arrays"
+        )
+    one = ws_stream_cycles(rows, cols, [1])
+    per_pass = ws_stream_cycles(rows, cols, [1, 1]) - one - 1
+    return per_pass, one - 1 - per_pass
