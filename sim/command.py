@@ -94,8 +94,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sequential",
         action="store_true",
-        help="start each tile after the previous tile's last output (as the cost model "
-        "assumes) instead of streaming the tiles back to back",
+        help="start each tile after the previous tile's last output instead of streaming the "
+        "tiles back to back (the cost model's default; overlapped issue is its overlap_passes)",
     )
     parser.add_argument("--waves", action="store_true", help="dump a VCD waveform")
     parser.add_argument(
@@ -188,7 +188,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"  cycles measured {measured}, predicted {predicted} ({source}): {agreement}")
     if report.get("cycles_cost_model") is not None:
         print(
-            f"  cost model (codesign.cost, same mapping, compute + fill/drain): "
+            f"  cost model (codesign.cost, same mapping and issue mode, compute + fill/drain): "
             f"{report['cycles_cost_model']} cycles; RTL tiles issued {report['issue']}"
         )
     print(f"  simulated in {report['seconds']:.2f} s; bench files in {report['work_dir']}")

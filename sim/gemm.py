@@ -18,9 +18,11 @@ Tiles are issued in this order, either *overlapped* (back to back, as a controll
 them: the next tile's beats wait only for the array's ready) or *sequential* (the next tile
 starts after the previous tile's last output). Overlapped, a weight-stationary array takes the
 next weights right after the previous tile's last input, so the layer's predicted cycles are
-``sum(rows + T_i) + rows + cols - 1``; sequential, and for the output-stationary array in both
-modes (it drains before it accepts the next tile), they are the sum of the tile cycles, which
-is also what the analytical cost model charges (`cost_model_cycles`).
+``sum(rows + T_i) + rows + cols - 1`` (``codesign.cost.systolic.ws_stream_cycles``);
+sequential, and for the output-stationary array in both modes (it drains before it accepts the
+next tile), they are the sum of the tile cycles. The analytical cost model charges the same in
+both modes (`cost_model_cycles`): sequential issue is its default, overlapped issue is its
+``ComputeArray.overlap_passes``.
 """
 
 from __future__ import annotations
@@ -349,7 +351,7 @@ def plan_gemm(
                             predicted_cycles=cycles_fn(rows, cols, t_len),
                         )
                     )
-        total = sum(rows + t.stream_len for t in tiles) + rows + cols - 1
+        total = systolic.ws_stream_cycles(rows, cols, [t.stream_len for t in tiles])
     return GemmPlan(
         design=design,
         m=m,
@@ -361,11 +363,17 @@ def plan_gemm(
     )
 
 
-def cost_model_cycles(plan: GemmPlan) -> int | None:
+def cost_model_cycles(plan: GemmPlan, *, sequential: bool = False) -> int | None:
     """Array cycles (compute plus fill/drain, no memory stalls) that the analytical cost model
     ``codesign.cost.evaluate_one`` predicts for the plan's GEMM with the same mapping on the
     preset architecture of the same array (``codesign.arch.presets.weight_stationary`` or
-    ``output_stationary``); None for the 2:4-sparse array, which has no preset.
+    ``output_stationary``) in the given issue mode; None for the 2:4-sparse array, which has no
+    preset.
+
+    Overlapped issue (the default, like `GemmPlan.predicted_cycles`) evaluates the
+    weight-stationary preset with ``overlap_passes=True`` (each pass's weight load overlaps the
+    previous drain); sequential issue with the default ``overlap_passes=False``. The
+    output-stationary array never overlaps its tiles, so both modes use its plain preset.
 
     The mapping: weight-stationary unrolls ``K`` over the rows and ``N`` over the columns and
     streams ``stream_len`` rows of ``A`` per pass; output-stationary unrolls ``M`` and ``N``
@@ -399,12 +407,16 @@ def cost_model_cycles(plan: GemmPlan) -> int | None:
     preset, pe_level, on_rows, on_cols, streamed = shapes[cfg.dataflow]
     sizes = {"M": plan.m, "N": plan.n, "K": plan.k}
     per_pass = {on_rows: rows, on_cols: cols, streamed: t}
+    options = {}
+    if cfg.dataflow is Dataflow.WEIGHT_STATIONARY:
+        options["overlap_passes"] = not sequential
     arch = preset(
         rows,
         cols,
         input_bits=cfg.act_bits,
         weight_bits=cfg.weight_bits,
         accum_bits=cfg.acc_bits,
+        **options,
     )
     mapping = Mapping(
         levels=(

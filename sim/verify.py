@@ -64,8 +64,8 @@ class VerifyResult:
         ``codesign.cost.systolic`` for the same tiles in the same issue mode.
     cycles_cost_model : int or None
         The analytical cost model's array cycles for the same GEMM and mapping
-        (`codesign.sim.gemm.cost_model_cycles`; it charges every tile its full fill and drain,
-        i.e. sequential issue); None for the sparse array.
+        in the same issue mode (`codesign.sim.gemm.cost_model_cycles`: overlapped issue is the
+        weight-stationary preset with ``overlap_passes``); None for the sparse array.
     sequential : bool
         Tiles were issued one after another instead of overlapped.
     tile_cycles_measured, tile_cycles_predicted : tuple of int
@@ -249,7 +249,7 @@ def _simulate(
         mismatches=tuple(mismatches),
         cycles_measured=cycles_measured,
         cycles_predicted=cycles_predicted,
-        cycles_cost_model=cost_model_cycles(plan),
+        cycles_cost_model=cost_model_cycles(plan, sequential=sequential),
         sequential=sequential,
         tile_cycles_measured=measured,
         tile_cycles_predicted=predicted,

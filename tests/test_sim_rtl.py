@@ -160,17 +160,34 @@ def test_gemm_each_dataflow_odd_sizes(designs, cache_dir, flow, rows, cols, mnk)
     _check(verify_gemm(design, a, b, cache_dir=cache_dir))
 
 
-def test_sequential_issue_equals_the_cost_model(designs, cache_dir):
+def test_cost_model_equals_the_rtl_in_both_issue_modes(designs, cache_dir):
     design = designs(4, 4, "ws")
     a, b = random_operands(design, 5, 6, 7, seed=3)
+    # 2 column tiles x 2 depth tiles of T = 5: sequential, every tile pays its full fill/drain
     seq = verify_gemm(design, a, b, sequential=True, cache_dir=cache_dir)
     _check(seq)
-    assert seq.cycles_measured == seq.cycles_cost_model == 4 * (4 + 5 + 4 + 4 - 1)
-    # streamed back to back, the RTL loads the next weights during the previous drain: the
-    # model's per-pass fill/drain over-counts by (passes - 1) * (rows + cols - 1).
+    assert seq.cycles_measured == seq.cycles_cost_model == 4 * (4 + 5 + 4 + 4 - 1) == 64
+    # streamed back to back, the RTL loads the next weights during the previous drain; the
+    # model with overlap_passes charges 4 x (4 + 5) + 4 + 4 - 1, exactly what Icarus measures
     over = verify_gemm(design, a, b, cache_dir=cache_dir)
     _check(over)
-    assert over.cycles_cost_model - over.cycles_measured == 3 * (4 + 4 - 1)
+    assert not over.sequential and over.to_json()["issue"] == "overlapped"
+    assert over.cycles_measured == over.cycles_cost_model == 4 * (4 + 5) + 4 + 4 - 1 == 43
+    assert seq.cycles_measured - over.cycles_measured == 3 * (4 + 4 - 1)
+    # uneven stream tiles (M = 5 as 2 + 2 + 1): the model pads the last pass, so it matches
+    # when the tiles divide M; M = 6 in tiles of 2 divides
+    a6, b6 = random_operands(design, 6, 6, 7, seed=4)
+    for sequential in (False, True):
+        res = verify_gemm(design, a6, b6, stream_len=2, sequential=sequential, cache_dir=cache_dir)
+        _check(res)
+        assert res.cycles_measured == res.cycles_cost_model
+    # the 2:4-sparse array has no cost-model preset; it is checked against the contract
+    sparse = designs(3, 5, "sparse24")
+    a, b = random_operands(sparse, 9, 7, 30, seed=3)
+    for sequential in (False, True):
+        res = verify_gemm(sparse, a, b, sequential=sequential, cache_dir=cache_dir)
+        _check(res)
+        assert res.cycles_cost_model is None
 
 
 def test_gemm_corner_values_single_row_and_column(designs, cache_dir):
