@@ -214,6 +214,11 @@ class AcceleratorConfig:
         each ``(m2, k2)``) and the accumulator buffer holds ``max_tile_m x max_n_tiles`` rows
         (the partial sums of every column tile). False: inputs are re-streamed for every column
         tile (loop order ``n2, m2, k2``).
+    overlap_passes : bool
+        ``ws`` only: issue the next pass's first weight beat in the cycle after the previous
+        pass's last input beat (its weight load overlaps the previous pass's drain; the cost
+        model's ``ComputeArray.overlap_passes``). False: the next pass starts after the
+        previous pass's last output beat.
     """
 
     array: SystolicConfig
@@ -222,6 +227,7 @@ class AcceleratorConfig:
     fifo_depth: int = 32
     axis_in_bits: int | None = None
     input_buffer: bool = False
+    overlap_passes: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.array, SystolicConfig):
@@ -241,6 +247,13 @@ class AcceleratorConfig:
         _bounded("fifo_depth", self.fifo_depth, 2, MAX_FIFO_DEPTH)
         if not isinstance(self.input_buffer, bool):
             raise SpecError(f"input_buffer must be true or false, not {self.input_buffer!r}")
+        if not isinstance(self.overlap_passes, bool):
+            raise SpecError(f"overlap_passes must be true or false, not {self.overlap_passes!r}")
+        if self.overlap_passes and self.output_stationary:
+            raise SpecError(
+                "overlap_passes applies to 'ws' accelerators only, not 'os' (the "
+                "output-stationary array drains before it accepts the next pass)"
+            )
         if self.input_buffer and self.output_stationary:
             raise SpecError(
                 "input_buffer applies to 'ws' accelerators only, not 'os' (its PEs hold the "
@@ -320,6 +333,7 @@ class AcceleratorConfig:
             f"accel_{a.dataflow.value}_{a.rows}x{a.cols}_a{a.act_bits}w{a.weight_bits}"
             + ("" if self.output_stationary else f"_t{self.max_tile_m}")
             + ("_ib" if self.input_buffer else "")
+            + ("_ov" if self.overlap_passes else "")
             + f"_bus{self.axis_in_bits}"
         )
 
@@ -332,6 +346,7 @@ class AcceleratorConfig:
             "fifo_depth": self.fifo_depth,
             "axis_in_bits": self.axis_in_bits,
             "input_buffer": self.input_buffer,
+            "overlap_passes": self.overlap_passes,
         }
 
     @classmethod
@@ -413,6 +428,7 @@ class AcceleratorConfig:
         bandwidth = arch.levels[-1].read_bits_per_cycle
         bus = max(d for d in range(1, beat + 1) if beat % d == 0 and d <= bandwidth)
         fields.setdefault("max_n_tiles", max_n_tiles)
+        fields["overlap_passes"] = arch.compute.overlap_passes
         return cls(array=array, fifo_depth=fifo_depth, axis_in_bits=bus, **fields)
 
     # --- the cost model's view ----------------------------------------------------------------
@@ -447,6 +463,7 @@ class AcceleratorConfig:
             mac_area_um2=tech.mac_area_um2(a.act_bits, a.weight_bits, SUM_BITS),
             dataflow=MapDataflow(a.dataflow.value),
             systolic=True,
+            overlap_passes=self.overlap_passes,
         )
 
         def register(name: str, bits: int, role: TensorRole) -> MemoryLevel:

@@ -24,6 +24,8 @@ beats, and the FIFO keeps fetching while a pass drains.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import fifo, memory, wiring
 from amaranth.lib.wiring import In, Out
@@ -174,8 +176,82 @@ class Accelerator(wiring.Component):
                 m.d.sync += self.csr_rdata.eq(0)
         m.d.comb += self.irq.eq(done)
 
+        # --- tile loops ---------------------------------------------------------------------
+        # The issue side (which pass the FSM feeds) and the completion side (which pass the
+        # array's outputs belong to) walk the same loops; they are one set of counters when
+        # passes run one after another, two when they overlap.
+        if os_flow:  # one pass covers the whole K; row tiles of `rows` (M padded by the host)
+            row_step = rows
+        else:
+            row_step = reg_tile_m
+        overlap = cfg.overlap_passes
+
+        def tile_loops(name: str) -> SimpleNamespace:
+            k2 = Signal(DIM_BITS, name=f"{name}_k2")
+            n2 = Signal(DIM_BITS, name=f"{name}_n2")
+            m_base = Signal(DIM_BITS + 1, name=f"{name}_m_base")
+            acc_base = Signal(range(cfg.acc_buf_rows + 1), name=f"{name}_acc_base")
+            nxt = SimpleNamespace(
+                k2=Signal.like(k2, name=f"{name}_k2_next"),
+                n2=Signal.like(n2, name=f"{name}_n2_next"),
+                m_base=Signal.like(m_base, name=f"{name}_m_base_next"),
+                acc_base=Signal.like(acc_base, name=f"{name}_acc_base_next"),
+            )
+            last_k = Const(1) if os_flow else k2 == reg_k_tiles - 1
+            last_m = m_base + row_step >= reg_m
+            last_n = n2 == reg_n_tiles - 1
+            m.d.comb += [
+                nxt.k2.eq(k2),
+                nxt.n2.eq(n2),
+                nxt.m_base.eq(m_base),
+                nxt.acc_base.eq(acc_base),
+            ]
+            if cfg.input_buffer:  # loop order m2, k2, n2
+                with m.If(last_n):
+                    m.d.comb += [nxt.n2.eq(0), nxt.acc_base.eq(0)]
+                    with m.If(last_k):
+                        m.d.comb += [nxt.k2.eq(0), nxt.m_base.eq(m_base + row_step)]
+                    with m.Else():
+                        m.d.comb += nxt.k2.eq(k2 + 1)
+                with m.Else():
+                    m.d.comb += [nxt.n2.eq(n2 + 1), nxt.acc_base.eq(acc_base + reg_tile_m)]
+            else:  # loop order n2, m2, k2
+                with m.If(last_k):
+                    m.d.comb += nxt.k2.eq(0)
+                    with m.If(last_m):
+                        m.d.comb += [nxt.m_base.eq(0), nxt.n2.eq(n2 + 1)]
+                    with m.Else():
+                        m.d.comb += nxt.m_base.eq(m_base + row_step)
+                with m.Else():
+                    m.d.comb += nxt.k2.eq(k2 + 1)
+            return SimpleNamespace(
+                k2=k2,
+                n2=n2,
+                m_base=m_base,
+                acc_base=acc_base,
+                nxt=nxt,
+                first_k=Const(1) if os_flow else k2 == 0,
+                last_k=last_k,
+                final=last_k & last_m & last_n,
+                advance=[
+                    k2.eq(nxt.k2),
+                    n2.eq(nxt.n2),
+                    m_base.eq(nxt.m_base),
+                    acc_base.eq(nxt.acc_base),
+                ],
+                reset=[k2.eq(0), n2.eq(0), m_base.eq(0), acc_base.eq(0)],
+            )
+
+        issue = tile_loops("issue")
+        retire = tile_loops("retire") if overlap else issue
+
+        out_valid = Signal()
+        out_taken = array.outputs.valid & array.outputs.ready
+        pass_done = out_taken & array.outputs.payload.last
+        with m.If(pass_done & ~retire.final):
+            m.d.sync += retire.advance
+
         # --- parameter memories: one per column, one entry per column tile ---------------------
-        n2 = Signal(DIM_BITS)
         bias, mult, shift = [], [], []
         for c in range(cols):
             mem = memory.Memory(shape=unsigned(PARAM_BITS), depth=cfg.max_n_tiles, init=[])
@@ -186,39 +262,23 @@ class Accelerator(wiring.Component):
                 wp.addr.eq(wdata[8:24]),
                 wp.data.eq(Cat(reg_bias, reg_mult, reg_shift)),
                 wp.en.eq(param_we & (wdata[:8] == c)),
-                rp.addr.eq(n2),
+                # sync read: the column tile of the next output beat
+                rp.addr.eq(Mux(pass_done, retire.nxt.n2, retire.n2)),
             ]
             bias.append(rp.data[:SUM_BITS].as_signed())
             mult.append(rp.data[SUM_BITS : SUM_BITS + MULT_BITS])
             shift.append(rp.data[SUM_BITS + MULT_BITS :])
 
         # --- controller ------------------------------------------------------------------------
-        k2 = Signal(DIM_BITS)
-        m_base = Signal(DIM_BITS + 1)
         w_count = Signal(range(rows))
         i_count = Signal(DIM_BITS)
         remaining = Signal(DIM_BITS + 1)
         tile_rows = Signal(DIM_BITS)
-        if os_flow:  # one pass covers the whole K; row tiles of `rows` (M padded by the host)
-            row_step = rows
-            first_k = last_k = Const(1)
-            pass_beats = reg_k
-        else:
-            row_step = reg_tile_m
-            first_k = k2 == 0
-            last_k = k2 == reg_k_tiles - 1
-            pass_beats = tile_rows
+        pass_beats = reg_k if os_flow else tile_rows
         m.d.comb += [
-            remaining.eq(reg_m - m_base),
+            remaining.eq(reg_m - issue.m_base),
             tile_rows.eq(Mux(remaining < reg_tile_m, remaining, reg_tile_m)),
         ]
-        last_m = m_base + row_step >= reg_m
-        last_n = n2 == reg_n_tiles - 1
-        final_pass = last_k & last_m & last_n
-
-        out_valid = Signal()
-        out_taken = array.outputs.valid & array.outputs.ready
-        pass_done = out_taken & array.outputs.payload.last
 
         a_bits = rows * arr_cfg.act_bits
         if os_flow:
@@ -237,14 +297,13 @@ class Accelerator(wiring.Component):
         in_state = Signal()  # the FSM is in INPUTS
         in_taken = array.inputs.valid & array.inputs.ready
         from_buffer = Signal()
-        acc_base = Signal(range(cfg.acc_buf_rows + 1))  # n2 * TILE_M with an input buffer
         if cfg.input_buffer:
             in_mem = memory.Memory(shape=unsigned(a_bits), depth=cfg.max_tile_m, init=[])
             m.submodules.in_buf = in_mem
             ib_wp = in_mem.write_port()
             ib_rp = in_mem.read_port()
             m.d.comb += [
-                from_buffer.eq(n2 != 0),
+                from_buffer.eq(issue.n2 != 0),
                 ib_wp.addr.eq(i_count),
                 ib_wp.data.eq(prefetch.r_data[:a_bits]),
                 ib_wp.en.eq(in_state & in_taken & ~from_buffer),
@@ -260,6 +319,7 @@ class Accelerator(wiring.Component):
         with m.If(busy):
             m.d.sync += cycles.eq(cycles + 1)
 
+        first_state = "INPUTS" if os_flow else "WEIGHTS"
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(start):
@@ -267,14 +327,13 @@ class Accelerator(wiring.Component):
                         busy.eq(1),
                         done.eq(0),
                         cycles.eq(0),
-                        n2.eq(0),
-                        m_base.eq(0),
-                        k2.eq(0),
-                        acc_base.eq(0),
                         w_count.eq(0),
                         i_count.eq(0),
+                        *issue.reset,
                     ]
-                    m.next = "INPUTS" if os_flow else "WEIGHTS"
+                    if overlap:
+                        m.d.sync += retire.reset
+                    m.next = first_state
             if not os_flow:
                 with m.State("WEIGHTS"):
                     m.d.comb += [
@@ -292,35 +351,25 @@ class Accelerator(wiring.Component):
                     array.inputs.valid.eq(from_buffer | prefetch.r_rdy),
                     prefetch.r_en.eq(~from_buffer & array.inputs.ready),
                 ]
-                with m.If(array.inputs.valid & array.inputs.ready):
+                with m.If(in_taken):
                     m.d.sync += i_count.eq(i_count + 1)
                     with m.If(array.inputs.payload.last):
                         m.d.sync += i_count.eq(0)
-                        m.next = "DRAIN"
-            with m.State("DRAIN"):
+                        if overlap:  # the next pass's weights follow at once
+                            with m.If(issue.final):
+                                m.next = "DRAIN"
+                            with m.Else():
+                                m.d.sync += issue.advance
+                                m.next = first_state
+                        else:
+                            m.next = "DRAIN"
+            with m.State("DRAIN"):  # sequential: every pass; overlapped: the final pass
                 with m.If(pass_done):
-                    with m.If(final_pass):
+                    with m.If(retire.final):
                         m.next = "FLUSH"
-                    with m.Else():
-                        m.next = "INPUTS" if os_flow else "WEIGHTS"
-                        if cfg.input_buffer:  # loop order m2, k2, n2
-                            with m.If(last_n):
-                                m.d.sync += [n2.eq(0), acc_base.eq(0)]
-                                with m.If(last_k):
-                                    m.d.sync += [k2.eq(0), m_base.eq(m_base + row_step)]
-                                with m.Else():
-                                    m.d.sync += k2.eq(k2 + 1)
-                            with m.Else():
-                                m.d.sync += [n2.eq(n2 + 1), acc_base.eq(acc_base + reg_tile_m)]
-                        else:  # loop order n2, m2, k2
-                            with m.If(last_k):
-                                m.d.sync += k2.eq(0)
-                                with m.If(last_m):
-                                    m.d.sync += [m_base.eq(0), n2.eq(n2 + 1)]
-                                with m.Else():
-                                    m.d.sync += m_base.eq(m_base + row_step)
-                            with m.Else():
-                                m.d.sync += k2.eq(k2 + 1)
+                    if not overlap:  # (overlapped: an earlier pass retired; keep waiting)
+                        with m.Else():
+                            m.next = first_state
             with m.State("FLUSH"):
                 with m.If(~out_valid):
                     m.d.sync += [busy.eq(0), done.eq(1)]
@@ -343,18 +392,25 @@ class Accelerator(wiring.Component):
             t_out = Signal(range(cfg.max_tile_m))
             with m.If(out_taken):
                 m.d.sync += t_out.eq(Mux(array.outputs.payload.last, 0, t_out + 1))
+            # sync read: the row of the next output beat
             m.d.comb += acc_rp.addr.eq(
-                acc_base + Mux(out_taken, Mux(array.outputs.payload.last, 0, t_out + 1), t_out)
+                Mux(
+                    pass_done,
+                    retire.nxt.acc_base,
+                    retire.acc_base + Mux(out_taken, t_out + 1, t_out),
+                )
             )
             for c in range(cols):
                 stored = acc_rp.data[c * SUM_BITS : (c + 1) * SUM_BITS].as_signed()
                 total = Signal(signed(SUM_BITS), name=f"sum_c{c}")
-                m.d.comb += total.eq(array.outputs.payload.data[c] + Mux(first_k, bias[c], stored))
+                m.d.comb += total.eq(
+                    array.outputs.payload.data[c] + Mux(retire.first_k, bias[c], stored)
+                )
                 sums.append(total)
             m.d.comb += [
-                acc_wp.addr.eq(acc_base + t_out),
+                acc_wp.addr.eq(retire.acc_base + t_out),
                 acc_wp.data.eq(Cat(*sums)),
-                acc_wp.en.eq(out_taken & ~last_k),
+                acc_wp.en.eq(out_taken & ~retire.last_k),
             ]
 
         # --- requantization and the m_axis output register -------------------------------------
@@ -373,16 +429,16 @@ class Accelerator(wiring.Component):
         out_data = Signal(cfg.axis_out_bits)
         out_last = Signal()
         m.d.comb += [
-            array.outputs.ready.eq(Mux(last_k, ~out_valid | self.m_axis_tready, 1)),
+            array.outputs.ready.eq(Mux(retire.last_k, ~out_valid | self.m_axis_tready, 1)),
             self.m_axis_tdata.eq(out_data),
             self.m_axis_tvalid.eq(out_valid),
             self.m_axis_tlast.eq(out_last),
         ]
-        with m.If(out_taken & last_k):
+        with m.If(out_taken & retire.last_k):
             m.d.sync += [
                 out_valid.eq(1),
                 out_data.eq(Cat(*quantized)),
-                out_last.eq(final_pass & array.outputs.payload.last),
+                out_last.eq(retire.final & array.outputs.payload.last),
             ]
         with m.Elif(self.m_axis_tready):
             m.d.sync += out_valid.eq(0)

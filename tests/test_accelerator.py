@@ -441,8 +441,17 @@ def test_generate_options_take_buffer_sizes_from_a_design_point(tmp_path):
 # --- the controller and CSR bank in the Amaranth simulator -------------------------------------
 
 
-@pytest.mark.parametrize(("dataflow", "input_buffer"), [("ws", False), ("ws", True), ("os", False)])
-def test_csr_semantics_and_a_small_layer_in_the_amaranth_simulator(dataflow, input_buffer):
+@pytest.mark.parametrize(
+    ("dataflow", "input_buffer", "overlap"),
+    [
+        ("ws", False, False),
+        ("ws", True, False),
+        ("ws", False, True),
+        ("ws", True, True),
+        ("os", False, False),
+    ],
+)
+def test_csr_semantics_and_a_small_layer_in_the_amaranth_simulator(dataflow, input_buffer, overlap):
     from amaranth.sim import Simulator
     from codesign.hw.accelerator import Accelerator
     from codesign.sim.accelerator import decode_outputs, program_layer
@@ -456,6 +465,7 @@ def test_csr_semantics_and_a_small_layer_in_the_amaranth_simulator(dataflow, inp
         fifo_depth=4,
         axis_in_bits=8,
         input_buffer=input_buffer,
+        overlap_passes=overlap,
     )
     rng = np.random.default_rng(3)
     m, n, k = 3, 3, 5

@@ -45,6 +45,24 @@ def designs(tmp_path_factory):
             fifo_depth=16,
             input_buffer=True,
         ),
+        # overlapped passes (the next pass's weights load while the previous one drains)
+        "wide_ov": AcceleratorConfig(
+            array=SystolicConfig(rows=8, cols=8),
+            max_tile_m=64,
+            max_n_tiles=4,
+            fifo_depth=16,
+            overlap_passes=True,
+        ),
+        # input buffer and overlapped passes, 16-bit bus (2 words per beat)
+        "reuse_ov": AcceleratorConfig(
+            array=SystolicConfig(rows=4, cols=4),
+            max_tile_m=8,
+            max_n_tiles=3,
+            fifo_depth=16,
+            axis_in_bits=16,
+            input_buffer=True,
+            overlap_passes=True,
+        ),
         # output-stationary 4x4, 16-bit bus (4 words per 64-bit beat)
         "os": AcceleratorConfig(
             array=SystolicConfig(rows=4, cols=4, dataflow="os"), max_n_tiles=4, axis_in_bits=16
@@ -103,6 +121,20 @@ def test_digits_conv2_whole_layer_bit_exact_and_cycles_within_2_percent(designs,
     assert res.cycles_register >= res.cycles_measured
 
 
+def test_overlapped_passes_digits_conv2_whole_layer(designs, tmp_path):
+    from codesign.sim.accelerator import verify_accelerator_layer
+
+    res = verify_accelerator_layer(
+        designs["wide_ov"], "examples/models.py:digits_cnn:conv2", work_dir=tmp_path
+    )
+    assert res.mismatch_count == 0 and res.compared == 64 * 16
+    # hand count (codesign.cost.systolic.ws_stream_cycles): 18 passes of 8 weight and 64 input
+    # beats back to back, then the last drain of 8 + 8 - 1 cycles
+    assert res.cycles_predicted == 18 * (8 + 64) + 8 + 8 - 1 == 1311
+    assert abs(res.cycles_error) <= 0.02
+    assert res.passed
+
+
 def test_output_stationary_digits_conv2_whole_layer(designs, tmp_path):
     from codesign.sim.accelerator import verify_accelerator_layer
 
@@ -140,7 +172,7 @@ def test_resnet18_layer_cut_to_16_channels_bit_exact(designs, tmp_path):
     assert res.passed, res.to_json()
 
 
-@pytest.mark.parametrize("name", ["narrow", "reuse", "os"])
+@pytest.mark.parametrize("name", ["narrow", "reuse", "reuse_ov", "os"])
 def test_odd_gemm_twice_with_back_pressure_and_idle_cycles_is_bit_exact(designs, tmp_path, name):
     from codesign.sim.accelerator import verify_accelerator_gemm
 
