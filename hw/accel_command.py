@@ -38,6 +38,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="ws: keep each input slice on chip and reuse it for every column tile",
     )
     group.add_argument(
+        "--overlap-passes",
+        action="store_true",
+        default=None,
+        help="ws: load the next pass's weights while the previous pass drains",
+    )
+    group.add_argument(
         "--axis-in-bits",
         type=int,
         default=None,
@@ -57,7 +63,14 @@ def config_from_args(args: argparse.Namespace, array: object) -> object:
 
     given = {
         key: getattr(args, key)
-        for key in ("max_tile_m", "max_n_tiles", "fifo_depth", "axis_in_bits", "input_buffer")
+        for key in (
+            "max_tile_m",
+            "max_n_tiles",
+            "fifo_depth",
+            "axis_in_bits",
+            "input_buffer",
+            "overlap_passes",
+        )
         if getattr(args, key, None) is not None
     }
     design = getattr(args, "design", None)
@@ -88,6 +101,8 @@ def run(args: argparse.Namespace, array: object, *, top: str | None = None) -> i
     acc = "" if config.output_stationary else f"acc_buf {config.acc_buf_rows} x {a.cols} int32, "
     if config.input_buffer:
         acc += f"in_buf {config.max_tile_m} x {a.rows} inputs, "
+    if config.overlap_passes:
+        acc += "overlapped passes, "
     print(
         f"top {manifest['top']}: accelerator around a {a.rows}x{a.cols} {a.dataflow.value} "
         f"array (a{a.act_bits} w{a.weight_bits}), {acc}{config.max_channels} channels, "
