@@ -1,6 +1,7 @@
 """Foundation: layering, public API, CLI entry point."""
 
 import importlib
+import os
 import pkgutil
 import subprocess
 import sys
@@ -56,3 +57,17 @@ def test_cli_help_lists_subcommands():
     )
     for name in codesign.cli.COMMANDS:
         assert name in out.stdout
+
+
+def test_cli_output_into_a_closed_pipe_is_not_an_error():
+    # `codesign map ... | head -1`: the reader leaves early; no traceback, exit status 0
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "codesign.cli", "map", "--arch", "ws", "--layer",
+         "gemm:M=8,N=8,K=8", "--samples", "50"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"},
+    )  # fmt: skip
+    proc.stdout.close()  # nobody reads
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and b"Traceback" not in err

@@ -14,11 +14,13 @@ from codesign.cost.model import (
 from codesign.cost.systolic import (
     OS_FORMULA,
     WS_FORMULA,
+    WS_STREAM_FORMULA,
     os_tile_cycles,
     sparse_ws_tile_cycles,
+    ws_stream_cycles,
     ws_tile_cycles,
 )
-from codesign.cost.timing import pass_overhead_cycles, systolic_tile_cycles
+from codesign.cost.timing import pass_overhead_cycles, pass_overheads_cycles, systolic_tile_cycles
 
 __all__ = [
     "CostBatch",
@@ -30,6 +32,9 @@ __all__ = [
     "stored_bits_per_element",
     "systolic_tile_cycles",
     "pass_overhead_cycles",
+    "pass_overheads_cycles",
+    "ws_stream_cycles",
+    "WS_STREAM_FORMULA",
     "ws_tile_cycles",
     "os_tile_cycles",
     "sparse_ws_tile_cycles",
