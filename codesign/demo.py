@@ -200,6 +200,8 @@ def run_demo(cfg: DemoConfig) -> Path:
 
 def _table(header: list[str], rows: list[list[object]]) -> str:
     def cell(v: object) -> str:
+        if isinstance(v, bool):
+            return "yes" if v else "no"
         if isinstance(v, float):
             return f"{v:.4g}"
         if isinstance(v, int):
@@ -294,8 +296,21 @@ def write_report(out: Path, *, float_acc: float, int8_acc: float, timings: dict)
             [
                 ["passed", verify.get("passed")],
                 ["mismatches", json.dumps(verify.get("mismatches"))],
-                ["cycles measured", verify.get("cycles_measured")],
-                ["cycles predicted (cost model)", verify.get("cycles_predicted")],
+                ["outputs compared", verify.get("compared")],
+                ["cycles measured (RTL)", verify.get("cycles_measured")],
+                ["cycles predicted (tile contract)", verify.get("cycles_predicted")],
+                [
+                    "cycles predicted (analytical model, same mapping)",
+                    verify.get("cycles_cost_model"),
+                ],
+                ["tiles issued", verify.get("issue")],
+                [
+                    "explorer's estimate for this layer (its own mapping, with memory stalls)",
+                    next(
+                        (lay["cycles"] for lay in best["layers"] if lay["name"] == VERIFY_LAYER),
+                        "",
+                    ),
+                ],
                 ["simulator", f"{verify.get('simulator')} {verify.get('simulator_version', '')}"],
             ],
         ),

@@ -35,7 +35,7 @@ def test_demo_flow_writes_a_report_from_this_run(tmp_path, monkeypatch):
     assert verify["passed"] is True
     assert verify["cycles_measured"] == verify["cycles_predicted"]
     # the report quotes this run's numbers
-    assert f"| cycles measured | {verify['cycles_measured']:,} |" in text
+    assert f"| cycles measured (RTL) | {verify['cycles_measured']:,} |" in text
     assert f"| pe_rows | {best['params']['pe_rows']:,} |" in text
     assert f"{synth['cells']:,}" in text
     assert (out / "report.html").read_text().startswith("<!doctype html>")
