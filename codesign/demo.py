@@ -175,10 +175,12 @@ def run_demo(cfg: DemoConfig) -> Path:
     timings["generate"] = time.perf_counter() - t
 
     t = _stage(5, n, f"verify layer {VERIFY_LAYER} of the quantized model with cocotb + Icarus")
+    policy = _write_knee_policy(out)
     _cli(
         [
             "verify", str(rtl),
             "--layer", f"{MODEL}:{VERIFY_LAYER}",
+            "--policy", str(policy),
             "--seed", str(cfg.seed),
             "-o", str(out / "verify.json"),
         ]
@@ -193,6 +195,21 @@ def run_demo(cfg: DemoConfig) -> Path:
     report = write_report(out, float_acc=float_acc, int8_acc=int8.accuracy, timings=timings)
     timings["report"] = time.perf_counter() - t
     return report
+
+
+def _write_knee_policy(out: Path) -> Path:
+    """The knee point's quantization policy (its per-layer widths and pruning) as a policy file,
+    so the RTL runs the layer exactly as the explorer scored its accuracy."""
+    import yaml
+
+    from codesign.explore.design import AccuracyObjective
+
+    best = _load(out / "explore" / "best.json")
+    names = [lay["name"] for lay in best["layers"]]
+    policy = AccuracyObjective(MODEL, names).policy(best["params"])
+    path = out / "explore" / "best_policy.yaml"
+    path.write_text(yaml.safe_dump(policy.to_dict(), sort_keys=False))
+    return path
 
 
 # --- report -------------------------------------------------------------------------------------

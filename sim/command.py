@@ -69,6 +69,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the scores Q K^T of head 0 of a self-attention module, e.g. "
         "examples/models.py:transformer_encoder:layers.0.attn",
     )
+    parser.add_argument(
+        "--policy",
+        metavar="FILE",
+        help="with --layer on an array: the quantization policy (YAML/JSON, `codesign quant "
+        "--policy` format) the layer runs at, e.g. the explored design point's per-layer widths "
+        "(default: the array's width)",
+    )
     parser.add_argument("--seed", type=int, default=1, help="seed of stimuli and pauses")
     parser.add_argument(
         "--stream-len",
@@ -124,6 +131,10 @@ def _run_accelerator(args: argparse.Namespace, options: dict) -> dict:
         raise SpecError(
             "--sequential applies to bare arrays; the accelerator's controller issues tiles"
         )
+    if args.policy is not None:
+        raise SpecError(
+            "--policy applies to bare arrays; the accelerator runs a layer at its own width"
+        )
     design = load_accelerator(args.design)
     options = {k: v for k, v in options.items() if k not in ("sequential", "stream_len")}
     result = verify_accelerator_layer(design, args.layer, tile_m=args.stream_len, **options)
@@ -136,6 +147,10 @@ def _run_array(args: argparse.Namespace, options: dict) -> dict:
     from codesign.sim.design import load_design
     from codesign.sim.verify import random_operands, verify_attention, verify_gemm, verify_layer
 
+    if args.policy is not None and args.layer is None:
+        raise SpecError(
+            "--policy applies to --layer (a layer of a model), not to --gemm/--attention"
+        )
     design = load_design(args.design)
     if args.gemm is not None:
         m, n, k = parse_gemm(args.gemm)
@@ -144,7 +159,12 @@ def _run_array(args: argparse.Namespace, options: dict) -> dict:
     elif args.attention is not None:
         result = verify_attention(design, args.attention, **options)
     else:
-        result = verify_layer(design, args.layer, **options)
+        policy = None
+        if args.policy is not None:
+            from codesign.quant.policy import QuantPolicy
+
+            policy = QuantPolicy.load(args.policy)
+        result = verify_layer(design, args.layer, policy=policy, **options)
     report = result.to_json()
     report["design"] = design.top
     return report

@@ -14,6 +14,7 @@ import os
 import shutil
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -24,6 +25,9 @@ from codesign.sim.runner import build_design, run_bench
 from codesign.sim.scoreboard import Mismatch, Scoreboard
 
 from codesign.errors import SpecError
+
+if TYPE_CHECKING:
+    from codesign.quant.policy import QuantPolicy
 
 __all__ = [
     "VerifyResult",
@@ -421,6 +425,7 @@ def verify_layer(
     layer_spec: str,
     *,
     bits: int | None = None,
+    policy: QuantPolicy | None = None,
     **options: object,
 ) -> VerifyResult:
     """Verify one layer of a model, ``"MODULE_PATH:FACTORY:LAYER"`` (e.g.
@@ -457,7 +462,10 @@ def verify_layer(
         inputs = tuple(x[:1] for x in context.eval_inputs)
     cfg = design.config
     width = bits if bits is not None else min(cfg.act_bits, cfg.weight_bits)
-    if cfg.dataflow is Dataflow.SPARSE_2_4:  # symmetric weights keep pruned zeros at 0
+    if policy is not None:
+        _check_layer_policy(cfg, layer_name, policy.for_layer(layer_name))
+        width = policy.for_layer(layer_name).weight_bits
+    elif cfg.dataflow is Dataflow.SPARSE_2_4:  # symmetric weights keep pruned zeros at 0
         policy = QuantPolicy.uniform(width, pruning=Pruning.NM, nm=(2, 4))
     else:
         policy = QuantPolicy.uniform(width)
@@ -505,6 +513,29 @@ def verify_layer(
             **_sim_options(options),
         )
     raise SpecError(f"layer {layer_name!r} is a {layer.op}; supported: conv2d, linear")
+
+
+def _check_layer_policy(cfg, layer_name: str, lp) -> None:
+    """A layer's quantization policy must be one the array can run: quantized, operands no
+    wider than the array's, and 2:4-pruned for the sparse array."""
+    from codesign.quant.policy import Pruning
+
+    if lp is None:
+        raise SpecError(f"policy keeps layer {layer_name!r} in float; the array needs integers")
+    for field_name, want, have in (
+        ("weight_bits", lp.weight_bits, cfg.weight_bits),
+        ("act_bits", lp.act_bits, cfg.act_bits),
+    ):
+        if want is None or want > have:
+            raise SpecError(
+                f"policy {field_name} of layer {layer_name!r} is {want}; the array takes at "
+                f"most {have} bits"
+            )
+    if cfg.dataflow is Dataflow.SPARSE_2_4 and (lp.pruning is not Pruning.NM or lp.nm != (2, 4)):
+        raise SpecError(
+            f"policy pruning of layer {layer_name!r} is {lp.pruning.value}; the 2:4-sparse "
+            "array needs pruning nm with nm (2, 4)"
+        )
 
 
 def _quantize_symmetric(x: torch.Tensor, bits: int) -> torch.Tensor:

@@ -355,3 +355,35 @@ def test_sweep_16x16_gemm_64(designs, cache_dir):
     design = designs(16, 16, "ws")
     a, b = random_operands(design, 64, 64, 64, seed=1)
     _check(verify_gemm(design, a, b, cache_dir=cache_dir))
+
+
+def test_layer_at_a_mixed_precision_policy_on_a_wider_array(designs, cache_dir):
+    from codesign.quant.policy import LayerPolicy, QuantPolicy
+
+    # the explorer's per-layer widths: conv2 with 4-bit weights runs on the int8 array
+    policy = QuantPolicy(default=None, layers=(("conv2", LayerPolicy(weight_bits=4, act_bits=8)),))
+    result = verify_layer(
+        designs(4, 4, "ws"), f"{DIGITS}:conv2", policy=policy, cache_dir=cache_dir
+    )
+    _check(result)
+    assert "int4" in result.what
+
+
+@pytest.mark.parametrize(
+    "layers,message",
+    [
+        ((("conv2", None),), r"^policy keeps layer 'conv2' in float"),
+        (
+            (("conv2", {"weight_bits": 12}),),
+            r"^policy weight_bits of layer 'conv2' is 12; .* 8 bits",
+        ),
+        ((("conv2", {"act_bits": 16}),), r"^policy act_bits of layer 'conv2' is 16; .* 8 bits"),
+    ],
+)
+def test_policy_the_array_cannot_run_is_an_error(designs, layers, message):
+    from codesign.errors import SpecError
+    from codesign.quant.policy import LayerPolicy, QuantPolicy
+
+    entries = tuple((n, None if lp is None else LayerPolicy(**lp)) for n, lp in layers)
+    with pytest.raises(SpecError, match=message):
+        verify_layer(designs(4, 4, "ws"), f"{DIGITS}:conv2", policy=QuantPolicy(layers=entries))
