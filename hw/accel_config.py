@@ -492,40 +492,31 @@ class AcceleratorConfig:
             write_energy_pj=dram_pj,
             holds=frozenset(TensorRole),
         )
+
+        def buffer(name: str, depth: int, row_bits: int, role: TensorRole) -> MemoryLevel:
+            bits = depth * row_bits
+            pj = tech.sram_access_energy_pj(bits, row_bits)
+            return MemoryLevel(
+                name=name,
+                size_bits=bits,
+                word_bits=row_bits,
+                read_bits_per_cycle=row_bits,
+                write_bits_per_cycle=row_bits,
+                read_energy_pj=pj,
+                write_energy_pj=pj,
+                holds=frozenset({role}),
+                area_um2=tech.sram_area_um2(bits),
+            )
+
         if self.output_stationary:
             levels = (register("acc_reg", SUM_BITS, TensorRole.OUTPUTS), dram)
         else:
-            acc_row = a.cols * SUM_BITS
-            acc_bits = self.acc_buf_rows * acc_row
-            acc_pj = tech.sram_access_energy_pj(acc_bits, acc_row)
-            acc_buf = MemoryLevel(
-                name="acc_buf",
-                size_bits=acc_bits,
-                word_bits=acc_row,
-                read_bits_per_cycle=acc_row,
-                write_bits_per_cycle=acc_row,
-                read_energy_pj=acc_pj,
-                write_energy_pj=acc_pj,
-                holds=frozenset({TensorRole.OUTPUTS}),
-                area_um2=tech.sram_area_um2(acc_bits),
-            )
             levels = (register("weight_reg", a.weight_bits, TensorRole.WEIGHTS),)
             if self.input_buffer:
                 in_row = a.rows * a.act_bits
-                in_bits = self.max_tile_m * in_row
-                in_pj = tech.sram_access_energy_pj(in_bits, in_row)
-                in_buf = MemoryLevel(
-                    name="in_buf",
-                    size_bits=in_bits,
-                    word_bits=in_row,
-                    read_bits_per_cycle=in_row,
-                    write_bits_per_cycle=in_row,
-                    read_energy_pj=in_pj,
-                    write_energy_pj=in_pj,
-                    holds=frozenset({TensorRole.INPUTS}),
-                    area_um2=tech.sram_area_um2(in_bits),
-                )
-                levels = (*levels, in_buf)
+                levels = (*levels, buffer("in_buf", self.max_tile_m, in_row, TensorRole.INPUTS))
+            acc_row = a.cols * SUM_BITS
+            acc_buf = buffer("acc_buf", self.acc_buf_rows, acc_row, TensorRole.OUTPUTS)
             levels = (*levels, acc_buf, dram)
         return Architecture(name=self.top_name, compute=compute, levels=levels, clock_mhz=clock_mhz)
 
