@@ -119,6 +119,10 @@ def test_digits_conv2_whole_layer_bit_exact_and_cycles_within_2_percent(designs,
     assert res.passed
     # the CYCLES register counts start to done: at least the streamed window
     assert res.cycles_register >= res.cycles_measured
+    report = res.to_json()  # verify.json: the keys of an array's report
+    keys = {"passed", "mismatches", "cycles_measured", "cycles_predicted", "simulator"}
+    assert keys | {"simulator_version"} <= set(report)
+    assert report["mismatches"] == {"count": 0, "first": []} and report["simulator"] == "icarus"
 
 
 def test_overlapped_passes_digits_conv2_whole_layer(designs, tmp_path):
