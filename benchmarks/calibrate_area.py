@@ -37,6 +37,16 @@ SIZES = [(2, 2), (4, 4), (4, 8), (8, 4), (8, 8)]
 DSP_WIDTHS = [(8, 8, 32), (8, 8, 24), (6, 6, 20), (8, 4, 20), (4, 8, 20)]
 LUT_WIDTHS = [(4, 4, 16), (6, 6, 20), (8, 8, 32), (8, 4, 20), (4, 8, 20)]
 OS_WIDTHS = [(8, 8, 32), (6, 6, 24), (8, 4, 20)]
+# Validation runs, not fitted: shapes and widths outside the sweep (holdout error)
+HOLDOUT = [
+    ("xilinx", "ws", True, (3, 5), (8, 8, 24)),
+    ("xilinx", "ws", True, (6, 6), (7, 7, 24)),
+    ("xilinx", "ws", True, (5, 3), (6, 8, 20)),
+    ("xilinx", "ws", False, (3, 5), (5, 5, 16)),
+    ("xilinx", "ws", False, (6, 6), (6, 4, 20)),
+    ("xilinx", "os", True, (3, 5), (8, 8, 32)),
+    ("xilinx", "os", True, (6, 6), (7, 7, 24)),
+]
 ICE40_SIZES = [(2, 2), (2, 4), (4, 2), (4, 4)]
 ICE40_WIDTHS = [(4, 4, 16), (6, 6, 20), (8, 8, 32), (4, 8, 20)]
 
@@ -66,7 +76,15 @@ def sweep_points(ice40: bool) -> list[dict]:
     add("xilinx", "os", True, SIZES, OS_WIDTHS)
     if ice40:
         add("ice40", "ws", False, ICE40_SIZES, ICE40_WIDTHS)
+    for target, dataflow, use_dsp, size, width in HOLDOUT:
+        add(target, dataflow, use_dsp, [size], [width])
     return pts
+
+
+def is_holdout(p: dict) -> bool:
+    """Whether a cached run is a validation run (`HOLDOUT`)."""
+    shape = ((p["rows"], p["cols"]), (p["act_bits"], p["weight_bits"], p["acc_bits"]))
+    return (p["target"], p["dataflow"], p["use_dsp"], *shape) in HOLDOUT
 
 
 def point_key(p: dict) -> str:
@@ -140,6 +158,8 @@ DSP_FEATURES = [
     "pe_act_bits",
     "pe_weight_bits",
     "pe_acc_bits",
+    "rows",
+    "cols",
     "rows_act_bits",
     "cols_weight_bits",
     "cols_acc_bits",
@@ -150,13 +170,16 @@ DSP_FEATURES = [
 LUT_FEATURES = DSP_FEATURES[:5] + ["pe_act_x_weight_bits"] + DSP_FEATURES[5:]
 
 
-def group_points(cache: dict[str, dict]) -> dict[str, list[dict]]:
-    """Cached runs by fitted group (``target/dataflow/multipliers``)."""
+def group_points(cache: dict[str, dict], holdout: bool = False) -> dict[str, list[dict]]:
+    """Cached runs by fitted group (``target/dataflow/multipliers``): the sweep points, or the
+    validation runs when ``holdout``."""
     from codesign.arch.fpga_area import multiplier_kind
 
     groups: dict[str, list[dict]] = {}
     for key in sorted(cache):
         r = cache[key]
+        if is_holdout(r) != holdout:
+            continue
         kind = multiplier_kind(r["target"], r["act_bits"], r["weight_bits"], r["use_dsp"])
         if kind == "lut" and (r["dsps"] or 0) != 0:
             raise SystemExit(f"{key}: expected LUT multipliers, Yosys used {r['dsps']} DSPs")
@@ -170,7 +193,11 @@ def group_points(cache: dict[str, dict]) -> dict[str, list[dict]]:
 
 
 def _pct(value: float | None) -> str:
-    return "n/a (too few points)" if value is None else f"{value:.2%}"
+    return "n/a" if value is None else f"{value:.2%}"
+
+
+def _shape(p: dict) -> tuple[int, ...]:
+    return tuple(p[k] for k in ("rows", "cols", "act_bits", "weight_bits", "acc_bits"))
 
 
 def leave_one_out(points: list[dict], feats: list[str]) -> dict[str, float]:
@@ -183,9 +210,7 @@ def leave_one_out(points: list[dict], feats: list[str]) -> dict[str, float]:
         return dict.fromkeys(RESOURCES, None)
     for i, p in enumerate(points):
         coefficients, _ = fit(points[:i] + points[i + 1 :], feats)
-        x = features(
-            feats, *(p[k] for k in ("rows", "cols", "act_bits", "weight_bits", "acc_bits"))
-        )
+        x = features(feats, *_shape(p))
         for r in RESOURCES:
             est = max(0, round(sum(coefficients[r][f] * v for f, v in zip(feats, x, strict=True))))
             worst[r] = max(worst[r], relative_error(est, p[r]))
@@ -208,6 +233,7 @@ def fit_and_write(cache: dict[str, dict], out: Path) -> int:
         raise SystemExit(f"the cached runs come from several Yosys versions: {tools}")
     table_groups = {}
     summary = {}
+    holdouts = group_points(cache, holdout=True)
     for name, points in group_points(cache).items():
         target, dataflow, kind = name.split("/")
         feats = DSP_FEATURES if kind == "dsp" else LUT_FEATURES
@@ -215,6 +241,7 @@ def fit_and_write(cache: dict[str, dict], out: Path) -> int:
         loo = leave_one_out(points, feats)
         for r in RESOURCES:
             errors[r]["loo_max_rel"] = loo[r]
+        held = holdouts.get(name, [])
         group = GroupFit(
             name=name,
             target=target,
@@ -224,12 +251,17 @@ def fit_and_write(cache: dict[str, dict], out: Path) -> int:
             coefficients=coefficients,
             fit_error=errors,
             points=tuple(points),
+            holdout=tuple(held),
         )
+        for r in RESOURCES:
+            rel = [relative_error(group.predict(r, *_shape(p)), p[r]) for p in held]
+            errors[r]["holdout_max_rel"] = max(rel) if rel else None
         print(f"\n== {name}: {len(points)} points ==")
         print(f"{'point':<34}" + "".join(f"{r:>10} {'est':>7} {'err':>6}" for r in RESOURCES))
-        for p in points:
-            shape = [p[k] for k in ("rows", "cols", "act_bits", "weight_bits", "acc_bits")]
+        for p in [*points, *held]:
+            shape = _shape(p)
             label = "{}x{} a{}w{}acc{}".format(*shape) + ("" if p["use_dsp"] else " nodsp")
+            label += " (holdout)" if p in held else ""
             cells = ""
             for r in RESOURCES:
                 e = group.predict(r, *shape)
@@ -239,7 +271,8 @@ def fit_and_write(cache: dict[str, dict], out: Path) -> int:
             coef = ", ".join(f"{f}={v:.4g}" for f, v in coefficients[r].items() if abs(v) > 1e-9)
             print(
                 f"{r}: max error {errors[r]['max_rel']:.2%}, mean {errors[r]['mean_rel']:.2%}, "
-                f"leave-one-out max {_pct(errors[r]['loo_max_rel'])}; "
+                f"leave-one-out max {_pct(errors[r]['loo_max_rel'])}, "
+                f"holdout max {_pct(errors[r]['holdout_max_rel'])}; "
                 f"{coef}"
             )
         table_groups[name] = {
@@ -250,6 +283,7 @@ def fit_and_write(cache: dict[str, dict], out: Path) -> int:
             "coefficients": coefficients,
             "fit_error": errors,
             "points": points,
+            "holdout": held,
         }
         summary[name] = {"points": len(points), **errors}
     table = {

@@ -1,6 +1,8 @@
-"""Architectures: the PE array, memory levels (innermost first), technology tables, presets
-and strict YAML/JSON I/O."""
+"""Architectures: the PE array, memory levels (innermost first), technology tables, presets,
+strict YAML/JSON I/O and the Yosys-calibrated FPGA area estimate (`estimate_fpga_area`)."""
 
+from codesign.arch.fpga_area import FpgaArea
+from codesign.arch.fpga_area import estimate as estimate_fpga_area
 from codesign.arch.io import (
     architecture_from_dict,
     architecture_to_dict,
@@ -35,6 +37,8 @@ __all__ = [
     "output_stationary",
     "eyeriss",
     "fpga_edge",
+    "FpgaArea",
+    "estimate_fpga_area",
     "architecture_from_dict",
     "architecture_to_dict",
     "load_architecture",

@@ -10,7 +10,10 @@ over the physically motivated features of `FEATURES`: a per-array constant, per-
 linear in the operand and accumulator widths (plus their product for LUT multipliers), the
 edge registers and the skew / de-skew register triangles of the systolic array. The estimate
 of a count is the model rounded to the nearest integer (at least 0); the stored fit error is
-the relative error ``|estimate - yosys| / max(yosys, 1)`` over the sweep points.
+the relative error ``|estimate - yosys| / max(yosys, 1)`` over the sweep points (the fit is a
+least-squares fit weighted to minimize exactly these relative errors). Each group may also
+hold ``holdout`` points: Yosys runs of shapes and widths outside the sweep, not fitted, whose
+errors (``holdout_max_rel``) show how well the model generalizes.
 
 Which group applies: on ``xilinx`` with DSPs, Yosys maps a multiplier to one DSP48E1 when its
 product is at least 9 bits wide (``act_bits + weight_bits >= 9``, ``mul2dsp``
@@ -78,6 +81,8 @@ FEATURES: dict[str, Callable[[int, int, int, int, int], float]] = {
     "pe_weight_bits": lambda r, c, a, w, acc: r * c * w,
     "pe_acc_bits": lambda r, c, a, w, acc: r * c * acc,
     "pe_act_x_weight_bits": lambda r, c, a, w, acc: r * c * a * w,
+    "rows": lambda r, c, a, w, acc: r,
+    "cols": lambda r, c, a, w, acc: c,
     "rows_act_bits": lambda r, c, a, w, acc: r * a,
     "cols_weight_bits": lambda r, c, a, w, acc: c * w,
     "cols_acc_bits": lambda r, c, a, w, acc: c * acc,
@@ -86,7 +91,8 @@ FEATURES: dict[str, Callable[[int, int, int, int, int], float]] = {
     "col_skew_acc_bits": lambda r, c, a, w, acc: _tri(c) * acc,
 }
 """Feature name -> function of ``(rows, cols, act_bits, weight_bits, acc_bits)``. ``pe_*``:
-per-PE registers and logic; ``rows_*``/``cols_*``: registers at the array's edges;
+per-PE registers and logic; ``rows``/``cols``: per-row and per-column control (valid and last
+flags); ``rows_*``/``cols_*``: registers at the array's edges;
 ``*_skew_*``: the triangles of skew registers (``n (n - 1) / 2`` stages of ``n`` lanes)."""
 
 _POINT_KEYS = ("rows", "cols", "act_bits", "weight_bits", "acc_bits")
@@ -162,6 +168,8 @@ class GroupFit:
     points : tuple of dict
         The sweep points: ``rows cols act_bits weight_bits acc_bits use_dsp`` and the Yosys
         counts ``luts ffs dsps``.
+    holdout : tuple of dict
+        Yosys runs of the same form that were not fitted (validation of the model).
     """
 
     name: str
@@ -172,6 +180,7 @@ class GroupFit:
     coefficients: dict[str, dict[str, float]]
     fit_error: dict[str, dict[str, float]]
     points: tuple[dict[str, Any], ...]
+    holdout: tuple[dict[str, Any], ...] = ()
 
     def predict(self, resource: str, rows: int, cols: int, a: int, w: int, acc: int) -> int:
         """The rounded model of ``resource`` (at least 0)."""
@@ -205,7 +214,8 @@ class AreaTable:
 def fit(
     points: Sequence[Mapping[str, Any]], feature_names: Sequence[str]
 ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
-    """Least-squares fit of every resource in `RESOURCES` over ``points``.
+    """Least-squares fit of every resource in `RESOURCES` over ``points``, weighted by
+    ``1 / max(count, 1)`` so that it minimizes the relative errors (the figure reported).
 
     Returns ``(coefficients, fit_error)``: ``{resource: {feature: coefficient}}`` and
     ``{resource: {"max_rel": ..., "mean_rel": ...}}`` of the rounded estimates.
@@ -220,7 +230,8 @@ def fit(
     errors: dict[str, dict[str, float]] = {}
     for res in RESOURCES:
         y = np.array([float(p[res]) for p in points])
-        sol, *_ = np.linalg.lstsq(x, y, rcond=None)
+        weight = 1.0 / np.maximum(y, 1.0)
+        sol, *_ = np.linalg.lstsq(x * weight[:, None], y * weight, rcond=None)
         coefficients[res] = {n: float(v) for n, v in zip(names, sol, strict=True)}
         est = [max(0, round(float(v))) for v in x @ sol]
         rel = [relative_error(e, int(p[res])) for e, p in zip(est, points, strict=True)]
@@ -295,19 +306,12 @@ def _group(name: str, data: Any) -> GroupFit:
     pts = _field(where, data, "points", list, "a non-empty list of sweep points")
     if not pts:
         raise SpecError(f"{where}: field 'points' must be a non-empty list of sweep points")
-    points = []
-    for i, p in enumerate(pts):
-        pw = f"{where}.points[{i}]"
-        if not isinstance(p, Mapping):
-            raise SpecError(f"{pw} must be an object, not {p!r}")
-        point: dict[str, Any] = {}
-        for key in (*_POINT_KEYS, *RESOURCES):
-            v = _field(pw, p, key, int, "a non-negative integer")
-            if v < 0 or (key in _POINT_KEYS and v < 1):
-                raise SpecError(f"{pw}: field {key!r} must be a positive integer, not {v!r}")
-            point[key] = v
-        point["use_dsp"] = _field(pw, p, "use_dsp", bool, "true or false")
-        points.append(point)
+    points = _points(f"{where}.points", pts)
+    holdout = (
+        _points(f"{where}.holdout", _field(where, data, "holdout", list, "a list"))
+        if ("holdout" in data)
+        else []
+    )
     return GroupFit(
         name=name,
         target=target,
@@ -317,7 +321,26 @@ def _group(name: str, data: Any) -> GroupFit:
         coefficients=coefficients,
         fit_error=fit_error,
         points=tuple(points),
+        holdout=tuple(holdout),
     )
+
+
+def _points(where: str, pts: list) -> list[dict[str, Any]]:
+    points = []
+    for i, p in enumerate(pts):
+        pw = f"{where}[{i}]"
+        if not isinstance(p, Mapping):
+            raise SpecError(f"{pw} must be an object, not {p!r}")
+        point: dict[str, Any] = {}
+        for key in (*_POINT_KEYS, *RESOURCES):
+            v = _field(pw, p, key, int, "a non-negative integer")
+            if v < 0 or (key in _POINT_KEYS and v < 1):
+                what = "a positive" if key in _POINT_KEYS else "a non-negative"
+                raise SpecError(f"{pw}: field {key!r} must be {what} integer, not {v!r}")
+            point[key] = v
+        point["use_dsp"] = _field(pw, p, "use_dsp", bool, "true or false")
+        points.append(point)
+    return points
 
 
 def load_table(path: str | Path = TABLE_PATH) -> AreaTable:

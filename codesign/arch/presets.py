@@ -6,7 +6,8 @@
 * ``eyeriss``: 12 x 14 PEs with per-PE scratchpads (12 + 224 + 24 16-bit words, as in Eyeriss
   v1), a 108 KB global buffer and DRAM; row-stationary, 16-bit.
 * ``fpga_edge``: an 8 x 8 weight-stationary array of DSP-sized MACs, sixteen 36 Kb BRAMs as the
-  on-chip buffer, a 32-bit DRAM port at 100 MHz.
+  on-chip buffer, a 32-bit DRAM port at 100 MHz. Its LUT/FF/DSP/BRAM counts come from the
+  Yosys-calibrated table (``codesign.arch.fpga_area.estimate``).
 
 Every factory takes the parameters a design-space explorer varies and returns a validated
 ``Architecture``; ``PRESETS`` maps preset names to factories called with their defaults.
@@ -245,7 +246,8 @@ def fpga_edge(
 ) -> Architecture:
     """A small FPGA design: weight-stationary systolic array of DSP-sized MACs, ``brams`` 36 Kb
     block RAMs as one buffer for all tensors, a 32-bit DRAM port (levels: ``weight_reg``,
-    ``bram``, ``dram``)."""
+    ``bram``, ``dram``). The name starts with ``fpga`` so ``codesign map`` reports the
+    Yosys-calibrated FPGA resources (``codesign.arch.fpga_area.estimate``)."""
     word = max(rows * input_bits, cols * accum_bits)
     return Architecture(
         name=f"fpga{rows}x{cols}",

@@ -143,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
     """Print the report (and write JSON / the mapping when asked)."""
     import numpy as np
 
-    from codesign.arch import PRESETS, load_architecture, preset
+    from codesign.arch import PRESETS, fpga_area, load_architecture, preset
     from codesign.cost.model import evaluate, evaluate_one
     from codesign.mapping import load_mapping, save_mapping
     from codesign.mapping.sampling import random_mappings
@@ -169,13 +169,26 @@ def run(args: argparse.Namespace) -> int:
         mapping = batch.mapping(best, arch)
         print(f"best EDP of {args.samples} random mappings (seed {args.seed}):")
     report = evaluate_one(nest, arch, mapping)
+    fpga, fpga_note = None, ""
+    if fpga_area.is_fpga(arch):  # FPGA presets: Yosys-calibrated resources
+        try:
+            fpga = fpga_area.estimate(arch)
+        except SpecError as exc:
+            fpga_note = f"  FPGA resources not estimated: {exc}"
     if args.json:
+        data = report.to_dict()
+        if fpga is not None:
+            data["fpga_area"] = fpga.to_dict()
         try:
             Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-            Path(args.json).write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+            Path(args.json).write_text(json.dumps(data, indent=2) + "\n")
         except OSError as exc:
             raise SpecError(f"--json: cannot write {args.json!r}: {exc.strerror}") from None
     if args.save_mapping:
         save_mapping(mapping, args.save_mapping)
     print(report.format())
+    if fpga is not None:
+        print(f"  {fpga.format()}")
+    elif fpga_note:
+        print(fpga_note)
     return 0
