@@ -20,14 +20,21 @@ ALL = frozenset(TensorRole)
 
 
 def _generic(
-    dataflow: Dataflow, rows: int, cols: int, systolic: bool, overlap: bool = False
+    dataflow: Dataflow,
+    rows: int,
+    cols: int,
+    systolic: bool,
+    overlap: bool = False,
+    nm: tuple[int, int] | None = None,
 ) -> Architecture:
     """Two per-PE levels and one shared level that may hold everything, then DRAM: the richest
     hierarchy for bypass and loop placement."""
-    base = weight_stationary(rows, cols)
+    base = weight_stationary(rows, cols, nm=nm)
     reg, _, spad, dram = base.levels
     return Architecture(
-        name=f"generic-{dataflow.value}" + ("-overlap" if overlap else ""),
+        name=f"generic-{dataflow.value}"
+        + ("-overlap" if overlap else "")
+        + ("" if nm is None else f"-sparse{nm[0]}{nm[1]}"),
         compute=replace(base.compute, dataflow=dataflow, systolic=systolic, overlap_passes=overlap),
         levels=(
             replace(reg, name="reg", holds=ALL, size_bits=4096),
@@ -59,6 +66,11 @@ ARCHS = [
     _generic(Dataflow.WEIGHT_STATIONARY, 3, 2, True, overlap=True),
     _generic(Dataflow.INPUT_STATIONARY, 2, 3, True, overlap=True),
     replace(weight_stationary(2, 3, overlap_passes=True), name="ws2x3-overlap"),
+    # N:M structured sparsity: spatial instances are lanes, M of them per physical PE
+    weight_stationary(2, 3, nm=(2, 4)),
+    _generic(Dataflow.WEIGHT_STATIONARY, 2, 2, True, nm=(1, 2)),
+    _generic(Dataflow.WEIGHT_STATIONARY, 1, 2, True, overlap=True, nm=(1, 3)),
+    weight_stationary(1, 1, nm=(2, 4)),
 ]
 
 
@@ -129,18 +141,31 @@ def _perturb(nest, arch, batch, keep_bits: int, pad_dim: int, pad: bool) -> Mapp
     return MappingBatch(dims=batch.dims, factors=factors, orders=batch.orders, keep=keep)
 
 
+def _pruned(nest, arch):
+    """The nest with its weights pruned N:M when the array is N:M (density N / M)."""
+    nm = arch.compute.nm
+    return nest if nm is None else nest.with_density(weights=nm[0] / nm[1])
+
+
 def _compare(nest, arch, batch):
+    nest = _pruned(nest, arch)
     cb = evaluate(nest, arch, batch)
+    nm = arch.compute.nm
+    multiplied = 1.0 if nm is None else nm[0] / nm[1]  # MAC energy on N of every M products
     for i in range(len(batch)):
         ref = simulate(nest, arch, batch, i)
         for name in ("reads", "writes", "fills"):
             got = getattr(cb, name)[i]
             assert np.array_equal(got, getattr(ref, name)), (name, batch.mapping(i, arch))
-        bits = np.array([nest.tensor(r).bits for r in ROLE_ORDER])
-        occupancy = (np.where(batch.keep[i], ref.peak_tile_elements, 0) * bits).sum(axis=1)
-        assert np.array_equal(cb.occupancy_bits[i], occupancy)
+        assert np.array_equal(cb.occupancy_bits[i], ref.occupancy_bits)
+        if nm is None:
+            bits = np.array([nest.tensor(r).bits for r in ROLE_ORDER])
+            peak = np.where(batch.keep[i], ref.peak_tile_elements, 0)
+            assert np.array_equal(ref.occupancy_bits, (peak * bits).sum(axis=1))
         assert cb.compute_cycles[i] + cb.fill_drain_cycles[i] == ref.busy_cycles
         assert cb.padded_macs[i] == ref.macs
+        mac_pj = ref.macs * multiplied * arch.compute.mac_energy_pj
+        assert cb.mac_energy_pj[i] == pytest.approx(mac_pj, rel=1e-12)
 
 
 SETTINGS = settings(

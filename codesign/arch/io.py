@@ -141,6 +141,15 @@ def _optional_int(value: Any, where: str) -> int | None:
     return None if value is None else _convert_int(value, where)
 
 
+def _nm(value: Any, where: str) -> tuple[int, int] | None:
+    """``null`` or ``[N, M]`` (``ComputeArray`` checks ``0 < N < M``)."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) != 2:
+        raise SpecError(f"{where} must be null (dense) or a pair [N, M], not {value!r}")
+    return (_convert_int(value[0], f"{where}[0]"), _convert_int(value[1], f"{where}[1]"))
+
+
 def build_dataclass(
     cls: type, data: Any, where: str, converters: dict[str, Callable[[Any, str], Any]]
 ) -> Any:
@@ -185,6 +194,7 @@ _COMPUTE = {
     "overlap_passes": _convert_bool,
     "sparsity": _enum_converter(Sparsity),
     "sparse_operands": _roles,
+    "nm": _nm,
 }
 
 _LEVEL = {

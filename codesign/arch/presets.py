@@ -127,13 +127,20 @@ def weight_stationary(
     sparsity: Sparsity = Sparsity.DENSE,
     sparse_operands: frozenset[TensorRole] = frozenset(),
     overlap_passes: bool = False,
+    nm: tuple[int, int] | None = None,
 ) -> Architecture:
     """TPU/Gemmini-like weight-stationary systolic array (levels: ``weight_reg``,
     ``accumulator``, ``scratchpad``, ``dram``). The scratchpad delivers one input vector and one
     weight row per cycle, the accumulator one output row. ``overlap_passes`` streams the passes
     back to back (each weight load overlaps the previous drain, ``ComputeArray.overlap_passes``);
-    the default charges every pass its full fill and drain."""
-    word = max(rows * input_bits, cols * weight_bits)
+    the default charges every pass its full fill and drain.
+
+    ``nm=(N, M)`` builds the N:M structured-sparse array (``ComputeArray.nm``; ``(2, 4)`` is
+    the ``sparse24`` RTL): each PE has ``N`` multipliers (``N`` times the MAC area) and a weight
+    register of ``N`` values plus ``ceil(log2 M)``-bit indices; an input vector carries
+    ``M * rows`` elements and a weight row ``cols`` such groups. The name gains
+    ``-sparse{N}{M}``.
+    """
     compute = _compute(
         rows,
         cols,
@@ -145,12 +152,16 @@ def weight_stationary(
         sparsity,
         sparse_operands,
     )
-    compute = dataclasses.replace(compute, overlap_passes=overlap_passes)  # validated there
+    compute = dataclasses.replace(compute, overlap_passes=overlap_passes, nm=nm)  # validated
+    n_w = 1 if nm is None else nm[0]
+    compute = dataclasses.replace(compute, mac_area_um2=compute.mac_area_um2 * n_w)
+    group_bits = n_w * (weight_bits + compute.nm_index_bits)
+    word = max(compute.dense_rows * input_bits, cols * group_bits)
     return Architecture(
-        name=f"ws{rows}x{cols}",
+        name=f"ws{rows}x{cols}" + ("" if nm is None else f"-sparse{nm[0]}{nm[1]}"),
         compute=compute,
         levels=(
-            _register("weight_reg", weight_bits, rows * cols, frozenset({_W})),
+            _register("weight_reg", group_bits, rows * cols, frozenset({_W})),
             _sram("accumulator", accumulator_kib * 8192, cols * accum_bits, frozenset({_O})),
             _sram("scratchpad", scratchpad_kib * 8192, word, frozenset({_I, _W})),
             _dram(dram_bits_per_cycle),

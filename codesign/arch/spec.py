@@ -107,6 +107,17 @@ class ComputeArray:
         Whether zero operands are ignored, gated or skipped.
     sparse_operands : frozenset of TensorRole
         The operands whose zeros are gated or skipped (inputs and/or weights).
+    nm : tuple of (int, int) or None
+        N:M structured weight sparsity ``(N, M)``, ``0 < N < M``: every PE serves ``M``
+        consecutive elements of the reduction (its *lanes*) with ``N`` multipliers and holds the
+        ``N`` non-zero weights of its group with ``ceil(log2 M)``-bit indices, like the 2:4 RTL
+        array (``nm=(2, 4)``, ``codesign.hw`` dataflow ``sparse24``). A pass therefore covers a
+        dense reduction depth of ``M * rows`` (the rows-spatial factors of a mapping may
+        multiply up to `dense_rows`), its cycles are those of the physical ``rows x cols``
+        array, MAC energy is spent on ``N / M`` of the dense MACs, and weights are stored
+        compressed at every level (``N / M * (weight bits + index bits)`` per dense element);
+        a layer's weight density must be at most ``N / M``. Only for a systolic
+        weight-stationary array with ``sparsity`` dense. ``None`` (default): a dense array.
     """
 
     rows: int
@@ -121,6 +132,7 @@ class ComputeArray:
     overlap_passes: bool = False
     sparsity: Sparsity = Sparsity.DENSE
     sparse_operands: frozenset[TensorRole] = frozenset()
+    nm: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         o = "compute."
@@ -163,11 +175,55 @@ class ComputeArray:
                 f"compute.sparse_operands must name at least one of 'inputs'/'weights' when "
                 f"sparsity is {self.sparsity.value!r}"
             )
+        if self.nm is not None:
+            self._check_nm()
+
+    def _check_nm(self) -> None:
+        nm = self.nm
+        ints = isinstance(nm, tuple) and len(nm) == 2
+        ints = ints and all(isinstance(v, int) and not isinstance(v, bool) for v in nm)
+        if not ints or not 0 < nm[0] < nm[1]:
+            raise SpecError(
+                f"compute.nm must be null (dense) or a pair [N, M] of integers with "
+                f"0 < N < M, not {nm!r}"
+            )
+        if self.dataflow is not Dataflow.WEIGHT_STATIONARY or not self.systolic:
+            raise SpecError(
+                f"compute.nm must be null for a "
+                f"{'systolic' if self.systolic else 'non-systolic'} {self.dataflow.value!r} "
+                f"array; N:M sparsity applies to systolic 'ws' arrays"
+            )
+        if self.sparsity is not Sparsity.DENSE:
+            raise SpecError(
+                f"compute.nm must be null when sparsity is {self.sparsity.value!r}; an N:M "
+                f"array has sparsity 'dense' (its N:M structure is the only sparsity it exploits)"
+            )
 
     @property
     def pes(self) -> int:
         """Number of PEs."""
         return self.rows * self.cols
+
+    @property
+    def lanes(self) -> int:
+        """Dense reduction elements one PE serves: ``M`` of ``nm``, 1 for a dense array."""
+        return 1 if self.nm is None else self.nm[1]
+
+    @property
+    def dense_rows(self) -> int:
+        """Dense reduction depth of one pass, the limit of a mapping's rows-spatial factors:
+        ``rows * lanes``."""
+        return self.rows * self.lanes
+
+    @property
+    def nm_fraction(self) -> float:
+        """``N / M`` of ``nm`` (1 for a dense array): the fraction of dense MACs multiplied."""
+        return 1.0 if self.nm is None else self.nm[0] / self.nm[1]
+
+    @property
+    def nm_index_bits(self) -> int:
+        """Bits of a stored weight's position in its group: ``ceil(log2 M)`` (0 if dense)."""
+        return 0 if self.nm is None else (self.nm[1] - 1).bit_length()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -301,6 +357,12 @@ class Architecture:
         _enum("", "input_format", self.input_format, CompressionFormat)
         _enum("", "weight_format", self.weight_format, CompressionFormat)
         _pos_int("", "index_bits", self.index_bits)
+        if self.compute.nm is not None and self.weight_format is not CompressionFormat.DENSE:
+            raise SpecError(
+                f"weight_format must be 'dense' when compute.nm is set, not "
+                f"{self.weight_format.value!r} (an N:M array stores its weights in the N:M "
+                f"format: values plus in-group indices)"
+            )
 
     @property
     def num_per_pe_levels(self) -> int:

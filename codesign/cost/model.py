@@ -36,6 +36,17 @@ literally, loop by loop, and the tests require exact agreement):
   density plus metadata); a gating array spends MAC energy only on effectual MACs (product of
   the densities of its sparse operands); a skipping array also shortens each pass to
   ``ceil(stream_len * effectual)``. A dense array with dense formats ignores densities.
+* **N:M structured sparsity** (``ComputeArray.nm = (N, M)``, e.g. the 2:4 RTL array). Each PE
+  serves ``M`` consecutive dense reduction elements (*lanes*) with ``N`` multipliers, so the
+  rows-spatial factors may multiply up to ``M * rows`` (``ComputeArray.dense_rows``) and the
+  spatial instances of a mapping are lanes. Cycles are those of the physical ``rows x cols``
+  array (the rules above, unchanged: a pass of ``stream_len`` beats). MAC energy is spent on
+  ``N / M`` of the executed (dense, padded) MACs. Weights are stored compressed at every level
+  that holds them: ``N / M * (weight bits + ceil(log2 M))`` bits per dense element (values and
+  in-group indices), and the layer's weight density must be at most ``N / M``. A per-PE level
+  instance is one physical PE holding ``min(rows-spatial factor, M)`` lanes' tiles: its
+  occupancy and its traffic per instance are that many lanes' worth. Utilization and the
+  compute lower bound count ``M * rows * cols`` dense MAC slots per cycle.
 """
 
 from __future__ import annotations
@@ -63,9 +74,18 @@ __all__ = [
 ]
 
 
-def stored_bits_per_element(tensor: TensorSpec, fmt: CompressionFormat, index_bits: int) -> float:
+def stored_bits_per_element(
+    tensor: TensorSpec,
+    fmt: CompressionFormat,
+    index_bits: int,
+    nm: tuple[int, int] | None = None,
+) -> float:
     """Expected stored bits per dense element of ``tensor`` in format ``fmt`` (see
-    ``CompressionFormat``)."""
+    ``CompressionFormat``), or in the ``N:M`` format when ``nm = (N, M)`` is given:
+    ``N / M * (bits + ceil(log2 M))``."""
+    if nm is not None:
+        n, m = nm
+        return n / m * (tensor.bits + (m - 1).bit_length())
     if fmt is CompressionFormat.DENSE:
         return float(tensor.bits)
     if fmt is CompressionFormat.BITMASK:
@@ -74,8 +94,11 @@ def stored_bits_per_element(tensor: TensorSpec, fmt: CompressionFormat, index_bi
 
 
 def effectual_fraction(nest: LoopNest, arch: Architecture) -> float:
-    """Fraction of MACs with all sparse operands non-zero (1 for a dense array)."""
+    """Fraction of MACs that spend MAC energy: with all sparse operands non-zero (gating and
+    skipping arrays), ``N / M`` on an N:M array, 1 for a dense array."""
     c = arch.compute
+    if c.nm is not None:
+        return c.nm_fraction
     if c.sparsity is Sparsity.DENSE:
         return 1.0
     return math.prod(nest.tensor(r).density for r in c.sparse_operands)
@@ -87,19 +110,24 @@ def _stored_bits(nest: LoopNest, arch: Architecture) -> np.ndarray:
         TensorRole.WEIGHTS: arch.weight_format,
         TensorRole.OUTPUTS: CompressionFormat.DENSE,
     }
+    nm = {TensorRole.WEIGHTS: arch.compute.nm}
     return np.array(
-        [stored_bits_per_element(nest.tensor(r), fmts[r], arch.index_bits) for r in ROLE_ORDER]
+        [
+            stored_bits_per_element(nest.tensor(r), fmts[r], arch.index_bits, nm.get(r))
+            for r in ROLE_ORDER
+        ]
     )
 
 
 def lower_bounds(nest: LoopNest, arch: Architecture) -> tuple[int, float]:
     """``(min_cycles, min_energy_pj)``: every PE busy every cycle on effectual MACs (skipping
-    arrays) or all MACs, and compulsory energy: each tensor moved once between DRAM and the
-    chip (inputs and weights read, outputs written) plus the MAC energy."""
+    arrays) or all MACs (``M`` dense MACs per PE on an N:M array), and compulsory energy: each
+    tensor moved once between DRAM and the chip (inputs and weights read, outputs written) plus
+    the MAC energy."""
     c = arch.compute
     eff = effectual_fraction(nest, arch)
     steps = nest.macs * (eff if c.sparsity is Sparsity.SKIP else 1.0)
-    min_cycles = math.ceil(steps / c.pes)
+    min_cycles = math.ceil(steps / (c.pes * c.lanes))
     dram = arch.levels[-1]
     bits = _stored_bits(nest, arch)
     energy = nest.macs * eff * c.mac_energy_pj
@@ -227,6 +255,7 @@ class _Constants:
     overhead: int
     once: int
     skip_eff: float
+    lanes: int
     mac_energy_pj: float
     sizes: np.ndarray
     rbw: np.ndarray
@@ -257,6 +286,13 @@ def _constants(nest: LoopNest, arch: Architecture) -> _Constants:
                 f"layer {nest.name!r}: {r.value} bits {nest.tensor(r).bits} exceed the array's "
                 f"{r.value.rstrip('s')}_bits {limit}"
             )
+    if c.nm is not None and nest.weights.density > c.nm_fraction + 1e-9:
+        n, m = c.nm
+        raise SpecError(
+            f"layer {nest.name!r}: weights density {nest.weights.density:g} exceeds the "
+            f"array's compute.nm {n}:{m} (at most {n / m:g}); prune the weights {n}:{m} or use "
+            f"a dense array"
+        )
     dims = nest.dim_names
     role_bits = np.zeros(len(dims), dtype=np.uint8)
     rel = []
@@ -282,14 +318,15 @@ def _constants(nest: LoopNest, arch: Architecture) -> _Constants:
         overhead=overhead,
         once=once,
         skip_eff=eff if c.sparsity is Sparsity.SKIP else 1.0,
-        mac_energy_pj=c.mac_energy_pj * (eff if c.sparsity is not Sparsity.DENSE else 1.0),
+        lanes=c.lanes,
+        mac_energy_pj=c.mac_energy_pj * eff,
         sizes=np.array([lv.size_bits or np.inf for lv in levels], dtype=np.float64),
         rbw=np.array([lv.read_bits_per_cycle for lv in levels], dtype=np.float64),
         wbw=np.array([lv.write_bits_per_cycle for lv in levels], dtype=np.float64),
         cost_r=(per_word[:, 0, None] * stored)[:, :, None],  # (L, 3, 1) pJ per element read
         cost_w=(per_word[:, 1, None] * stored)[:, :, None],
         macs=nest.macs,
-        pes=c.pes,
+        pes=c.pes * c.lanes,
         area_um2=arch.area_um2,
         min_cycles=min_cycles,
         min_energy_pj=min_energy,
@@ -462,6 +499,12 @@ def evaluate(
                     writes[child, ti] += filled
                 _add(reads[:, ti], parent, par_reads)
 
+    per_pe_instance = active  # physical per-PE instances the traffic spreads over
+    if kc.lanes > 1 and s:
+        # a per-PE instance is a physical PE holding min(rows fan-out, M) lanes' tiles
+        lanes_used = np.minimum(f[n_lv].prod(axis=0), kc.lanes)
+        occupancy[:s] *= lanes_used
+        per_pe_instance = active / lanes_used
     fits = (occupancy <= kc.sizes[:, None]).all(axis=0)
 
     # cycles
@@ -475,7 +518,7 @@ def evaluate(
     rbits = (reads * stored[:, None]).sum(axis=1)
     wbits = (writes * stored[:, None]).sum(axis=1)
     need = np.maximum(rbits / kc.rbw[:, None], wbits / kc.wbw[:, None])
-    need[:s] /= active
+    need[:s] /= per_pe_instance
     level_cycles = np.ceil(need - 1e-9)
     busy = compute_cycles + fill_drain
     cycles = np.maximum(busy, level_cycles.max(axis=0))

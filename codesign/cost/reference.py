@@ -5,7 +5,10 @@ fill, read and write, using the same hardware rules the model documents (``codes
 but none of its arithmetic: tiles are enumerated point by point through the projections and
 deduplicated as sets (no ``axis_extent``), multicast is a set union over the PEs, partial sums
 are reloaded exactly when the parent already holds a value for that element, and fill events are
-detected by watching the loop indices change while the loops run. Never called by the model;
+detected by watching the loop indices change while the loops run. On an N:M array
+(``ComputeArray.nm``) the spatial instances are lanes: the rows-spatial index ``r`` of a lane
+puts it in physical PE row ``r // M``, and a per-PE level's occupancy is the sum of the tiles of
+the lanes each physical PE serves. Never called by the model;
 exponential in the problem size, so only for tests on small nests.
 """
 
@@ -16,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from codesign.arch.spec import Architecture
+from codesign.arch.spec import Architecture, CompressionFormat
 from codesign.cost.timing import systolic_tile_cycles
 from codesign.mapping.dataflow import ROLE_ORDER
 from codesign.mapping.mapping import MappingBatch
@@ -35,6 +38,10 @@ class ReferenceCounts:
         int64 ``(L, 3)``, same meaning as in ``CostBatch``.
     peak_tile_elements : numpy.ndarray
         int64 ``(L, 3)``: largest tile (distinct elements, one instance) each kept level held.
+    occupancy_bits : numpy.ndarray
+        float ``(L,)``: bits of the kept tensors' largest tiles in one physical instance (a
+        per-PE level of an N:M array holds the tiles of all the lanes of its PE), at the
+        stored bits per element of each tensor.
     passes : int
         Runs of the per-PE loops.
     busy_cycles : int
@@ -49,6 +56,7 @@ class ReferenceCounts:
     writes: np.ndarray
     fills: np.ndarray
     peak_tile_elements: np.ndarray
+    occupancy_bits: np.ndarray
     passes: int
     busy_cycles: int
     macs: int
@@ -86,6 +94,27 @@ def _write_back(
         for inst, e in current:
             writes[parent, ti] += len(e)
             written.update((inst if parent_inst is None else parent_inst, x) for x in e)
+
+
+def _bits_per_element(nest: LoopNest, arch: Architecture, role: TensorRole) -> float:
+    """Stored bits per dense element: dense values, a compressed format's expected non-zeros
+    with their metadata, or N:M weights (``N`` of every ``M`` values, each with its position in
+    the group)."""
+    t = nest.tensor(role)
+    nm = arch.compute.nm
+    if role is TensorRole.WEIGHTS and nm is not None:
+        index_bits = 0
+        while 2**index_bits < nm[1]:
+            index_bits += 1
+        return nm[0] / nm[1] * (t.bits + index_bits)
+    fmt = {TensorRole.INPUTS: arch.input_format, TensorRole.WEIGHTS: arch.weight_format}.get(
+        role, CompressionFormat.DENSE
+    )
+    if fmt is CompressionFormat.DENSE:
+        return float(t.bits)
+    if fmt is CompressionFormat.BITMASK:
+        return t.density * t.bits + 1.0
+    return t.density * (t.bits + arch.index_bits)
 
 
 def simulate(
@@ -128,6 +157,14 @@ def simulate(
         return v
 
     instances = list(itertools.product(*[range(loops[j].bound) for j in spatial_idx]))
+    lanes = arch.compute.lanes
+
+    def physical_pe(inst: tuple) -> tuple[int, tuple]:
+        """The physical PE of a spatial instance: (rows-spatial index // M, cols indices)."""
+        r = 0
+        for j, i in zip(spatial_idx[:n_d], inst[:n_d], strict=True):
+            r = r * loops[j].bound + i
+        return r // lanes, inst[n_d:]
 
     def temporal_above(child: int) -> list[int]:
         """Positions of the temporal loops of levels above ``child``, outermost first."""
@@ -153,6 +190,7 @@ def simulate(
     writes = np.zeros((n_lv, 3), dtype=np.int64)
     fills = np.zeros((n_lv, 3), dtype=np.int64)
     peak = np.zeros((n_lv, 3), dtype=np.int64)
+    peak_pe = np.zeros((n_lv, 3), dtype=np.int64)  # per physical instance (lanes summed)
 
     for ti, role in enumerate(ROLE_ORDER):
         chain = [lv for lv in range(n_lv) if batch.keep[row, lv, ti]]
@@ -180,8 +218,12 @@ def simulate(
                 else:
                     current = [(inst, tile(ti, child, fixed, inst)) for inst in instances]
                 if child >= 0:
-                    for _, e in current:
+                    held: dict = {}
+                    for inst, e in current:
                         peak[child, ti] = max(peak[child, ti], len(e))
+                        pe = None if inst is None else physical_pe(inst)
+                        held[pe] = held.get(pe, 0) + len(e)
+                    peak_pe[child, ti] = max(peak_pe[child, ti], *held.values())
                 if is_out:
                     if cross:
                         union = set().union(*(e for _, e in current))
@@ -210,7 +252,9 @@ def simulate(
                         reads[parent, ti] += sum(len(e) for _, e in current)
             if is_out:
                 _write_back(current, *up)
-        peak[n_lv - 1, ti] = len(tile(ti, n_lv - 1, {}, None))
+        peak[n_lv - 1, ti] = peak_pe[n_lv - 1, ti] = len(tile(ti, n_lv - 1, {}, None))
+    stored = np.array([_bits_per_element(nest, arch, r) for r in ROLE_ORDER])
+    occupancy = (np.where(batch.keep[row], peak_pe, 0) * stored).sum(axis=1)
 
     # cycles: one pass per iteration of the shared-level loops
     per_pe = [j for j, lp in enumerate(loops) if 0 <= lp.level < s]
@@ -237,6 +281,7 @@ def simulate(
         writes=writes,
         fills=fills,
         peak_tile_elements=peak,
+        occupancy_bits=occupancy,
         passes=passes,
         busy_cycles=end,
         macs=macs,

@@ -155,7 +155,7 @@ class Mapspace:
     def valid(self, factors: np.ndarray) -> np.ndarray:
         """``(M,)`` whether each tiling fits the array (fan-out) and every level's capacity."""
         n_lv = self.num_levels
-        ok = factors[:, n_lv].prod(axis=1) <= self.arch.compute.rows
+        ok = factors[:, n_lv].prod(axis=1) <= self.arch.compute.dense_rows
         ok &= factors[:, n_lv + 1].prod(axis=1) <= self.arch.compute.cols
         return ok & self._fits(factors)
 
@@ -272,7 +272,7 @@ def build_mapspace(nest: LoopNest, arch, *, pad: bool = True) -> Mapspace:
     roles = dim_roles(nest)
     n_lv = len(arch.levels)
     n_pe = arch.num_per_pe_levels
-    rows, cols = arch.compute.rows, arch.compute.cols
+    rows, cols = arch.compute.dense_rows, arch.compute.cols
     stationary = nest.tensor(template.stationary).dims if template.stationary else frozenset()
     options = []
     for d, n in nest.dims:

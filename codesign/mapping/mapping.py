@@ -261,9 +261,10 @@ def validate_batch(nest: LoopNest, arch: Architecture, batch: MappingBatch) -> N
     the first offending row and field.
 
     Checked: shapes, positive factors, factor products (>= each dim's size), spatial fan-out
-    (<= rows and cols), loop orders (permutations), kept tensors (only those a level may hold;
-    the outermost level keeps all) and the dataflow template of the architecture. Capacity is
-    not checked here: the cost model flags overflowing rows (``CostBatch.fits``).
+    (<= ``ComputeArray.dense_rows``, i.e. rows times the N:M lanes, and cols), loop orders
+    (permutations), kept tensors (only those a level may hold; the outermost level keeps all)
+    and the dataflow template of the architecture. Capacity is not checked here: the cost model
+    flags overflowing rows (``CostBatch.fits``).
     """
     dims = nest.dim_names
     if batch.dims != dims:
@@ -292,17 +293,18 @@ def validate_batch(nest: LoopNest, arch: Architecture, batch: MappingBatch) -> N
             f"mapping {i}: factors of dim {dims[d]} multiply to {prod[i, d]}, must be at least "
             f"its size {sizes[d]}"
         )
-    for slot, what, limit in (
-        (n_lv, "rows", arch.compute.rows),
-        (n_lv + 1, "cols", arch.compute.cols),
-    ):
+    c = arch.compute
+    for slot, what, limit in ((n_lv, "rows", c.dense_rows), (n_lv + 1, "cols", c.cols)):
         fan = f[:, slot].prod(axis=1)
         over = fan > limit
         if over.any():
             i = _first(over)
+            lanes = ""
+            if slot == n_lv and c.lanes > 1:
+                lanes = f" ({c.rows} rows x {c.lanes} N:M lanes)"
             raise MappingError(
                 f"mapping {i}: {what} spatial factors multiply to {fan[i]}, more than the "
-                f"array's {limit} {what}"
+                f"array's {limit} {what}{lanes}"
             )
     perm_ok = (np.sort(o, axis=2) == np.arange(len(dims))).all(axis=(1, 2))
     if not perm_ok.all():

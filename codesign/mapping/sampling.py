@@ -76,7 +76,7 @@ def random_mappings(
         for di, table in enumerate(tables):
             pick = rng.integers(0, len(table), size=len(todo))
             factors[todo, :, di] = table[pick]
-        fan_ok = (factors[todo, n_lv].prod(axis=1) <= arch.compute.rows) & (
+        fan_ok = (factors[todo, n_lv].prod(axis=1) <= arch.compute.dense_rows) & (
             factors[todo, n_lv + 1].prod(axis=1) <= arch.compute.cols
         )
         todo = todo[~fan_ok]
