@@ -7,6 +7,7 @@ import pytest
 from codesign.arch import (
     PRESETS,
     Architecture,
+    CompressionFormat,
     ComputeArray,
     MemoryLevel,
     Sparsity,
@@ -229,3 +230,61 @@ def test_overlap_passes_errors_name_the_field():
         architecture_from_dict(d)
     # input-stationary arrays stream their passes like weight-stationary ones
     assert replace(compute, dataflow=Dataflow.INPUT_STATIONARY, overlap_passes=True).overlap_passes
+
+
+def test_nm_defaults_to_dense_round_trips_and_loads_from_older_files(tmp_path):
+    dense = weight_stationary(4, 4)
+    assert dense.compute.nm is None and dense.compute.dense_rows == 4
+    arch = weight_stationary(4, 4, nm=(2, 4))
+    c = arch.compute
+    assert (c.nm, c.lanes, c.dense_rows, c.nm_fraction, c.nm_index_bits) == ((2, 4), 4, 16, 0.5, 2)
+    assert arch.name == "ws4x4-sparse24"
+    # a PE: two multipliers, a weight register of two 8-bit values with 2-bit indices
+    assert c.mac_area_um2 == 2 * dense.compute.mac_area_um2
+    assert arch.levels[0].size_bits == 2 * (8 + 2)
+    # an input beat carries 4 x 4 elements of 8 bits (a weight row: 4 x 20 bits)
+    assert arch.levels[2].word_bits == 16 * 8
+    for suffix in (".yaml", ".json"):
+        path = save_architecture(arch, tmp_path / f"nm{suffix}")
+        assert load_architecture(path) == arch
+    assert architecture_to_dict(arch)["compute"]["nm"] == [2, 4]
+    assert architecture_to_dict(dense)["compute"]["nm"] is None
+    d = _dict()
+    del d["compute"]["nm"]
+    assert architecture_from_dict(d) == dense
+
+
+def test_nm_errors_name_the_field():
+    compute = weight_stationary(4, 4).compute
+    for bad in ((4, 4), (0, 4), (2,), [2, 4], (2.0, 4), (True, 4)):
+        with pytest.raises(
+            SpecError,
+            match=r"^compute\.nm must be null \(dense\) or a pair \[N, M\] of integers with "
+            r"0 < N < M, not ",
+        ):
+            replace(compute, nm=bad)
+    os_compute = replace(compute, dataflow=Dataflow.OUTPUT_STATIONARY)
+    with pytest.raises(
+        SpecError, match=r"^compute\.nm must be null for a systolic 'os' array; N:M sparsity"
+    ):
+        replace(os_compute, nm=(2, 4))
+    with pytest.raises(SpecError, match=r"^compute\.nm must be null for a non-systolic 'ws'"):
+        replace(compute, systolic=False, nm=(2, 4))
+    gate = replace(compute, sparsity=Sparsity.GATE, sparse_operands=frozenset({TensorRole.INPUTS}))
+    with pytest.raises(SpecError, match=r"^compute\.nm must be null when sparsity is 'gate'"):
+        replace(gate, nm=(2, 4))
+    d = _dict()
+    d["compute"]["nm"] = [2, 4, 8]
+    with pytest.raises(SpecError, match=r"^compute\.nm must be null \(dense\) or a pair \[N, M\]"):
+        architecture_from_dict(d)
+    d["compute"]["nm"] = [2, "4"]
+    with pytest.raises(SpecError, match=r"^compute\.nm\[1\] must be an integer, not '4'$"):
+        architecture_from_dict(d)
+    d["compute"]["nm"] = [4, 2]
+    with pytest.raises(SpecError, match=r"^compute\.nm must be null \(dense\) or a pair"):
+        architecture_from_dict(d)
+    arch = weight_stationary(4, 4, nm=(2, 4))
+    with pytest.raises(
+        SpecError, match=r"^weight_format must be 'dense' when compute\.nm is set, not 'csr'"
+    ):
+        replace(arch, weight_format=CompressionFormat.CSR)

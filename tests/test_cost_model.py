@@ -22,6 +22,7 @@ from codesign.cost import (
     lower_bounds,
     os_tile_cycles,
     pass_overhead_cycles,
+    sparse_ws_tile_cycles,
     stored_bits_per_element,
     systolic_tile_cycles,
     ws_tile_cycles,
@@ -428,3 +429,100 @@ def test_empty_batch_and_narrow_integer_arrays():
     a, b = evaluate(CONV, arch, batch), evaluate(CONV, arch, narrow)
     for name in ("reads", "writes", "fills", "cycles", "energy_pj", "occupancy_bits"):
         assert np.array_equal(getattr(a, name), getattr(b, name))
+
+
+def test_gemm_on_a_4x4_2_4_sparse_array_by_hand():
+    # O[M, N] += I[M, K] * W[N, K], M = 5, N = 8, K = 32, weights pruned 2:4 (density 1/2), on
+    # the 4 x 4 2:4 array (the sparse24 RTL): each PE serves M = 4 lanes of K with N = 2
+    # multipliers, so a pass covers a dense reduction depth of 4 x 4 = 16.
+    # Loops, outermost first: scratchpad K2, N2 | rows K16 x cols N4 | weight_reg M5.
+    nest = linear("g", in_features=32, out_features=8, leading=5, weight_density=0.5)
+    arch = weight_stationary(4, 4, nm=(2, 4))
+    m = Mapping(
+        levels=(
+            LevelMapping(name="weight_reg", loops=(("M", 5),)),
+            LevelMapping(name="scratchpad", loops=(("K", 2), ("N", 2))),
+        ),
+        rows=(("K", 16),),
+        cols=(("N", 4),),
+    )
+    rep = evaluate_one(nest, arch, m)
+    # Cycles: 2 x 2 = 4 passes of T = 5 streamed vectors on the physical 4 x 4 array, each
+    # rows + T + rows + cols - 1 = 4 + 5 + 4 + 4 - 1 = 16 cycles (sparse_ws_tile_cycles).
+    assert sparse_ws_tile_cycles(4, 4, 5) == 16
+    assert rep.compute_cycles == 4 * 5 and rep.fill_drain_cycles == 4 * 11
+    assert rep.cycles == 64 and rep.stall_cycles == 0
+    # 1,280 dense MACs over 64 cycles x 16 PEs x 4 lanes; lower bound 1,280 / 64 = 20 cycles
+    assert rep.macs == rep.padded_macs == 5 * 8 * 32 == 1280
+    assert rep.utilization == 1280 / (64 * 64) and rep.min_cycles == 20
+    # MAC energy: only the 2 of every 4 products the multipliers compute
+    assert rep.mac_energy_pj == pytest.approx(640 * arch.compute.mac_energy_pj)
+    # Weights: 8 x 32 = 256 dense elements, each moved once DRAM -> scratchpad -> register
+    # (N and K both vary across passes); the register is read by every lane at every step:
+    # 64 lanes x 5 steps x 4 passes = 1,280. Stored 2:4: 1/2 x (8 + 2) = 5 bits per element.
+    assert rep.reads["dram"]["weights"] == rep.fills["scratchpad"]["weights"] == 256
+    assert rep.reads["scratchpad"]["weights"] == rep.fills["weight_reg"]["weights"] == 256
+    assert rep.reads["weight_reg"]["weights"] == 1280
+    dram, reg = arch.levels[3], arch.levels[0]
+    assert rep.energy_by_level_pj["dram"]["weights"] == pytest.approx(
+        256 * 5 / 64 * dram.read_energy_pj
+    )
+    assert rep.energy_by_level_pj["weight_reg"]["weights"] == pytest.approx(
+        1280 * 5 / 20 * reg.read_energy_pj + 256 * 5 / 20 * reg.write_energy_pj
+    )
+    # A PE's register holds its 4 lanes' weights: 4 x 5 = 20 bits = 2 values + 2 indices,
+    # exactly its capacity. Per PE it reads 4 lanes x 20 steps x 5 bits = 400 bits at 20 bits
+    # per cycle: 20 cycles (the compute time; 16 PEs share the 64 lanes' traffic).
+    assert rep.occupancy_bits["weight_reg"] == 20 == reg.size_bits and rep.fits
+    assert rep.level_cycles["weight_reg"] == 20
+    # Inputs: the M5 x K16 tile is refilled when K moves (2 x 80 = all 160 once); every pass
+    # reads 5 steps x 16 K values = 80 from the scratchpad (multicast over the 4 columns).
+    assert rep.reads["dram"]["inputs"] == rep.fills["scratchpad"]["inputs"] == 160
+    assert rep.reads["scratchpad"]["inputs"] == 4 * 80
+    # the scratchpad's tile spans its own loops: inputs M5 x K32 x 8 bits + weights
+    # N8 x K32 x 5 bits (2:4 compressed)
+    assert rep.occupancy_bits["scratchpad"] == 160 * 8 + 256 * 5
+    # the dense 4 x 4 array reaches depth 4 only: the mapping does not fit ...
+    with pytest.raises(MappingError, match=r"^mapping 0: rows spatial factors multiply to 16"):
+        evaluate_one(nest, weight_stationary(4, 4), m)
+    # ... and needs K8 at the scratchpad: 16 passes of 16 cycles = 256 cycles, 4x as many
+    dense_m = replace(
+        m,
+        levels=(m.levels[0], LevelMapping(name="scratchpad", loops=(("K", 8), ("N", 2)))),
+        rows=(("K", 4),),
+    )
+    assert evaluate_one(nest, weight_stationary(4, 4), dense_m).cycles == 256
+
+
+def test_nm_array_limits_and_checks():
+    arch = weight_stationary(4, 4, nm=(2, 4))
+    m = Mapping(levels=(LevelMapping(name="weight_reg", loops=(("M", 5),)),), rows=(("K", 32),))
+    nest = linear("g", in_features=32, out_features=1, leading=5, weight_density=0.5)
+    with pytest.raises(
+        MappingError,
+        match=r"^mapping 0: rows spatial factors multiply to 32, more than the array's 16 rows "
+        r"\(4 rows x 4 N:M lanes\)$",
+    ):
+        evaluate_one(nest, arch, m)
+    dense = linear("g", in_features=32, out_features=1, leading=5)
+    with pytest.raises(
+        SpecError,
+        match=r"^layer 'g': weights density 1 exceeds the array's compute\.nm 2:4 \(at most "
+        r"0\.5\); prune the weights 2:4 or use a dense array$",
+    ):
+        evaluate(dense, arch, random_mappings(dense, arch, 1, seed=0))
+    # a rows fan-out below M: the PE holds only the lanes in use (6 = 4 + 2 lanes: 4 in PE 0)
+    for k, lanes in ((2, 2), (6, 4)):
+        nest = linear("g", in_features=k, out_features=1, leading=5, weight_density=0.5)
+        mk = replace(m, rows=(("K", k),))
+        assert evaluate_one(nest, arch, mk).occupancy_bits["weight_reg"] == lanes * 5
+    # lower bounds: M x rows x cols dense MACs per cycle, MACs at N/M energy, 5-bit weights
+    nest = linear("g", in_features=64, out_features=8, leading=10, weight_density=0.25)
+    cycles, energy = lower_bounds(nest, arch)
+    assert cycles == 64 * 8 * 10 // 64
+    dram = arch.levels[-1]
+    expect = 5120 / 2 * arch.compute.mac_energy_pj
+    expect += (640 * 8 + 512 * 5) / 64 * dram.read_energy_pj + 80 * 32 / 64 * dram.write_energy_pj
+    assert energy == pytest.approx(expect)
+    assert stored_bits_per_element(nest.weights, CompressionFormat.DENSE, 4, (2, 4)) == 5.0
+    assert stored_bits_per_element(nest.weights, CompressionFormat.DENSE, 4, (1, 8)) == 11 / 8
