@@ -211,10 +211,12 @@ class SystolicConfig:
 
         ``compute.rows/cols/input_bits/weight_bits/accum_bits`` become
         ``rows/cols/act_bits/weight_bits/acc_bits``; the dataflow is ``compute.dataflow``
-        (``ws`` or ``os``) unless ``dataflow`` asks for ``sparse24`` (on a ``ws`` architecture;
-        the ``Architecture`` type has no N:M sparsity). What cannot be generated (dataflows
-        ``is``/``rs``, ``compute.systolic`` false, ``compute.sparsity`` ``skip`` on a dense
-        array, a too narrow accumulator) is a `SpecError` naming the field.
+        (``ws`` or ``os``), or ``sparse24`` for a ``ws`` architecture with ``compute.nm``
+        ``(2, 4)`` (the same ``rows x cols`` PEs). ``dataflow`` may ask for ``sparse24`` on a
+        dense ``ws`` architecture too. What cannot be generated (dataflows ``is``/``rs``,
+        ``compute.systolic`` false, ``compute.sparsity`` ``skip`` on a dense array, N:M other
+        than 2:4, a dense array from a 2:4 architecture, a too narrow accumulator) is a
+        `SpecError` naming the field.
         """
         return _from_architecture(cls, arch, dataflow=dataflow)
 
@@ -250,7 +252,19 @@ def _from_architecture(cls, arch, *, dataflow):
         raise SpecError(f"arch must be a codesign.arch.Architecture, not {type(arch).__name__}")
     compute = arch.compute
     arch_dataflow = compute.dataflow.value
-    if dataflow is None:
+    if compute.nm is not None and compute.nm != (2, 4):
+        raise SpecError(
+            f"compute.nm {list(compute.nm)} of architecture {arch.name!r} cannot be generated; "
+            f"codesign.hw builds 2:4 arrays (compute.nm [2, 4], dataflow 'sparse24')"
+        )
+    if compute.nm is not None and dataflow in (None, Dataflow.SPARSE_2_4, "sparse24"):
+        target = Dataflow.SPARSE_2_4
+    elif compute.nm is not None:
+        raise SpecError(
+            f"dataflow {getattr(dataflow, 'value', dataflow)!r} cannot be generated from "
+            f"architecture {arch.name!r}: its compute.nm [2, 4] needs dataflow 'sparse24'"
+        )
+    elif dataflow is None:
         if arch_dataflow not in ("ws", "os"):
             raise SpecError(
                 f"compute.dataflow {arch_dataflow!r} of architecture {arch.name!r} cannot be "

@@ -363,20 +363,20 @@ def plan_gemm(
     )
 
 
-def cost_model_cycles(plan: GemmPlan, *, sequential: bool = False) -> int | None:
+def cost_model_cycles(plan: GemmPlan, *, sequential: bool = False) -> int:
     """Array cycles (compute plus fill/drain, no memory stalls) that the analytical cost model
     ``codesign.cost.evaluate_one`` predicts for the plan's GEMM with the same mapping on the
-    preset architecture of the same array (``codesign.arch.presets.weight_stationary`` or
-    ``output_stationary``) in the given issue mode; None for the 2:4-sparse array, which has no
-    preset.
+    preset architecture of the same array (``codesign.arch.presets.weight_stationary``, with
+    ``nm=(2, 4)`` for the 2:4-sparse array, or ``output_stationary``) in the given issue mode.
 
     Overlapped issue (the default, like `GemmPlan.predicted_cycles`) evaluates the
     weight-stationary preset with ``overlap_passes=True`` (each pass's weight load overlaps the
     previous drain); sequential issue with the default ``overlap_passes=False``. The
     output-stationary array never overlaps its tiles, so both modes use its plain preset.
 
-    The mapping: weight-stationary unrolls ``K`` over the rows and ``N`` over the columns and
-    streams ``stream_len`` rows of ``A`` per pass; output-stationary unrolls ``M`` and ``N``
+    The mapping: weight-stationary unrolls ``K`` over the rows (``4 * rows`` lanes of the
+    2:4 array, whose layer has weight density 1/2) and ``N`` over the columns and streams
+    ``stream_len`` rows of ``A`` per pass; output-stationary unrolls ``M`` and ``N``
     and streams ``stream_len`` reduction steps. A dim that the tiles do not divide is padded
     by the model (the last RTL tile is shorter), so the two agree exactly when they divide.
     """
@@ -387,6 +387,7 @@ def cost_model_cycles(plan: GemmPlan, *, sequential: bool = False) -> int | None
 
     cfg = plan.design.config
     rows, cols, t = cfg.rows, cfg.cols, plan.stream_len
+    sparse = cfg.dataflow is Dataflow.SPARSE_2_4
     nest = matmul(
         "gemm",
         m=plan.m,
@@ -395,21 +396,24 @@ def cost_model_cycles(plan: GemmPlan, *, sequential: bool = False) -> int | None
         input_bits=cfg.act_bits,
         weight_bits=cfg.weight_bits,
         output_bits=cfg.acc_bits,
+        weight_density=0.5 if sparse else 1.0,
     )
 
     # dataflow -> (preset, per-PE level, dim on rows, dim on columns, streamed dim)
     shapes = {
         Dataflow.WEIGHT_STATIONARY: (presets.weight_stationary, "weight_reg", "K", "N", "M"),
+        Dataflow.SPARSE_2_4: (presets.weight_stationary, "weight_reg", "K", "N", "M"),
         Dataflow.OUTPUT_STATIONARY: (presets.output_stationary, "accum_reg", "M", "N", "K"),
     }
-    if cfg.dataflow not in shapes:
-        return None
     preset, pe_level, on_rows, on_cols, streamed = shapes[cfg.dataflow]
     sizes = {"M": plan.m, "N": plan.n, "K": plan.k}
-    per_pass = {on_rows: rows, on_cols: cols, streamed: t}
+    depth = cfg.dense_reduction_depth if on_rows == "K" else rows
+    per_pass = {on_rows: depth, on_cols: cols, streamed: t}
     options = {}
-    if cfg.dataflow is Dataflow.WEIGHT_STATIONARY:
+    if cfg.dataflow is not Dataflow.OUTPUT_STATIONARY:
         options["overlap_passes"] = not sequential
+    if sparse:
+        options["nm"] = (2, 4)
     arch = preset(
         rows,
         cols,
@@ -426,7 +430,7 @@ def cost_model_cycles(plan: GemmPlan, *, sequential: bool = False) -> int | None
                 loops=tuple((d, -(-sizes[d] // per_pass[d])) for d in (on_rows, on_cols, streamed)),
             ),
         ),
-        rows=((on_rows, rows),),
+        rows=((on_rows, depth),),
         cols=((on_cols, cols),),
     )
     report = evaluate_one(nest, arch, mapping, allow_overflow=True)

@@ -66,10 +66,11 @@ class VerifyResult:
         From the first input beat accepted to the last output beat, inclusive.
     cycles_predicted : int
         ``codesign.cost.systolic`` for the same tiles in the same issue mode.
-    cycles_cost_model : int or None
+    cycles_cost_model : int
         The analytical cost model's array cycles for the same GEMM and mapping
         in the same issue mode (`codesign.sim.gemm.cost_model_cycles`: overlapped issue is the
-        weight-stationary preset with ``overlap_passes``); None for the sparse array.
+        weight-stationary preset with ``overlap_passes``; the 2:4 array is the preset with
+        ``nm=(2, 4)``).
     sequential : bool
         Tiles were issued one after another instead of overlapped.
     tile_cycles_measured, tile_cycles_predicted : tuple of int
@@ -94,7 +95,7 @@ class VerifyResult:
     mismatches: tuple[Mismatch, ...]
     cycles_measured: int
     cycles_predicted: int
-    cycles_cost_model: int | None
+    cycles_cost_model: int
     sequential: bool
     tile_cycles_measured: tuple[int, ...]
     tile_cycles_predicted: tuple[int, ...]

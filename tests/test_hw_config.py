@@ -180,3 +180,29 @@ def test_from_design_json(tmp_path):
         SystolicConfig.from_design_json({"rows": 2})
     with pytest.raises(SpecError, match=r"^design file '.*missing\.json' does not exist$"):
         SystolicConfig.from_design_json(tmp_path / "missing.json")
+
+
+def test_from_architecture_builds_the_2_4_array_from_an_nm_architecture(tmp_path):
+    from codesign.arch import architecture_to_dict, weight_stationary
+
+    arch = weight_stationary(4, 6, nm=(2, 4), weight_bits=4)
+    cfg = SystolicConfig.from_architecture(arch)
+    assert cfg == SystolicConfig(rows=4, cols=6, weight_bits=4, dataflow="sparse24")
+    # the model's dense reduction depth of a pass is the RTL's
+    assert cfg.dense_reduction_depth == arch.compute.dense_rows == 16
+    assert SystolicConfig.from_architecture(arch, dataflow="sparse24") == cfg
+    path = tmp_path / "best.json"
+    path.write_text(json.dumps({"arch": architecture_to_dict(arch)}))
+    assert SystolicConfig.from_design_json(path) == cfg
+    with pytest.raises(
+        SpecError,
+        match=r"^dataflow 'ws' cannot be generated from architecture 'ws4x6-sparse24': its "
+        r"compute\.nm \[2, 4\] needs dataflow 'sparse24'$",
+    ):
+        SystolicConfig.from_architecture(arch, dataflow="ws")
+    with pytest.raises(
+        SpecError,
+        match=r"^compute\.nm \[1, 4\] of architecture 'ws4x6-sparse14' cannot be generated; "
+        r"codesign\.hw builds 2:4 arrays",
+    ):
+        SystolicConfig.from_architecture(weight_stationary(4, 6, nm=(1, 4)))

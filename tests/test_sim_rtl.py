@@ -181,13 +181,19 @@ def test_cost_model_equals_the_rtl_in_both_issue_modes(designs, cache_dir):
         res = verify_gemm(design, a6, b6, stream_len=2, sequential=sequential, cache_dir=cache_dir)
         _check(res)
         assert res.cycles_measured == res.cycles_cost_model
-    # the 2:4-sparse array has no cost-model preset; it is checked against the contract
+    # the 2:4-sparse 3 x 5 array is the N:M preset (nm=(2, 4)): a pass covers K = 4 x 3 = 12,
+    # so K = 30 is 3 depth tiles (padded) x 2 column tiles of T = 9 on the physical 3 x 5 PEs
     sparse = designs(3, 5, "sparse24")
     a, b = random_operands(sparse, 9, 7, 30, seed=3)
+    expected = {True: 6 * (3 + 9 + 3 + 5 - 1), False: 6 * (3 + 9) + 3 + 5 - 1}
     for sequential in (False, True):
         res = verify_gemm(sparse, a, b, sequential=sequential, cache_dir=cache_dir)
         _check(res)
-        assert res.cycles_cost_model is None
+        assert res.cycles_measured == res.cycles_cost_model == expected[sequential]
+        # shorter passes (T = 3 of M = 9): 18 passes
+        res = verify_gemm(sparse, a, b, stream_len=3, sequential=sequential, cache_dir=cache_dir)
+        _check(res)
+        assert res.cycles_measured == res.cycles_cost_model
 
 
 def test_gemm_corner_values_single_row_and_column(designs, cache_dir):
