@@ -56,9 +56,19 @@ def test_architecture_follows_the_parameters(dataflow):
 
 
 def test_pruning_selects_the_sparse_hardware():
-    p24 = build_architecture({"pruning": "2:4"}, LAYERS)
-    assert p24.compute.sparsity is Sparsity.SKIP and p24.weight_format is CompressionFormat.CSR
-    assert p24.compute.sparse_operands == frozenset({TensorRole.WEIGHTS}) and p24.index_bits == 2
+    # every layer 2:4 on ws: the N:M array (the sparse24 RTL), weights stored 2:4
+    p24 = build_architecture({"pruning": "2:4", "pe_rows": 4}, LAYERS)
+    assert p24.compute.nm == (2, 4) and p24.compute.dense_rows == 16
+    assert p24.compute.sparsity is Sparsity.DENSE and p24.weight_format is CompressionFormat.DENSE
+    assert p24 == build_architecture({"pruning": "2:4", "pe_rows": 4, "dataflow": "ws"}, LAYERS)
+    # a dense layer among 2:4 ones: the idealized skipping array with CSR storage
+    part = build_architecture({"pruning": "2:4", "pruning@fc": "none"}, LAYERS)
+    assert part.compute.nm is None and part.compute.sparsity is Sparsity.SKIP
+    assert part.weight_format is CompressionFormat.CSR and part.index_bits == 2
+    assert part.compute.sparse_operands == frozenset({TensorRole.WEIGHTS})
+    # 2:4 on another dataflow gates zero weights
+    os24 = build_architecture({"pruning": "2:4", "dataflow": "os"}, LAYERS)
+    assert os24.compute.nm is None and os24.compute.sparsity is Sparsity.GATE
     mixed = build_architecture({"pruning@a": "unstructured:0.5"}, LAYERS)
     assert mixed.compute.sparsity is Sparsity.GATE
     assert mixed.weight_format is CompressionFormat.BITMASK
@@ -140,3 +150,33 @@ def test_accuracy_objective_policy_and_ordering():
     a2 = acc({"weight_bits": 2, "activation_bits": 8}, {})
     assert 0.0 <= a2["accuracy"] < a8["accuracy"] <= 1.0
     assert a8["accuracy_drop"] < a2["accuracy_drop"]
+
+
+def test_an_all_2_4_ws_point_maps_onto_the_2_4_array_and_generates_sparse24(tmp_path):
+    from codesign.hw.config import Dataflow as HwDataflow
+    from codesign.hw.config import SystolicConfig
+
+    params = {"pe_rows": 4, "pe_cols": 4, "dataflow": "ws", "pruning": "2:4", "glb_kib": 16}
+    ev = DesignEvaluator(LAYERS, mapper_budget=300)
+    dp = ev.design_point(params)
+    arch = build_architecture(params, LAYERS)
+    assert dp.arch == arch and arch.compute.nm == (2, 4)
+    cycles = 0
+    for nest, lay in zip(LAYERS, dp.layers, strict=True):
+        pruned = nest.with_bits(inputs=8, weights=8, outputs=32).with_density(weights=0.5)
+        rep = evaluate_one(pruned, arch, lay.mapping)
+        assert (lay.cycles, lay.energy_pj) == (rep.cycles, pytest.approx(rep.energy_pj))
+        cycles += rep.cycles
+    # the mapper uses the 4 x 4 = 16 dense reduction lanes of the rows for some layer
+    assert max(_prod(lay.mapping.rows) for lay in dp.layers) > 4
+    macs = sum(n.macs for n in LAYERS)
+    assert dp.metrics["utilization"] == pytest.approx(macs / (cycles * 16 * 4))
+    cfg = SystolicConfig.from_design_json(dp.save(tmp_path / "best.json"))
+    assert (cfg.rows, cfg.cols, cfg.dataflow) == (4, 4, HwDataflow.SPARSE_2_4)
+
+
+def _prod(loops):
+    out = 1
+    for _, f in loops:
+        out *= f
+    return out

@@ -6,9 +6,12 @@ A point's parameters (`codesign.explore.space`) build an `Architecture` from the
 weight-stationary array with an input register per PE instead of a weight register). Axes not
 in the space take `DEFAULT_PARAMS`. The array's multipliers are as wide as the widest layer; a
 layer's weights and input activations get the point's bit-widths (outputs stay 32-bit partial
-sums) and its pruning sets the weight density. Pruned designs skip zero weights on a ``ws``
-array when every pruned layer is 2:4 (the hardware's 2:4 array; metadata 2 bits per non-zero),
-otherwise they gate them (bitmask storage).
+sums) and its pruning sets the weight density. A ``ws`` point whose every layer is pruned 2:4
+builds the N:M array ``weight_stationary(..., nm=(2, 4))`` (``ComputeArray.nm``: the 2:4 RTL
+array of ``codesign.hw``, dataflow ``sparse24``, with a dense reduction depth of ``4 * rows``
+per pass and 2-bit indices). Other pruned designs skip zero weights on a ``ws`` array when every
+pruned layer is 2:4 (an idealized skipping array; CSR storage with 2-bit indices), otherwise
+they gate them (bitmask storage).
 
 Every MAC layer of the workload is mapped (identical layer shapes once, ``LoopNest.shape_key``)
 and the costs are summed, layers running one after another: latency (cycles and seconds),
@@ -96,9 +99,12 @@ def build_architecture(params: dict, layers: Sequence[LoopNest]):
     dataflow = _param(params, "dataflow")
     glb, dram = _param(params, "glb_kib"), _param(params, "dram_bw_bits_per_cycle")
     clock = float(_param(params, "clock_mhz"))
+    nm = dataflow == "ws" and all(p == "2:4" for _, _, p in per_layer)
     skip = bool(pruned) and dataflow == "ws" and all(k == "2:4" for k in pruned)
     sparsity = Sparsity.SKIP if skip else (Sparsity.GATE if pruned else Sparsity.DENSE)
     operands = frozenset({TensorRole.WEIGHTS}) if pruned else frozenset()
+    if nm:  # the 2:4 array: its N:M structure is its only sparsity
+        sparsity, operands = Sparsity.DENSE, frozenset()
     if dataflow in ("ws", "is"):
         arch = weight_stationary(
             rows,
@@ -110,6 +116,7 @@ def build_architecture(params: dict, layers: Sequence[LoopNest]):
             clock_mhz=clock,
             sparsity=sparsity,
             sparse_operands=operands,
+            nm=(2, 4) if nm else None,
         )
         if dataflow == "is":
             reg = arch.levels[0]
@@ -161,7 +168,7 @@ def build_architecture(params: dict, layers: Sequence[LoopNest]):
             arch = replace(
                 arch, compute=replace(arch.compute, sparsity=sparsity, sparse_operands=operands)
             )
-    if pruned:
+    if pruned and not nm:
         all_24 = all(k == "2:4" for k in pruned)
         arch = replace(
             arch,
@@ -395,7 +402,7 @@ class DesignEvaluator:
             "energy_pj": energy,
             "area_mm2": arch.area_um2 / 1e6,
             "edp_pj_s": energy * latency_s,
-            "utilization": macs / (cycles * arch.compute.pes),
+            "utilization": macs / (cycles * arch.compute.pes * arch.compute.lanes),
             "macs": float(macs),
         }
         return DesignPoint(params=dict(params), arch=arch, layers=tuple(out), metrics=metrics)
