@@ -31,6 +31,11 @@ CASES = [
     (CONV, OS),
     (matmul("gemm", m=4, n=8, k=8), weight_stationary(2, 2, scratchpad_kib=1, accumulator_kib=1)),
     (CONV, eyeriss(2, 2, glb_kib=1, spad_words=16)),
+    # the 2:4 array: 2 x 2 PEs, a pass covers K = 4 x 2 = 8
+    (
+        matmul("gemm", m=4, n=8, k=16, weight_density=0.5),
+        weight_stationary(2, 2, scratchpad_kib=1, accumulator_kib=1, nm=(2, 4)),
+    ),
 ]
 
 
@@ -236,3 +241,19 @@ def test_results_carry_the_exhaustive_gap_where_the_space_is_small():
     assert checked.exhaustive_value == _optimum(0).value
     assert checked.gap_to_exhaustive == pytest.approx(r.value / _optimum(0).value - 1)
     assert with_exhaustive_gap(r, *CASES[0], limit=10) == r  # too large: unchanged
+
+
+def test_the_mapspace_of_an_nm_array_spans_its_dense_rows():
+    # rows-spatial factors up to M x rows = 8 on the 2 x 2 2:4 array; the latency optimum
+    # unrolls K8 (4 passes of 4 vectors instead of 8 on the dense 2 x 2 array)
+    nest, arch = CASES[3]
+    space = build_mapspace(nest, arch)
+    n_lv = len(arch.levels)
+    k = nest.dim_names.index("K")
+    assert max(int(o[n_lv]) for o in space.options[k]) == 8
+    best = ExhaustiveMapper(objective="latency", limit=10**7).map(nest, arch)
+    assert dict(best.mapping.rows) == {"K": 8}
+    dense = weight_stationary(2, 2, scratchpad_kib=1, accumulator_kib=1)
+    dense_best = ExhaustiveMapper(objective="latency", limit=10**7).map(nest, dense)
+    assert dict(dense_best.mapping.rows) == {"K": 2}
+    assert best.cycles < dense_best.cycles
