@@ -163,7 +163,7 @@ class CostBatch:
     padded_macs : numpy.ndarray
         ``(B,)``: MACs executed, including padding of imperfect factors.
     utilization : numpy.ndarray
-        ``(B,)``: useful MACs over ``cycles * PEs``.
+        ``(B,)``: useful MACs over ``cycles * PEs`` (``cycles * PEs * M`` on an N:M array).
     edp : numpy.ndarray
         ``(B,)``: energy (pJ) x cycles.
     macs : int
@@ -263,7 +263,7 @@ class _Constants:
     cost_r: np.ndarray
     cost_w: np.ndarray
     macs: int
-    pes: int
+    mac_slots: int
     area_um2: float
     min_cycles: int
     min_energy_pj: float
@@ -326,7 +326,7 @@ def _constants(nest: LoopNest, arch: Architecture) -> _Constants:
         cost_r=(per_word[:, 0, None] * stored)[:, :, None],  # (L, 3, 1) pJ per element read
         cost_w=(per_word[:, 1, None] * stored)[:, :, None],
         macs=nest.macs,
-        pes=c.pes * c.lanes,
+        mac_slots=c.pes * c.lanes,  # dense MACs per cycle (M lanes per PE on an N:M array)
         area_um2=arch.area_um2,
         min_cycles=min_cycles,
         min_energy_pj=min_energy,
@@ -542,7 +542,7 @@ def evaluate(
         mac_energy_pj=mac_energy,
         energy_pj=energy,
         padded_macs=padded_macs,
-        utilization=kc.macs / (cycles * kc.pes),
+        utilization=kc.macs / (cycles * kc.mac_slots),
         edp=energy * cycles,
         macs=kc.macs,
         area_um2=kc.area_um2,
