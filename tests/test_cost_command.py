@@ -90,3 +90,23 @@ def test_map_a_layer_of_a_model(capsys):
         SpecError, match=r"^--layer: layer must be one of \['conv1', 'conv2', 'fc'\]"
     ):
         _run(["--arch", "ws", "--layer", "examples/models.py:digits_cnn:conv9"])
+
+
+def test_map_on_an_nm_array_takes_the_weight_density(tmp_path, capsys):
+    from codesign.arch import save_architecture, weight_stationary
+    from codesign.cost import evaluate_one
+    from codesign.mapping import load_mapping
+    from codesign.workload import linear
+
+    arch = tmp_path / "sparse.yaml"
+    save_architecture(weight_stationary(4, 4, nm=(2, 4)), arch)
+    layer = ["--arch", str(arch), "--layer", "gemm:M=16,N=8,K=32", "--samples", "300"]
+    with pytest.raises(SpecError, match=r"density"):  # a dense layer cannot run on a 2:4 array
+        _run(layer)
+    saved = tmp_path / "m.yaml"
+    out = tmp_path / "r.json"
+    _run([*layer, "--weight-density", "0.5", "--save-mapping", str(saved), "--json", str(out)])
+    # the printed report is the model's for the sparse layer and the mapping it saved
+    nest = linear("gemm", in_features=32, out_features=8, leading=16, weight_density=0.5)
+    expected = evaluate_one(nest, weight_stationary(4, 4, nm=(2, 4)), load_mapping(saved))
+    assert json.loads(out.read_text())["cycles"] == expected.cycles

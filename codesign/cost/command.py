@@ -130,6 +130,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--weight-bits", type=int, default=8, help="weight bits of a model layer (8)"
     )
+    parser.add_argument(
+        "--weight-density",
+        type=float,
+        default=None,
+        metavar="D",
+        help="fraction of non-zero weights in (0, 1] (default: the layer's; 0.5 for a 2:4 layer "
+        "on an N:M array)",
+    )
     parser.add_argument("--mapping", help="mapping YAML/JSON file (default: best random mapping)")
     parser.add_argument(
         "--samples", type=int, default=20000, help="random mappings to try without --mapping"
@@ -153,6 +161,8 @@ def run(args: argparse.Namespace) -> int:
         nest = parse_layer(args.layer)
     else:
         nest = model_layer(args.layer, args.activation_bits, args.weight_bits)
+    if args.weight_density is not None:
+        nest = nest.with_density(weights=args.weight_density)
     if args.mapping:
         mapping = load_mapping(args.mapping)
     else:
