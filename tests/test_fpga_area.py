@@ -103,7 +103,8 @@ def test_holdout_errors_are_those_of_the_estimates(table):
     held = 0
     for g in table.groups.values():
         estimates = [
-            fa.estimate(_arch_for(g, p), use_dsp=p["use_dsp"], table=table) for p in g.holdout
+            fa.estimate(_arch_for(g, p), target=g.target, use_dsp=p["use_dsp"], table=table)
+            for p in g.holdout
         ]
         for res in RESOURCES:
             rel = [
@@ -133,10 +134,8 @@ def _arch_for(g: fa.GroupFit, p: dict):
 def test_estimates_of_sweep_points_within_stored_error(table):
     checked = 0
     for g in table.groups.values():
-        if g.target != "xilinx":
-            continue
         for p in g.points:
-            est = fa.estimate(_arch_for(g, p), use_dsp=p["use_dsp"], table=table)
+            est = fa.estimate(_arch_for(g, p), target=g.target, use_dsp=p["use_dsp"], table=table)
             assert est.group == g.name
             for res in RESOURCES:
                 rel = abs(getattr(est, res) - p[res]) / max(p[res], 1)
@@ -195,8 +194,14 @@ def test_bram_counts_shared_levels_only():
 def test_errors(tmp_path, raw):
     with pytest.raises(SpecError, match=r"^compute\.dataflow 'rs' \(systolic False\) of"):
         fa.estimate(eyeriss())
-    with pytest.raises(SpecError, match=r"^target must be one of \['xilinx'\], not 'asic'$"):
+    with pytest.raises(
+        SpecError, match=r"^target must be one of \['ice40', 'xilinx'\], not 'asic'$"
+    ):
         fa.estimate(fpga_edge(), target="asic")
+    # ice40 is calibrated without DSPs only (SB_MAC16 would take this 8 x 8 product)
+    with pytest.raises(SpecError, match=r"^fpga area: no fitted group 'ice40/ws/dsp' for"):
+        fa.estimate(fpga_edge(), target="ice40")
+    assert fa.estimate(fpga_edge(), target="ice40", use_dsp=False).group == "ice40/ws/lut"
     with pytest.raises(SpecError, match=r"^arch must be a codesign\.arch\.Architecture, not dict"):
         fa.estimate({})
     with pytest.raises(SpecError, match=r"^use_dsp must be true or false, not 1$"):
@@ -206,6 +211,20 @@ def test_errors(tmp_path, raw):
     if "xilinx/os/lut" not in raw["groups"]:
         with pytest.raises(SpecError, match=r"^fpga area: no fitted group 'xilinx/os/lut'"):
             fa.estimate(output_stationary(4, 4, input_bits=4, weight_bits=4, accum_bits=20))
+
+
+def test_nm_sparse_arrays_are_refused():
+    import dataclasses
+
+    from codesign.arch.spec import ComputeArray
+
+    if "nm" not in ComputeArray.__dataclass_fields__:
+        pytest.skip("this checkout's ComputeArray has no N:M field")
+    base = fpga_edge(4, 4)
+    compute = dataclasses.replace(base.compute, nm=(2, 4))
+    arch = dataclasses.replace(base, compute=compute)
+    with pytest.raises(SpecError, match=r"^compute\.nm \[2, 4\] of 'fpga4x4' has no FPGA area"):
+        fa.estimate(arch)
 
 
 def _write(tmp_path, data) -> str:

@@ -164,7 +164,9 @@ class GroupFit:
     coefficients : dict
         ``{resource: {feature: coefficient}}``.
     fit_error : dict
-        ``{resource: {"max_rel": float, "mean_rel": float}}``.
+        ``{resource: {"max_rel": float, "mean_rel": float}}`` over the fitted points, plus
+        when measured ``"loo_max_rel"`` (leave-one-out: each point predicted by a fit of the
+        others) and ``"holdout_max_rel"`` (the `holdout` runs).
     points : tuple of dict
         The sweep points: ``rows cols act_bits weight_bits acc_bits use_dsp`` and the Yosys
         counts ``luts ffs dsps``.
@@ -303,6 +305,14 @@ def _group(name: str, data: Any) -> GroupFit:
                     f"{where}.fit_error[{res!r}]: field {key!r} must be >= 0, not {v!r}"
                 )
             fit_error[res][key] = v
+        for key in ("loo_max_rel", "holdout_max_rel"):  # optional: null when not measured
+            if per.get(key) is not None:
+                v = _number(f"{where}.fit_error[{res!r}]", per, key)
+                if v < 0:
+                    raise SpecError(
+                        f"{where}.fit_error[{res!r}]: field {key!r} must be >= 0, not {v!r}"
+                    )
+                fit_error[res][key] = v
     pts = _field(where, data, "points", list, "a non-empty list of sweep points")
     if not pts:
         raise SpecError(f"{where}: field 'points' must be a non-empty list of sweep points")
@@ -476,6 +486,12 @@ def estimate(
         raise SpecError(
             f"compute.dataflow {c.dataflow.value!r} (systolic {c.systolic}) of {arch.name!r} has "
             f"no FPGA area model; the table covers the systolic 'ws' and 'os' arrays"
+        )
+    nm = getattr(c, "nm", None)
+    if nm is not None:
+        raise SpecError(
+            f"compute.nm {list(nm)} of {arch.name!r} has no FPGA area model; the table covers "
+            f"the dense 'ws' and 'os' arrays (the N:M sparse array is not calibrated)"
         )
     group = group_for(table, target, c.dataflow.value, c.input_bits, c.weight_bits, use_dsp)
     shape = (c.rows, c.cols, c.input_bits, c.weight_bits, c.accum_bits)
