@@ -178,6 +178,20 @@ def test_bram_blocks_by_hand(depth, width, blocks):
     assert fa.bram_blocks(depth, width) == blocks
 
 
+@pytest.mark.parametrize(
+    ("depth", "width", "blocks"),
+    [
+        (256, 16, 1.0),  # SB_RAM40_4K 256 x 16
+        (2048, 2, 1.0),  # 2K x 2
+        (2048, 8, 4.0),  # 4 x 2K x 2 (or 4 deep 512 x 8)
+        (2304, 256, 144.0),  # 9 deep x 16 wide 256 x 16 (or 5 x 32 of 512 x 8 = 160)
+        (100, 3, 1.0),
+    ],
+)
+def test_bram_blocks_ice40_by_hand(depth, width, blocks):
+    assert fa.bram_blocks(depth, width, "ice40") == blocks
+
+
 def test_bram_counts_shared_levels_only():
     # ws preset: weight_reg per PE (flip-flops, in the array fit); accumulator 64 KiB of
     # 16*32 = 512-bit words = 1024 x 512; scratchpad 256 KiB of 16*8 = 128-bit words = 16384 x 128
@@ -201,7 +215,11 @@ def test_errors(tmp_path, raw):
     # ice40 is calibrated without DSPs only (SB_MAC16 would take this 8 x 8 product)
     with pytest.raises(SpecError, match=r"^fpga area: no fitted group 'ice40/ws/dsp' for"):
         fa.estimate(fpga_edge(), target="ice40")
-    assert fa.estimate(fpga_edge(), target="ice40", use_dsp=False).group == "ice40/ws/lut"
+    ice40 = fa.estimate(fpga_edge(), target="ice40", use_dsp=False)
+    assert ice40.group == "ice40/ws/lut" and ice40.brams == 144.0  # 2304 x 256 in 4 Kb blocks
+    assert " 144 BRAM4K " in ice40.format()
+    with pytest.raises(SpecError, match=r"^bram_blocks: target must be 'ice40' or 'xilinx'"):
+        fa.bram_blocks(10, 10, "asic")
     with pytest.raises(SpecError, match=r"^arch must be a codesign\.arch\.Architecture, not dict"):
         fa.estimate({})
     with pytest.raises(SpecError, match=r"^use_dsp must be true or false, not 1$"):

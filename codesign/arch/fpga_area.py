@@ -117,7 +117,8 @@ class FpgaArea:
     luts, ffs, dsps : int
         LUTs, flip-flops and DSP blocks of the PE array (fitted to Yosys).
     brams : float
-        36 Kb block RAMs of the shared on-chip buffers (a RAMB18 counts 0.5).
+        Block RAMs of the shared on-chip buffers: 36 Kb units on ``xilinx`` (a RAMB18 counts
+        0.5), SB_RAM40_4K (4 Kb) blocks on ``ice40``.
     target : str
         Synthesis target of the table (``"xilinx"``: 7-series).
     group : str
@@ -143,7 +144,8 @@ class FpgaArea:
         """One line, e.g. ``FPGA xilinx/ws/dsp: 75 LUTs, 1726 FFs, 64 DSPs, 20 BRAM36``."""
         return (
             f"FPGA {self.group}: {self.luts:,} LUTs, {self.ffs:,} FFs, {self.dsps:,} DSPs, "
-            f"{self.brams:g} BRAM36 (Yosys-calibrated, max fit error "
+            f"{self.brams:g} {'BRAM36' if self.target == 'xilinx' else 'BRAM4K'} "
+            f"(Yosys-calibrated, max fit error "
             + ", ".join(f"{k} {v:.1%}" for k, v in self.max_rel_error.items())
             + ")"
         )
@@ -426,13 +428,22 @@ _RAMB18 = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
 _RAMB36 = ((32768, 1), (16384, 2), (8192, 4), (4096, 9), (2048, 18), (1024, 36), (512, 72))
 
 
-def bram_blocks(depth: int, width_bits: int) -> float:
-    """7-series block RAMs (in 36 Kb units, RAMB18 = 0.5) for a ``depth x width_bits`` memory:
-    the cheapest tiling of one aspect ratio of RAMB18 (16K x 1 ... 512 x 36) or RAMB36
-    (32K x 1 ... 512 x 72, simple dual port)."""
+_SB_RAM40_4K = ((2048, 2), (1024, 4), (512, 8), (256, 16))
+
+
+def bram_blocks(depth: int, width_bits: int, target: str = "xilinx") -> float:
+    """Block RAMs for a ``depth x width_bits`` memory: the cheapest tiling of one aspect ratio.
+
+    ``xilinx``: 7-series, in 36 Kb units (a RAMB18 counts 0.5), RAMB18 16K x 1 ... 512 x 36 or
+    RAMB36 32K x 1 ... 512 x 72 (simple dual port). ``ice40``: SB_RAM40_4K (4 Kb) blocks of
+    2K x 2 ... 256 x 16."""
     for name, v in (("depth", depth), ("width_bits", width_bits)):
         if not isinstance(v, int) or isinstance(v, bool) or v < 1:
             raise SpecError(f"bram_blocks: {name} must be a positive integer, not {v!r}")
+    if target == "ice40":
+        return float(min(math.ceil(depth / d) * math.ceil(width_bits / w) for d, w in _SB_RAM40_4K))
+    if target != "xilinx":
+        raise SpecError(f"bram_blocks: target must be 'ice40' or 'xilinx', not {target!r}")
     halves = min(
         [math.ceil(depth / d) * math.ceil(width_bits / w) for d, w in _RAMB18]
         + [2 * math.ceil(depth / d) * math.ceil(width_bits / w) for d, w in _RAMB36]
@@ -440,9 +451,9 @@ def bram_blocks(depth: int, width_bits: int) -> float:
     return halves / 2
 
 
-def _level_brams(level: MemoryLevel) -> float:
+def _level_brams(level: MemoryLevel, target: str) -> float:
     depth = math.ceil(level.size_bits / level.word_bits)
-    return bram_blocks(depth, level.word_bits) * level.instances
+    return bram_blocks(depth, level.word_bits, target) * level.instances
 
 
 def is_fpga(arch: Architecture) -> bool:
@@ -460,7 +471,8 @@ def estimate(
 ) -> FpgaArea:
     """FPGA resources of ``arch``: LUTs, FFs and DSPs of its PE array from the fitted table
     (the group of `group_for`), block RAMs of its shared on-chip levels (`bram_blocks` of
-    ``size_bits / word_bits`` words of ``word_bits``; the outermost level is off-chip).
+    ``size_bits / word_bits`` words of ``word_bits`` for the target; the outermost level is
+    off-chip, per-PE levels are registers inside the fitted array).
 
     Parameters
     ----------
@@ -496,7 +508,7 @@ def estimate(
     group = group_for(table, target, c.dataflow.value, c.input_bits, c.weight_bits, use_dsp)
     shape = (c.rows, c.cols, c.input_bits, c.weight_bits, c.accum_bits)
     counts = {res: group.predict(res, *shape) for res in RESOURCES}
-    brams = sum(_level_brams(lv) for lv in arch.levels[arch.num_per_pe_levels : -1])
+    brams = sum(_level_brams(lv, target) for lv in arch.levels[arch.num_per_pe_levels : -1])
     return FpgaArea(
         luts=counts["luts"],
         ffs=counts["ffs"],
