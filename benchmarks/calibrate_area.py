@@ -37,9 +37,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 SIZES = [(2, 2), (4, 4), (4, 8), (8, 4), (8, 8), (3, 5), (6, 3), (5, 6)]
-# (act_bits, weight_bits, acc_bits); every one is wide enough for rows <= 8
+# (act_bits, weight_bits, acc_bits); every one is wide enough for rows <= 8; accumulator widths
+# vary at fixed operand widths so that the fit can tell the accumulator from the multiplier
 DSP_WIDTHS = [(8, 8, 32), (8, 8, 24), (6, 6, 20), (8, 4, 20), (4, 8, 20)]
-LUT_WIDTHS = [(4, 4, 16), (6, 6, 20), (8, 8, 32), (8, 4, 20), (4, 8, 20)]
+LUT_WIDTHS = [(4, 4, 16), (6, 6, 20), (8, 8, 32), (8, 4, 20), (4, 8, 20), (4, 4, 32), (8, 8, 20)]
 OS_WIDTHS = [(8, 8, 32), (6, 6, 24), (8, 4, 20), (4, 8, 20), (8, 8, 24)]
 # Validation runs, not fitted: shapes and widths outside the sweep (holdout error)
 HOLDOUT = [
@@ -53,7 +54,7 @@ HOLDOUT = [
     ("ice40", "ws", False, (3, 4), (5, 5, 16)),
 ]
 ICE40_SIZES = [(2, 2), (2, 4), (4, 2), (3, 3), (4, 4)]
-ICE40_WIDTHS = [(4, 4, 16), (6, 6, 20), (8, 8, 32), (4, 8, 20)]
+ICE40_WIDTHS = [(4, 4, 16), (6, 6, 20), (8, 8, 32), (4, 8, 20), (4, 4, 32)]
 
 
 def sweep_points(ice40: bool) -> list[dict]:
