@@ -48,6 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("-o", "--out", required=True, help="output folder")
     parser.add_argument("--force", action="store_true", help="write into a non-empty output folder")
+    accel_command.add_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
