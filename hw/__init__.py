@@ -6,6 +6,8 @@
   ``wiring.Component`` of each dataflow, with valid/ready streams whose payload layouts come
   from `weight_layout`, `input_layout` and `output_layout` (`pack`/`unpack` for test benches).
 * `export_verilog`: ``<top>.v`` and ``manifest.json``.
+* `AcceleratorConfig`, `Accelerator`, `export_accelerator`, `REGISTERS`: the whole accelerator
+  (buffers, controller, AXI4-Stream and CSR interfaces) around a WS or OS array.
 
 Only the configuration is imported eagerly; the Amaranth-based names load on first use, so
 ``codesign generate --help`` and the CLI stay free of amaranth.
@@ -35,6 +37,10 @@ __all__ = [
     "build_array",
     "export_verilog",
     "ExportResult",
+    "AcceleratorConfig",
+    "REGISTERS",
+    "Accelerator",
+    "export_accelerator",
 ]
 
 _LAZY = {
@@ -52,6 +58,10 @@ _LAZY = {
     "build_array": "codesign.hw.export",
     "export_verilog": "codesign.hw.export",
     "ExportResult": "codesign.hw.export",
+    "AcceleratorConfig": "codesign.hw.accel_config",
+    "REGISTERS": "codesign.hw.accel_config",
+    "Accelerator": "codesign.hw.accelerator",
+    "export_accelerator": "codesign.hw.accel_export",
 }
 
 

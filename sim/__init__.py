@@ -42,6 +42,11 @@ __all__ = [
     "verify_gemm",
     "verify_layer",
     "verify_attention",
+    "AcceleratorResult",
+    "load_accelerator",
+    "verify_accelerator_gemm",
+    "verify_accelerator_conv2d",
+    "verify_accelerator_layer",
 ]
 
 _HOME = {
@@ -68,6 +73,11 @@ _HOME = {
     "verify_gemm": "verify",
     "verify_layer": "verify",
     "verify_attention": "verify",
+    "AcceleratorResult": "accelerator",
+    "load_accelerator": "accelerator",
+    "verify_accelerator_gemm": "accelerator",
+    "verify_accelerator_conv2d": "accelerator",
+    "verify_accelerator_layer": "accelerator",
 }
 
 

@@ -227,3 +227,13 @@ def test_cli_generate_top_accelerator_delegates(tmp_path, capsys):
     assert manifest["kind"] == "accelerator"
     assert manifest["parameters"]["rows"] == 2
     assert "accelerator around a 2x2 ws array" in capsys.readouterr().out
+
+
+def test_cli_generate_top_array_is_the_default_bare_array(tmp_path):
+    from codesign.cli import main
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert main(["generate", "--rows", "2", "--cols", "2", "-o", str(a)]) == 0
+    assert main(["generate", "--rows", "2", "--cols", "2", "--top", "array", "-o", str(b)]) == 0
+    ma, mb = (json.loads((d / "manifest.json").read_text()) for d in (a, b))
+    assert ma == mb and ma["top"] == "ws_array_2x2_a8w8acc32" and "kind" not in ma
