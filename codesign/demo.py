@@ -217,6 +217,8 @@ def _write_knee_policy(out: Path) -> Path:
 
 def _table(header: list[str], rows: list[list[object]]) -> str:
     def cell(v: object) -> str:
+        if v is None:
+            return "-"
         if isinstance(v, bool):
             return "yes" if v else "no"
         if isinstance(v, float):
