@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from codesign.hw.accel_config import AcceleratorConfig, register_address
 from codesign.sim.runner import BenchRun, Build, build_design, run_bench
-from codesign.sim.scoreboard import Mismatch, Scoreboard
+from codesign.sim.scoreboard import Mismatch, Scoreboard, verify_json
 from codesign.sim.verify import im2col
 
 from codesign.errors import SpecError
@@ -197,26 +197,16 @@ class AcceleratorResult:
 
     def to_json(self) -> dict:
         """The ``verify.json`` content."""
-        return {
-            "what": self.what,
-            "passed": self.passed,
-            "compared": self.compared,
-            "mismatches": {
-                "count": self.mismatch_count,
-                "first": [m.to_json() for m in self.mismatches],
+        return verify_json(
+            self,
+            {
+                "cycles_measured": self.cycles_measured,
+                "cycles_predicted": self.cycles_predicted,
+                "cycles_error": round(self.cycles_error, 6),
+                "cycles_register": self.cycles_register,
+                "cycles_breakdown": self.breakdown,
             },
-            "cycles_measured": self.cycles_measured,
-            "cycles_predicted": self.cycles_predicted,
-            "cycles_error": round(self.cycles_error, 6),
-            "cycles_register": self.cycles_register,
-            "cycles_breakdown": self.breakdown,
-            "stalled": self.stalled,
-            "simulator": self.simulator,
-            "simulator_version": self.simulator_version,
-            "seconds": round(self.seconds, 3),
-            "work_dir": self.work_dir,
-            "waves": self.waves_path,
-        }
+        )
 
 
 def _matrix(name: str, x: object) -> np.ndarray:

@@ -10,7 +10,7 @@ import numpy as np
 
 from codesign.errors import SpecError
 
-__all__ = ["Mismatch", "Scoreboard"]
+__all__ = ["Mismatch", "Scoreboard", "verify_json"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -106,3 +106,25 @@ class Scoreboard:
             )
         self.mismatch_count += len(bad)
         return len(bad)
+
+
+def verify_json(result: object, cycles: dict) -> dict:
+    """The ``verify.json`` content shared by every verification result (arrays and the
+    accelerator): what was run, the comparison, ``cycles`` (the result kind's cycle figures,
+    in order) and the simulation facts. ``result`` has the attributes named below."""
+    return {
+        "what": result.what,
+        "passed": result.passed,
+        "compared": result.compared,
+        "mismatches": {
+            "count": result.mismatch_count,
+            "first": [m.to_json() for m in result.mismatches],
+        },
+        **cycles,
+        "stalled": result.stalled,
+        "simulator": result.simulator,
+        "simulator_version": result.simulator_version,
+        "seconds": round(result.seconds, 3),
+        "work_dir": result.work_dir,
+        "waves": result.waves_path,
+    }

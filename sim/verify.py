@@ -22,7 +22,7 @@ from codesign.hw.config import Dataflow
 from codesign.sim.design import ArrayDesign
 from codesign.sim.gemm import GemmPlan, cost_model_cycles, plan_gemm
 from codesign.sim.runner import build_design, run_bench
-from codesign.sim.scoreboard import Mismatch, Scoreboard
+from codesign.sim.scoreboard import Mismatch, Scoreboard, verify_json
 
 from codesign.errors import SpecError
 
@@ -116,28 +116,18 @@ class VerifyResult:
 
     def to_json(self) -> dict:
         """The ``verify.json`` content."""
-        return {
-            "what": self.what,
-            "passed": self.passed,
-            "compared": self.compared,
-            "mismatches": {
-                "count": self.mismatch_count,
-                "first": [m.to_json() for m in self.mismatches],
+        return verify_json(
+            self,
+            {
+                "cycles_measured": self.cycles_measured,
+                "cycles_predicted": self.cycles_predicted,
+                "cycles_match": self.cycles_match,
+                "cycles_cost_model": self.cycles_cost_model,
+                "issue": "sequential" if self.sequential else "overlapped",
+                "tile_cycles_measured": list(self.tile_cycles_measured),
+                "tile_cycles_predicted": list(self.tile_cycles_predicted),
             },
-            "cycles_measured": self.cycles_measured,
-            "cycles_predicted": self.cycles_predicted,
-            "cycles_match": self.cycles_match,
-            "cycles_cost_model": self.cycles_cost_model,
-            "issue": "sequential" if self.sequential else "overlapped",
-            "tile_cycles_measured": list(self.tile_cycles_measured),
-            "tile_cycles_predicted": list(self.tile_cycles_predicted),
-            "stalled": self.stalled,
-            "simulator": self.simulator,
-            "simulator_version": self.simulator_version,
-            "seconds": round(self.seconds, 3),
-            "work_dir": self.work_dir,
-            "waves": self.waves_path,
-        }
+        )
 
 
 def random_operands(design: ArrayDesign, m: int, n: int, k: int, *, seed: int = 1):
