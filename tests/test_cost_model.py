@@ -28,7 +28,7 @@ from codesign.cost import (
     ws_tile_cycles,
 )
 from codesign.cost.systolic import ws_stream_cycles
-from codesign.cost.timing import pass_overheads_cycles
+from codesign.cost.timing import pass_overheads_cycles, pass_tail_cycles
 from codesign.errors import MappingError, SpecError
 from codesign.mapping import Dataflow, LevelMapping, Mapping
 from codesign.mapping.sampling import random_mappings
@@ -139,7 +139,8 @@ def test_gemm256_on_16x16_weight_stationary_overlapped_passes_by_hand():
 
 def test_overlapped_passes_with_a_bandwidth_stall_and_a_skipping_array():
     # Overlap shortens only the busy time; a level that needs more cycles still sets the layer's
-    # cycles (the bandwidth case below: DRAM 524,288 cycles), and a skipping array's passes
+    # cycles (the bandwidth case below: DRAM 524,288 cycles, then the last pass's tail of
+    # rows + cols - 1 = 31 cycles), and a skipping array's passes
     # shrink to ceil(T * density) beats each, overlapped the same way.
     arch = weight_stationary(16, 16, overlap_passes=True)
     m = _ws_mapping()
@@ -153,7 +154,7 @@ def test_overlapped_passes_with_a_bandwidth_stall_and_a_skipping_array():
     )
     rep = evaluate_one(GEMM, arch, m)
     assert rep.compute_cycles + rep.fill_drain_cycles == 69_663
-    assert rep.cycles == 524_288 and rep.stall_cycles == 524_288 - 69_663
+    assert rep.cycles == 524_288 + 31 and rep.stall_cycles == 524_288 + 31 - 69_663
     sparse = replace(
         GEMM, tensors=tuple(replace(t, density=0.3) if t.role is W else t for t in GEMM.tensors)
     )
@@ -226,9 +227,32 @@ def test_bandwidth_stall_by_hand():
     assert rep.reads["dram"]["inputs"] == 65_536
     assert rep.writes["dram"]["outputs"] == 256 * 4096
     assert rep.reads["dram"]["outputs"] == (256 - 16) * 4096
-    # DRAM writes 1,048,576 x 32 bits / 64 per cycle = 524,288 cycles > 77,568 of compute
+    # DRAM writes 1,048,576 x 32 bits / 64 per cycle = 524,288 cycles > 77,568 of compute;
+    # the last pass's tail (its drain after its last input beat, rows + cols - 1 = 31 on a
+    # 16x16 WS array) cannot overlap the transfers: 524,288 + 31 cycles.
     assert rep.level_cycles["dram"] == 524_288
-    assert rep.cycles == 524_288 and rep.stall_cycles == 524_288 - 77_568
+    assert rep.cycles == 524_319 and rep.stall_cycles == 524_319 - 77_568
+
+    # On a non-systolic array of the same shape a pass has no tail: exactly the DRAM cycles.
+    flat = replace(arch, compute=replace(arch.compute, systolic=False))
+    rep = evaluate_one(GEMM, flat, m)
+    assert rep.compute_cycles + rep.fill_drain_cycles == 65_536
+    assert rep.level_cycles["dram"] == 524_288 and rep.cycles == 524_288
+
+
+def test_pass_tail_cycles_from_the_contract():
+    # WS/IS: a tile's latency after its last input beat (the weight load precedes the stream);
+    # OS: after its last reduction beat (skew of the last MAC plus the drain of `rows` rows).
+    for rows, cols, t in [(16, 16, 256), (3, 5, 7), (8, 8, 1)]:
+        for df in (Dataflow.WEIGHT_STATIONARY, Dataflow.INPUT_STATIONARY):
+            assert pass_tail_cycles(df, rows, cols, True) == ws_tile_cycles(rows, cols, t) - (
+                rows + t
+            )
+            assert pass_tail_cycles(df, rows, cols, True) == rows + cols - 1
+        df = Dataflow.OUTPUT_STATIONARY
+        assert pass_tail_cycles(df, rows, cols, True) == os_tile_cycles(rows, cols, t) - t
+        assert pass_tail_cycles(df, rows, cols, True) == 2 * rows + cols - 2
+        assert pass_tail_cycles(df, rows, cols, False) == 0
 
 
 def test_timing_contract_functions():
@@ -451,10 +475,14 @@ def test_gemm_on_a_4x4_2_4_sparse_array_by_hand():
     # rows + T + rows + cols - 1 = 4 + 5 + 4 + 4 - 1 = 16 cycles (sparse_ws_tile_cycles).
     assert sparse_ws_tile_cycles(4, 4, 5) == 16
     assert rep.compute_cycles == 4 * 5 and rep.fill_drain_cycles == 4 * 11
-    assert rep.cycles == 64 and rep.stall_cycles == 0
-    # 1,280 dense MACs over 64 cycles x 16 PEs x 4 lanes; lower bound 1,280 / 64 = 20 cycles
+    # DRAM reads 160 inputs x 8 + 256 weights x 5 + 40 partial sums x 32 = 3,840 bits / 64
+    # per cycle = 60 cycles; the last pass's tail (rows + cols - 1 = 7) cannot overlap them:
+    # max(64, 60 + 7) = 67, a stall of 3.
+    assert rep.level_cycles["dram"] == 60
+    assert rep.cycles == 67 and rep.stall_cycles == 3
+    # 1,280 dense MACs over 67 cycles x 16 PEs x 4 lanes; lower bound 1,280 / 64 = 20 cycles
     assert rep.macs == rep.padded_macs == 5 * 8 * 32 == 1280
-    assert rep.utilization == 1280 / (64 * 64) and rep.min_cycles == 20
+    assert rep.utilization == 1280 / (67 * 64) and rep.min_cycles == 20
     # MAC energy: only the 2 of every 4 products the multipliers compute
     assert rep.mac_energy_pj == pytest.approx(640 * arch.compute.mac_energy_pj)
     # Weights: 8 x 32 = 256 dense elements, each moved once DRAM -> scratchpad -> register

@@ -163,6 +163,9 @@ def _compare(nest, arch, batch):
             peak = np.where(batch.keep[i], ref.peak_tile_elements, 0)
             assert np.array_equal(ref.occupancy_bits, (peak * bits).sum(axis=1))
         assert cb.compute_cycles[i] + cb.fill_drain_cycles[i] == ref.busy_cycles
+        # the layer: the busy time, or the slowest level's transfers then the last pass's tail
+        level_end = cb.level_cycles[i].max() + ref.tail_cycles
+        assert cb.cycles[i] == max(ref.busy_cycles, level_end)
         assert cb.padded_macs[i] == ref.macs
         mac_pj = ref.macs * multiplied * arch.compute.mac_energy_pj
         assert cb.mac_energy_pj[i] == pytest.approx(mac_pj, rel=1e-12)
@@ -257,6 +260,9 @@ def test_simulator_itself_on_a_hand_counted_case():
     assert ref.writes[acc, 2] == 6 and ref.reads[acc, 2] == 6  # 6 drained to DRAM, no reloads
     assert ref.writes[dram, 2] == 6 and ref.reads[dram, 2] == 0
     assert ref.passes == 1 and ref.busy_cycles == 2 + 3 + 2 + 2 - 1
+    # the last input beat is cycle 2 + 3 - 1 = 4 (after the 2 weight beats); the last output
+    # leaves at cycle 7: a tail of 3 = rows + cols - 1
+    assert ref.tail_cycles == 3
 
 
 @settings(max_examples=200, derandomize=True, deadline=None)
@@ -304,5 +310,29 @@ def test_simulator_timeline_of_overlapped_passes_by_hand():
     seq, over = runs[False], runs[True]
     assert seq.passes == over.passes == 2
     assert seq.busy_cycles == 16 and over.busy_cycles == 13
+    # the last pass's last input beat: cycle 8 + 2 + 3 - 1 = 12 (sequential), 5 + 2 + 3 - 1 = 9
+    # (overlapped); both end rows + cols - 1 = 3 cycles later
+    assert seq.tail_cycles == over.tail_cycles == 3
     for name in ("reads", "writes", "fills", "peak_tile_elements"):
         assert np.array_equal(getattr(seq, name), getattr(over, name)), name
+
+
+def test_simulator_tail_of_an_output_stationary_pass_by_hand():
+    # O[M,N] += I[M,K] W[N,K], M=2, N=3, K=5 on a 2x3 OS array (rows M2, cols N3), the
+    # accumulator register runs K5 (one pass of 5 reduction beats, cycles 0..4). The last MAC
+    # is at cycle 5 + 2 + 3 - 3 = 7, the 2 rows drain at cycles 8 and 9: busy 10, tail
+    # 10 - 5 = 5 = 2 x rows + cols - 2. A non-systolic array has no tail.
+    nest = linear("t", in_features=5, out_features=3, leading=2)
+    m = Mapping(
+        levels=(LevelMapping(name="accum_reg", loops=(("K", 5),)),),
+        rows=(("M", 2),),
+        cols=(("N", 3),),
+    )
+    arch = output_stationary(2, 3)
+    batch = MappingBatch.from_mappings(nest, arch, [m])
+    ref = simulate(nest, arch, batch)
+    assert ref.passes == 1 and ref.busy_cycles == 10 and ref.tail_cycles == 5
+    _compare(nest, arch, batch)
+    flat = replace(arch, compute=replace(arch.compute, systolic=False))
+    ref = simulate(nest, flat, MappingBatch.from_mappings(nest, flat, [m]))
+    assert ref.busy_cycles == 5 and ref.tail_cycles == 0

@@ -28,8 +28,14 @@ literally, loop by loop, and the tests require exact agreement):
   previous pass's drain and they are ``passes * (stream_len + rows) + rows + cols - 1``
   (``codesign.cost.timing.pass_overheads_cycles``, read off ``systolic.ws_stream_cycles``).
   Each level needs ``ceil(traffic bits per instance / bandwidth)`` cycles for reads and for
-  writes; the layer takes the maximum of compute and all levels (transfers overlap compute,
-  double buffering), the excess over compute is reported as stall cycles.
+  writes; transfers overlap compute (double buffering), but the last pass's *tail* (its
+  latency after its last streamed beat, ``codesign.cost.timing.pass_tail_cycles``: WS/IS
+  ``rows + cols - 1``, OS ``2 * rows + cols - 2``, 0 on a non-systolic array) cannot overlap
+  the transfers that feed it. The layer takes
+  ``cycles = max(compute + fill/drain, max(level cycles) + tail)``; the rule is applied
+  always, so the tail counts exactly when ``max(level cycles) + tail`` exceeds the busy time
+  (bandwidth-bound). The excess over compute plus fill/drain (tail included) is reported as
+  stall cycles.
 * **Energy.** Traffic in bits (stored bits per element, see sparsity) over the word width times
   the per-word energy, per level and tensor, plus MACs times the MAC energy.
 * **Sparsity.** Compressed formats change stored bits per element everywhere (value bits times
@@ -57,7 +63,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from codesign.arch.spec import Architecture, CompressionFormat, Sparsity
-from codesign.cost.timing import pass_overheads_cycles
+from codesign.cost.timing import pass_overheads_cycles, pass_tail_cycles
 from codesign.errors import MappingError, SpecError
 from codesign.mapping.dataflow import ROLE_ORDER
 from codesign.mapping.mapping import Mapping, MappingBatch, validate_batch
@@ -254,6 +260,7 @@ class _Constants:
     s: int
     overhead: int
     once: int
+    tail: int
     skip_eff: float
     lanes: int
     mac_energy_pj: float
@@ -317,6 +324,7 @@ def _constants(nest: LoopNest, arch: Architecture) -> _Constants:
         s=arch.num_per_pe_levels,
         overhead=overhead,
         once=once,
+        tail=pass_tail_cycles(c.dataflow, c.rows, c.cols, c.systolic),
         skip_eff=eff if c.sparsity is Sparsity.SKIP else 1.0,
         lanes=c.lanes,
         mac_energy_pj=c.mac_energy_pj * eff,
@@ -521,7 +529,8 @@ def evaluate(
     need[:s] /= per_pe_instance
     level_cycles = np.ceil(need - 1e-9)
     busy = compute_cycles + fill_drain
-    cycles = np.maximum(busy, level_cycles.max(axis=0))
+    # the last pass's tail follows its last streamed beat: it cannot overlap the transfers
+    cycles = np.maximum(busy, level_cycles.max(axis=0) + kc.tail)
 
     # energy
     energy_by_level = reads * kc.cost_r + writes * kc.cost_w

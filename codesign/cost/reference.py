@@ -21,7 +21,7 @@ import numpy as np
 
 from codesign.arch.spec import Architecture, CompressionFormat
 from codesign.cost.timing import systolic_tile_cycles
-from codesign.mapping.dataflow import ROLE_ORDER
+from codesign.mapping.dataflow import ROLE_ORDER, Dataflow
 from codesign.mapping.mapping import MappingBatch
 from codesign.workload.loopnest import LoopNest, TensorRole
 
@@ -48,6 +48,9 @@ class ReferenceCounts:
         Cycles from the start of the first pass to the end of the last: the sum of the pass
         latencies (stream length plus systolic fill/drain), or with ``overlap_passes`` each
         pass's stationary load starting right after the previous pass's last streamed beat.
+    tail_cycles : int
+        Cycles from the last pass's last streamed beat to the end of ``busy_cycles`` (its
+        drain): the layer takes ``max(busy_cycles, max(level cycles) + tail_cycles)``.
     macs : int
         MACs executed (every PE, every step).
     """
@@ -59,6 +62,7 @@ class ReferenceCounts:
     occupancy_bits: np.ndarray
     passes: int
     busy_cycles: int
+    tail_cycles: int
     macs: int
 
 
@@ -267,14 +271,20 @@ def simulate(
     # `start + tile - 1`. Sequential issue starts the next pass after that; overlapped issue
     # (WS/IS) starts the next pass's stationary load (`rows` beats) in the cycle after this
     # pass's last streamed beat, i.e. `rows + stream` cycles after `start`.
+    # The last streamed beat of a pass is its cycle `load + stream - 1` after `start`, with
+    # `load` the stationary-operand beats that precede the stream (WS/IS systolic: `rows`).
+    load = c.rows if c.systolic and c.dataflow is not Dataflow.OUTPUT_STATIONARY else 0
     passes = 0
     start = 0
     end = 0
+    last_beat = 0
     for _ in itertools.product(*[range(loops[j].bound) for j in shared]):
         passes += 1
         tile = systolic_tile_cycles(c.dataflow, c.rows, c.cols, stream) if c.systolic else stream
         end = max(end, start + tile)
+        last_beat = start + load + stream - 1
         start = start + c.rows + stream if c.overlap_passes else end
+    tail = end - 1 - last_beat
     macs = passes * stream * len(instances)
     return ReferenceCounts(
         reads=reads,
@@ -284,5 +294,6 @@ def simulate(
         occupancy_bits=occupancy,
         passes=passes,
         busy_cycles=end,
+        tail_cycles=tail,
         macs=macs,
     )

@@ -13,6 +13,12 @@ back to back: each pass's stationary-operand load overlaps the previous pass's d
 (``ws_stream_cycles``), so ``passes`` passes take ``passes * (stream_len + per_pass) + once``
 cycles, with ``per_pass = rows`` (the load) and ``once = rows + cols - 1`` (the last drain).
 ``pass_overheads_cycles`` returns that pair for either issue mode.
+
+The *tail* of a pass (``pass_tail_cycles``) is what its latency adds after its last streamed
+beat: the drain that no transfer can overlap when the layer is bandwidth-bound. WS/IS:
+``rows + cols - 1`` (the ``once`` of ``ws_stream_cycles``: the stationary load precedes the
+stream); OS: ``rows + cols - 2 + rows`` (``os_tile_cycles`` beyond its ``K`` beats: the last
+MAC's skew plus the drain of the accumulators); 0 for a non-systolic array.
 """
 
 from __future__ import annotations
@@ -21,7 +27,12 @@ from codesign.cost.systolic import os_tile_cycles, ws_stream_cycles, ws_tile_cyc
 from codesign.errors import SpecError
 from codesign.mapping.dataflow import Dataflow
 
-__all__ = ["systolic_tile_cycles", "pass_overhead_cycles", "pass_overheads_cycles"]
+__all__ = [
+    "systolic_tile_cycles",
+    "pass_overhead_cycles",
+    "pass_overheads_cycles",
+    "pass_tail_cycles",
+]
 
 _TILE = {
     Dataflow.WEIGHT_STATIONARY: ws_tile_cycles,
@@ -81,3 +92,17 @@ def pass_overheads_cycles(
     one = ws_stream_cycles(rows, cols, [1])
     per_pass = ws_stream_cycles(rows, cols, [1, 1]) - one - 1
     return per_pass, one - 1 - per_pass
+
+
+def pass_tail_cycles(dataflow: Dataflow, rows: int, cols: int, systolic: bool) -> int:
+    """Cycles a pass's latency extends past its last streamed beat (0 for a non-systolic array).
+
+    Read off the contract: WS/IS ``ws_stream_cycles(rows, cols, [1])`` minus its stationary
+    load (``ws_stream_cycles([1, 1]) - ws_stream_cycles([1]) - 1``) and its one beat, i.e.
+    ``rows + cols - 1``; OS ``os_tile_cycles(rows, cols, 1) - 1``, i.e. ``2 * rows + cols - 2``.
+    """
+    if not systolic:
+        return 0
+    if _TILE.get(dataflow) is ws_tile_cycles:
+        return pass_overheads_cycles(dataflow, rows, cols, True, True)[1]
+    return pass_overhead_cycles(dataflow, rows, cols, True)
