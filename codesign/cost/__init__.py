@@ -20,7 +20,12 @@ from codesign.cost.systolic import (
     ws_stream_cycles,
     ws_tile_cycles,
 )
-from codesign.cost.timing import pass_overhead_cycles, pass_overheads_cycles, systolic_tile_cycles
+from codesign.cost.timing import (
+    pass_overhead_cycles,
+    pass_overheads_cycles,
+    pass_tail_cycles,
+    systolic_tile_cycles,
+)
 
 __all__ = [
     "CostBatch",
@@ -33,6 +38,7 @@ __all__ = [
     "systolic_tile_cycles",
     "pass_overhead_cycles",
     "pass_overheads_cycles",
+    "pass_tail_cycles",
     "ws_stream_cycles",
     "WS_STREAM_FORMULA",
     "ws_tile_cycles",
