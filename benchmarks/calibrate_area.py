@@ -291,16 +291,7 @@ def fit_and_write(cache: dict[str, dict], out: Path) -> int:
                 f"holdout max {_pct(errors[r]['holdout_max_rel'])}; "
                 f"{coef}"
             )
-        table_groups[name] = {
-            "target": target,
-            "dataflow": dataflow,
-            "multipliers": kind,
-            "features": feats,
-            "coefficients": coefficients,
-            "fit_error": errors,
-            "points": points,
-            "holdout": held,
-        }
+        table_groups[name] = {f: getattr(group, f) for f in GroupFit.__slots__ if f != "name"}
         summary[name] = {"points": len(points), **errors}
     table = {
         "format_version": TABLE_FORMAT_VERSION,

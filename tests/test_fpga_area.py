@@ -293,6 +293,11 @@ G = "xilinx/ws/dsp"
             r"must be >= 0, not -1\.0$",
         ),
         (
+            lambda d: d["groups"][G]["fit_error"]["ffs"].update(loo_max_rel=-0.5),
+            r"^fpga area table: groups\['xilinx/ws/dsp'\]\.fit_error\['ffs'\]: field "
+            r"'loo_max_rel' must be >= 0, not -0\.5$",
+        ),
+        (
             lambda d: d["groups"][G]["points"][0].update(rows=0),
             r"^fpga area table: groups\['xilinx/ws/dsp'\]\.points\[0\]: field 'rows' must be a "
             r"positive integer, not 0$",

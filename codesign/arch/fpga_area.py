@@ -96,6 +96,7 @@ flags); ``rows_*``/``cols_*``: registers at the array's edges;
 ``*_skew_*``: the triangles of skew registers (``n (n - 1) / 2`` stages of ``n`` lanes)."""
 
 _POINT_KEYS = ("rows", "cols", "act_bits", "weight_bits", "acc_bits")
+_OPTIONAL_ERRORS = ("loo_max_rel", "holdout_max_rel")
 
 
 def features(names: Sequence[str], rows: int, cols: int, a: int, w: int, acc: int) -> list[float]:
@@ -300,21 +301,15 @@ def _group(name: str, data: Any) -> GroupFit:
     for res in RESOURCES:
         per = _field(f"{where}.fit_error", errs, res, Mapping, "an object {max_rel, mean_rel}")
         fit_error[res] = {}
-        for key in ("max_rel", "mean_rel"):
+        for key in ("max_rel", "mean_rel", "loo_max_rel", "holdout_max_rel"):
+            if key in _OPTIONAL_ERRORS and per.get(key) is None:
+                continue  # optional: null when not measured
             v = _number(f"{where}.fit_error[{res!r}]", per, key)
             if v < 0:
                 raise SpecError(
                     f"{where}.fit_error[{res!r}]: field {key!r} must be >= 0, not {v!r}"
                 )
             fit_error[res][key] = v
-        for key in ("loo_max_rel", "holdout_max_rel"):  # optional: null when not measured
-            if per.get(key) is not None:
-                v = _number(f"{where}.fit_error[{res!r}]", per, key)
-                if v < 0:
-                    raise SpecError(
-                        f"{where}.fit_error[{res!r}]: field {key!r} must be >= 0, not {v!r}"
-                    )
-                fit_error[res][key] = v
     pts = _field(where, data, "points", list, "a non-empty list of sweep points")
     if not pts:
         raise SpecError(f"{where}: field 'points' must be a non-empty list of sweep points")

@@ -44,9 +44,10 @@ def _compute(
     weight_bits: int,
     accum_bits: int,
     dataflow: Dataflow,
-    systolic: bool,
-    sparsity: Sparsity,
-    sparse_operands: frozenset[TensorRole],
+    *,
+    systolic: bool = True,
+    sparsity: Sparsity = Sparsity.DENSE,
+    sparse_operands: frozenset[TensorRole] = frozenset(),
 ) -> ComputeArray:
     return ComputeArray(
         rows=rows,
@@ -148,9 +149,8 @@ def weight_stationary(
         weight_bits,
         accum_bits,
         Dataflow.WEIGHT_STATIONARY,
-        True,
-        sparsity,
-        sparse_operands,
+        sparsity=sparsity,
+        sparse_operands=sparse_operands,
     )
     compute = dataclasses.replace(compute, overlap_passes=overlap_passes, nm=nm)  # validated
     n_w = 1 if nm is None else nm[0]
@@ -195,9 +195,8 @@ def output_stationary(
             weight_bits,
             accum_bits,
             Dataflow.OUTPUT_STATIONARY,
-            True,
-            sparsity,
-            sparse_operands,
+            sparsity=sparsity,
+            sparse_operands=sparse_operands,
         ),
         levels=(
             _register("accum_reg", accum_bits, rows * cols, frozenset({_O})),
@@ -223,17 +222,7 @@ def eyeriss(
     ports."""
     return Architecture(
         name=f"eyeriss{rows}x{cols}",
-        compute=_compute(
-            rows,
-            cols,
-            bits,
-            bits,
-            bits,
-            Dataflow.ROW_STATIONARY,
-            False,
-            Sparsity.DENSE,
-            frozenset(),
-        ),
+        compute=_compute(rows, cols, bits, bits, bits, Dataflow.ROW_STATIONARY, systolic=False),
         levels=(
             # three scratchpads per PE (inputs, weights, psums), one port each
             _register("spad", spad_words * bits, rows * cols, _ALL, ports=3),
@@ -263,15 +252,7 @@ def fpga_edge(
     return Architecture(
         name=f"fpga{rows}x{cols}",
         compute=_compute(
-            rows,
-            cols,
-            input_bits,
-            weight_bits,
-            accum_bits,
-            Dataflow.WEIGHT_STATIONARY,
-            True,
-            Sparsity.DENSE,
-            frozenset(),
+            rows, cols, input_bits, weight_bits, accum_bits, Dataflow.WEIGHT_STATIONARY
         ),
         levels=(
             _register("weight_reg", weight_bits, rows * cols, frozenset({_W})),
