@@ -30,7 +30,7 @@ import torch
 from codesign.hw.accel_config import AcceleratorConfig, register_address
 from codesign.sim.runner import BenchRun, Build, build_design, run_bench
 from codesign.sim.scoreboard import Mismatch, Scoreboard, verify_json
-from codesign.sim.verify import im2col
+from codesign.sim.verify import _load_layer_model, im2col
 
 from codesign.errors import SpecError
 
@@ -650,17 +650,8 @@ def verify_accelerator_layer(
     ``output_q`` from ``codesign.quant.model.int_layer_io``."""
     from codesign.quant.model import int_layer_io, quantize_model
     from codesign.quant.policy import QuantPolicy
-    from codesign.workload import load_model
 
-    model_spec, sep, layer_name = layer_spec.rpartition(":")
-    if not sep or ":" not in model_spec or not layer_name:
-        raise SpecError(
-            f"layer must be MODULE_PATH:FACTORY:LAYER (e.g. examples/models.py:digits_cnn:conv2), "
-            f"not {layer_spec!r}"
-        )
-    module, inputs = load_model(model_spec)
-    if inputs is None:
-        raise SpecError(f"model {model_spec!r} has no example inputs (define FACTORY_inputs())")
+    _, layer_name, module, inputs = _load_layer_model(layer_spec)
     arr = design.config.array
     width = bits if bits is not None else min(arr.act_bits, arr.weight_bits)
     qmodel = quantize_model(module, QuantPolicy.uniform(width), inputs)

@@ -411,6 +411,25 @@ def _sim_options(options: dict) -> dict:
     return {**defaults, **options}
 
 
+def _load_layer_model(
+    spec: str,
+    *,
+    usage: str = "layer must be MODULE_PATH:FACTORY:LAYER (e.g. "
+    "examples/models.py:digits_cnn:conv2)",
+) -> tuple[str, str, torch.nn.Module, tuple]:
+    """Split ``"MODULE_PATH:FACTORY:NAME"`` and load the model with its example inputs; returns
+    ``(model_spec, name, module, inputs)``. ``usage`` opens the message of a malformed spec."""
+    from codesign.workload import load_model
+
+    model_spec, sep, name = spec.rpartition(":")
+    if not sep or ":" not in model_spec or not name:
+        raise SpecError(f"{usage}, not {spec!r}")
+    module, inputs = load_model(model_spec)
+    if inputs is None:
+        raise SpecError(f"model {model_spec!r} has no example inputs (define FACTORY_inputs())")
+    return model_spec, name, module, inputs
+
+
 def verify_layer(
     design: ArrayDesign,
     layer_spec: str,
@@ -433,17 +452,8 @@ def verify_layer(
     from codesign.quant.evaluate import load_context
     from codesign.quant.model import int_layer_io, quantize_model
     from codesign.quant.policy import Pruning, QuantPolicy
-    from codesign.workload import load_model
 
-    model_spec, sep, layer_name = layer_spec.rpartition(":")
-    if not sep or ":" not in model_spec or not layer_name:
-        raise SpecError(
-            f"layer must be MODULE_PATH:FACTORY:LAYER (e.g. "
-            f"examples/models.py:digits_cnn:conv2), not {layer_spec!r}"
-        )
-    module, inputs = load_model(model_spec)
-    if inputs is None:
-        raise SpecError(f"model {model_spec!r} has no example inputs (define FACTORY_inputs())")
+    model_spec, layer_name, module, inputs = _load_layer_model(layer_spec)
     calibration = inputs
     context = load_context(model_spec)
     if context.dataset is not None:
@@ -548,17 +558,11 @@ def attention_operands(
     The attention module must have ``q`` and ``k`` projections and ``heads`` and ``head_dim``
     attributes, like ``examples.models.SelfAttention``.
     """
-    from codesign.workload import load_model
-
-    model_spec, sep, path = spec.rpartition(":")
-    if not sep or ":" not in model_spec or not path:
-        raise SpecError(
-            f"attention must be MODULE_PATH:FACTORY:MODULE (e.g. "
-            f"examples/models.py:transformer_encoder:layers.0.attn), not {spec!r}"
-        )
-    module, inputs = load_model(model_spec)
-    if inputs is None:
-        raise SpecError(f"model {model_spec!r} has no example inputs (define FACTORY_inputs())")
+    model_spec, path, module, inputs = _load_layer_model(
+        spec,
+        usage="attention must be MODULE_PATH:FACTORY:MODULE (e.g. "
+        "examples/models.py:transformer_encoder:layers.0.attn)",
+    )
     try:
         attn = module.get_submodule(path)
     except AttributeError:
