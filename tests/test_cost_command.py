@@ -110,3 +110,4 @@ def test_map_on_an_nm_array_takes_the_weight_density(tmp_path, capsys):
     nest = linear("gemm", in_features=32, out_features=8, leading=16, weight_density=0.5)
     expected = evaluate_one(nest, weight_stationary(4, 4, nm=(2, 4)), load_mapping(saved))
     assert json.loads(out.read_text())["cycles"] == expected.cycles
+    assert f"  cycles {expected.cycles:,} = compute " in capsys.readouterr().out

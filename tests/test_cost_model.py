@@ -54,6 +54,20 @@ def _ws_mapping():
     )
 
 
+def _ws_mapping_n_inside_k():
+    # `_ws_mapping` with N inside K: dram K16 | scratchpad N16 | rows K16 x cols N16 |
+    # weight_reg M256 (inputs are re-read from DRAM for every N tile)
+    m = _ws_mapping()
+    return replace(
+        m,
+        levels=(
+            m.levels[0],
+            LevelMapping(name="scratchpad", loops=(("N", 16),)),
+            LevelMapping(name="dram", loops=(("K", 16),)),
+        ),
+    )
+
+
 def _energy(arch, report, stored=None):
     """Energy recomputed from the report's counts and the architecture's per-word energies."""
     bits = stored or {I: 8, W: 8, O: 32}
@@ -143,16 +157,7 @@ def test_overlapped_passes_with_a_bandwidth_stall_and_a_skipping_array():
     # rows + cols - 1 = 31 cycles), and a skipping array's passes
     # shrink to ceil(T * density) beats each, overlapped the same way.
     arch = weight_stationary(16, 16, overlap_passes=True)
-    m = _ws_mapping()
-    m = replace(
-        m,
-        levels=(
-            m.levels[0],
-            LevelMapping(name="scratchpad", loops=(("N", 16),)),
-            LevelMapping(name="dram", loops=(("K", 16),)),
-        ),
-    )
-    rep = evaluate_one(GEMM, arch, m)
+    rep = evaluate_one(GEMM, arch, _ws_mapping_n_inside_k())
     assert rep.compute_cycles + rep.fill_drain_cycles == 69_663
     assert rep.cycles == 524_288 + 31 and rep.stall_cycles == 524_288 + 31 - 69_663
     sparse = replace(
@@ -209,15 +214,7 @@ def test_gemm256_on_16x16_output_stationary_by_hand():
 def test_bandwidth_stall_by_hand():
     # Same WS mapping but N inside K: inputs are now re-read from DRAM for every N tile.
     arch = weight_stationary(16, 16)
-    m = _ws_mapping()
-    m = replace(
-        m,
-        levels=(
-            m.levels[0],
-            LevelMapping(name="scratchpad", loops=(("N", 16),)),
-            LevelMapping(name="dram", loops=(("K", 16),)),
-        ),
-    )
+    m = _ws_mapping_n_inside_k()
     rep = evaluate_one(GEMM, arch, m)
     # Loops, outermost first: dram K16 | scratchpad N16 | rows K16 x cols N16 | weight_reg M256.
     # Inputs: K indexes them, 16 events of an M256 x K16 tile = each input read once.
