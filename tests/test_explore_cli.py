@@ -38,11 +38,18 @@ def _rows(path):
 
 def test_explore_writes_the_pareto_front_and_a_design_point(tmp_path, capsys):
     assert _run(tmp_path, "--objectives", "latency,energy,area", "--budget", "12") == 0
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
     assert "Pareto front" in out and "knee" in out
     d = tmp_path / "r"
     every, front = _rows(d / "all.csv"), _rows(d / "pareto.csv")
     assert len(every) == 12
+    # the printed counts agree with the files (no constraints: feasible = evaluated without error)
+    n_ok = sum(1 for r in every if r["latency_s"] != "")
+    summary = json.loads(captured.err.strip().splitlines()[-1])
+    assert summary["evaluated"] == 12 and summary["reused"] == 0
+    assert summary["feasible"] == n_ok and summary["pareto"] == len(front)
+    assert f"Pareto front: {len(front)} of {n_ok} feasible" in out
     # oracle: brute-force non-dominated rows of all.csv
     cols = ["latency_s", "energy_pj", "area_mm2"]
     v = np.array([[float(r[c]) for c in cols] for r in every])

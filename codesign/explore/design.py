@@ -20,6 +20,7 @@ energy, area, EDP and utilization. Non-MAC operators are not costed.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -105,8 +106,13 @@ def build_architecture(params: dict, layers: Sequence[LoopNest]):
     operands = frozenset({TensorRole.WEIGHTS}) if pruned else frozenset()
     if nm:  # the 2:4 array: its N:M structure is its only sparsity
         sparsity, operands = Sparsity.DENSE, frozenset()
-    if dataflow in ("ws", "is"):
-        arch = weight_stationary(
+    if dataflow in ("ws", "is", "os"):
+        preset = (
+            output_stationary
+            if dataflow == "os"
+            else functools.partial(weight_stationary, nm=(2, 4) if nm else None)
+        )
+        arch = preset(
             rows,
             cols,
             input_bits=a_bits,
@@ -116,7 +122,6 @@ def build_architecture(params: dict, layers: Sequence[LoopNest]):
             clock_mhz=clock,
             sparsity=sparsity,
             sparse_operands=operands,
-            nm=(2, 4) if nm else None,
         )
         if dataflow == "is":
             reg = arch.levels[0]
@@ -141,18 +146,6 @@ def build_architecture(params: dict, layers: Sequence[LoopNest]):
                     *arch.levels[1:],
                 ),
             )
-    elif dataflow == "os":
-        arch = output_stationary(
-            rows,
-            cols,
-            input_bits=a_bits,
-            weight_bits=w_bits,
-            scratchpad_kib=glb,
-            dram_bits_per_cycle=dram,
-            clock_mhz=clock,
-            sparsity=sparsity,
-            sparse_operands=operands,
-        )
     else:  # rs
         bits = max(w_bits, a_bits)
         arch = eyeriss(

@@ -99,13 +99,10 @@ def pareto_indices(values: np.ndarray) -> np.ndarray:
     # Sort lexicographically: a row can only be dominated by rows before it in this order.
     order = np.lexsort(values.T[::-1])
     front: list[int] = []
-    kept = np.empty((0, values.shape[1]))
     for i in order:
-        v = values[i]
-        if len(kept) and np.any(np.all(kept <= v, axis=1)):
+        if front and np.any(np.all(values[front] <= values[i], axis=1)):
             continue
         front.append(int(i))
-        kept = np.vstack([kept, v])
     return np.array(sorted(front), dtype=int)
 
 
