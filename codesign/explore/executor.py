@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
 from codesign.errors import CodesignError, SpecError
+from codesign.explore.space import _positive_int
 from codesign.explore.store import Record
 
 __all__ = [
@@ -87,12 +88,6 @@ def _worker_run(params: dict) -> Record:
     return evaluate_record(_WORKER_EVALUATE, params)
 
 
-def _check_jobs(jobs: object) -> int:
-    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
-        raise SpecError(f"jobs must be a positive integer, not {jobs!r}")
-    return jobs
-
-
 class ProcessExecutor:
     """A local pool of ``jobs`` worker processes (fork start method where available).
 
@@ -105,7 +100,7 @@ class ProcessExecutor:
     """
 
     def __init__(self, evaluate: Evaluate, *, jobs: int = 2) -> None:
-        jobs = _check_jobs(jobs)
+        jobs = _positive_int("jobs", jobs)
         methods = multiprocessing.get_all_start_methods()
         ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
         self._pool = cf.ProcessPoolExecutor(
@@ -140,7 +135,7 @@ class RayExecutor:
     """
 
     def __init__(self, evaluate: Evaluate, *, jobs: int = 2, address: str | None = None) -> None:
-        jobs = _check_jobs(jobs)
+        jobs = _positive_int("jobs", jobs)
         try:
             import ray
         except ImportError:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from codesign.errors import SpecError
 from codesign.explore.executor import Executor
 from codesign.explore.pareto import Objective, knee_index, objective_matrix, pareto_indices
-from codesign.explore.space import Constraints, DesignSpace
+from codesign.explore.space import Constraints, DesignSpace, _positive_int
 from codesign.explore.store import Record, ResultStore
 from codesign.explore.strategy import Strategy, param_key
 
@@ -156,10 +156,8 @@ def explore(
     on_progress : callable, optional
         Called with a `Progress` after every completed point.
     """
-    if not isinstance(budget, int) or isinstance(budget, bool) or budget < 1:
-        raise SpecError(f"budget must be a positive integer, not {budget!r}")
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-        raise SpecError(f"batch_size must be a positive integer, not {batch_size!r}")
+    _positive_int("budget", budget)
+    _positive_int("batch_size", batch_size)
     objectives = tuple(objectives)
     if not objectives:
         raise SpecError("objectives must not be empty")

@@ -24,6 +24,7 @@ import numpy as np
 from codesign.cost import CostBatch, evaluate
 from codesign.errors import MappingError, SpecError
 from codesign.explore.mapspace import Mapspace, build_mapspace, prime_factors
+from codesign.explore.space import _positive_int
 from codesign.mapping.mapping import Mapping
 from codesign.workload.loopnest import LoopNest
 
@@ -50,12 +51,6 @@ def _check_objective(objective: object) -> str:
     if objective not in MAPPER_OBJECTIVES:
         raise SpecError(f"objective must be one of {list(MAPPER_OBJECTIVES)}, not {objective!r}")
     return str(objective)
-
-
-def _check_positive_int(name: str, value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise SpecError(f"{name} must be a positive integer, not {value!r}")
-    return value
 
 
 def objective_values(cb: CostBatch, objective: str) -> np.ndarray:
@@ -235,7 +230,7 @@ class ExhaustiveMapper:
 
     def __init__(self, *, objective: str = "edp", limit: int = 2_000_000) -> None:
         self.objective = _check_objective(objective)
-        self.limit = _check_positive_int("limit", limit)
+        self.limit = _positive_int("limit", limit)
 
     def count(self, nest: LoopNest, arch) -> int:
         """Mappings in the pruned mapspace (valid tilings x canonical orders); SpecError when
@@ -291,7 +286,7 @@ class _BudgetedMapper:
         self, *, objective: str, budget: int, seed: int, time_limit_s: float | None
     ) -> None:
         self.objective = _check_objective(objective)
-        self.budget = _check_positive_int("budget", budget)
+        self.budget = _positive_int("budget", budget)
         if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
             raise SpecError(f"seed must be a non-negative integer, not {seed!r}")
         self.seed = seed
@@ -335,7 +330,7 @@ class RandomMapper(_BudgetedMapper):
         batch_size: int = 1000,
     ) -> None:
         super().__init__(objective=objective, budget=budget, seed=seed, time_limit_s=time_limit_s)
-        self.batch_size = _check_positive_int("batch_size", batch_size)
+        self.batch_size = _positive_int("batch_size", batch_size)
 
     def map(self, nest: LoopNest, arch) -> MapperResult:
         search = _Search(nest, arch, self.objective)
@@ -385,7 +380,7 @@ class LocalSearchMapper(_BudgetedMapper):
         init: int = 500,
     ) -> None:
         super().__init__(objective=objective, budget=budget, seed=seed, time_limit_s=time_limit_s)
-        self.init = _check_positive_int("init", init)
+        self.init = _positive_int("init", init)
 
     def map(self, nest: LoopNest, arch) -> MapperResult:
         search = _Search(nest, arch, self.objective)
