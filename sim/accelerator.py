@@ -488,16 +488,12 @@ def _verify(
     protocol = Scoreboard()  # tlast and the STATUS register
     runs = res.get("runs", [])
     if res.get("timed_out") or len(runs) != repeat:
-        board.compared += 1
-        board._record(Mismatch(where="timeout", index=(len(runs),), expected=repeat, actual=None))
+        board.record_missing("timeout", received=len(runs), expected=repeat)
     for i, layer in enumerate(runs):
         outs = layer.get("out", [])
         where = "O" if i == 0 else f"O (run {i + 1})"
         if len(outs) != program.out_beats:
-            board.compared += 1
-            board._record(
-                Mismatch(where=where, index=(len(outs),), expected=program.out_beats, actual=None)
-            )
+            board.record_missing(where, received=len(outs), expected=program.out_beats)
             continue
         board.compare_arrays(where, reference, decode_outputs(design.config, program, outs))
         lasts = layer.get("out_last", [])

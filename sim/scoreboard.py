@@ -69,6 +69,12 @@ class Scoreboard:
         if len(self.mismatches) < self.max_reported:
             self.mismatches.append(m)
 
+    def record_missing(self, where: str, *, received: int, expected: int) -> None:
+        """Count one failed comparison: only ``received`` of the ``expected`` items arrived (a
+        timeout or a short stream)."""
+        self.compared += 1
+        self._record(Mismatch(where=where, index=(received,), expected=expected, actual=None))
+
     def compare_items(self, where: str, expected: Iterable[int], actual: Iterable[int]) -> int:
         """Compare two sequences item by item (a missing or extra item is a mismatch); returns
         the number of mismatches found."""

@@ -207,10 +207,7 @@ def _simulate(
     tiles = res.get("tiles", [])
     board = Scoreboard()
     if res.get("timed_out") or len(tiles) != len(plan.tiles):
-        board.compared += 1
-        board._record(
-            Mismatch(where="timeout", index=(len(tiles),), expected=len(plan.tiles), actual=None)
-        )
+        board.record_missing("timeout", received=len(tiles), expected=len(plan.tiles))
     else:
         got = post(plan.assemble([t["out"]["outputs"] for t in tiles]))
         board.compare_arrays("O", reference, got)

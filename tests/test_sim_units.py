@@ -162,6 +162,14 @@ def test_empty_scoreboard_has_not_passed():
     assert not Scoreboard().passed
 
 
+def test_missing_items_are_one_failed_comparison():
+    board = Scoreboard()
+    board.record_missing("timeout", received=2, expected=5)
+    assert board.compared == 1 and board.mismatch_count == 1 and not board.passed
+    m = board.mismatches[0]
+    assert (m.where, m.index, m.expected, m.actual) == ("timeout", (2,), 5, None)
+
+
 # ---------------------------------------------------------------- tiling
 
 
