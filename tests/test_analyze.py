@@ -27,6 +27,13 @@ def test_analyze_digits_prints_table_and_writes_json(tmp_path, capsys):
     assert "conv1  " in text and "N1 K8 C1 P8 Q8 R3 S3" in text and "4,608" in text
     assert "total MACs          80,896" in text
     assert "peak activations    8.00 KiB (at relu2)" in text
+    assert data["total_element_ops"] == 8 * 64 + 16 * 64 + 16 * 16 * 4  # relu1, relu2, 2x2 pool
+    assert "total element ops   2,560" in text
+    assert "weight storage      14.91 KiB" in text  # 3,818 float32 parameters
+    assert "layers              8 (3 with MACs, 0 BatchNorm folded" in text
+    # conv1 reads 64 inputs, holds 80 parameters, writes 512 outputs, all 4 bytes
+    assert data["layers"][1]["macs_per_byte"] == pytest.approx(4608 / ((64 + 80 + 512) * 4))
+    assert "   1.000     1.8\n" in text
     assert text == format_table(data) + f"\nwrote {out}\n"
 
 
@@ -36,7 +43,9 @@ def test_analyze_resnet18_with_input_shape(tmp_path, capsys):
     assert main([*argv, "--json", str(out)]) == 0
     data = json.loads(out.read_text())
     assert (data["total_macs"], data["total_params"]) == (1_814_073_344, 11_689_512)
-    assert "total params        11,689,512" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "total params        11,689,512" in text
+    assert "(21 with MACs, 20 BatchNorm folded into convolutions)" in text
 
 
 def test_analyze_options(tmp_path, capsys):

@@ -6,6 +6,7 @@ directory; every evaluation below reuses it.
 """
 
 import itertools
+import json
 import random
 from pathlib import Path
 
@@ -172,6 +173,9 @@ def test_cli_policy_sensitivity_and_errors(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "accuracy" in out and "model size" in out and "MAC-weighted" in out
     assert "conv1  conv2d       4       8" in out
+    # 72 x 4 + (1152 + 2560) x 8 weight bits + 34 32-bit biases; MACs 4608 (4 b), 73728 + 2560 (8 b)
+    assert "model size     31,072 bits (3.79 KiB)" in out
+    assert "MAC-weighted   weights 7.77 bits, activations 8.00 bits" in out
     assert main(["quant", SPEC, "--sensitivity", "--bits", "4,8"]) == 0
     out = capsys.readouterr().out
     assert "acc@4b %" in out and out.count("\nconv") == 2 and "\nfc " in out
@@ -180,6 +184,21 @@ def test_cli_policy_sensitivity_and_errors(tmp_path, capsys):
     assert "error: policy names layer 'conv9'" in capsys.readouterr().err
     assert main(["quant", SPEC, "--sensitivity", "--bits", "4,x"]) == 2
     assert "error: --bits must be comma-separated integers" in capsys.readouterr().err
+
+
+def test_cli_uniform_export_and_suggest(tmp_path, capsys):
+    exported = tmp_path / "int.json"
+    assert main(["quant", SPEC, "--uniform", "8", "--export-int", str(exported)]) == 0
+    out = capsys.readouterr().out
+    assert out.endswith(f"\nwrote {exported} (3 integer layers)\n")
+    layers = json.loads(exported.read_text())["layers"]
+    assert [layer["name"] for layer in layers] == ["conv1", "conv2", "fc"]
+    # the only assignment within 3,784 x 4 + 34 x 32 bits: every layer at 4 bits
+    assert main(["quant", SPEC, "--suggest", "16224", "--bits", "4,8"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("budget 16,224 bits; widths from [4, 8]\n")
+    assert "conv1     4\nconv2     4\nfc        4\n" in out
+    assert "model size     16,224 bits" in out
 
 
 def test_float_policy_is_the_float_model():

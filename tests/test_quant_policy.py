@@ -82,23 +82,36 @@ def test_hash_is_stable_and_discriminating():
     assert QuantPolicy.uniform(8).hash() != QuantPolicy.uniform(8, per_channel=False).hash()
 
 
-def test_strict_files(tmp_path):
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        (
+            "default: {weight_bits: 8, wieght_bits: 4}\n",
+            r"^policy default: unknown keys \['wieght_bits'\]",
+        ),
+        (
+            "default: {weight_bits: 8}\ndefault: {weight_bits: 4}\n",
+            r"^duplicate key 'default' at line 2",
+        ),
+        (
+            "layers: {fc: {weight_bits: 33}}\n",
+            r"^policy layer 'fc': weight_bits must be an integer",
+        ),
+        (
+            "layers: {fc: {pruning: magic}}\n",
+            r"^policy layer 'fc': pruning must be one of \['none'",
+        ),
+        ("version: 2\n", r"^policy: version must be 1, not 2"),
+    ],
+)
+def test_strict_yaml(tmp_path, text, message):
     bad = tmp_path / "a.yaml"
-    bad.write_text("default: {weight_bits: 8, wieght_bits: 4}\n")
-    with pytest.raises(SpecError, match=r"^policy default: unknown keys \['wieght_bits'\]"):
+    bad.write_text(text)
+    with pytest.raises(SpecError, match=message):
         QuantPolicy.load(bad)
-    bad.write_text("default: {weight_bits: 8}\ndefault: {weight_bits: 4}\n")
-    with pytest.raises(SpecError, match=r"^duplicate key 'default' at line 2"):
-        QuantPolicy.load(bad)
-    bad.write_text("layers: {fc: {weight_bits: 33}}\n")
-    with pytest.raises(SpecError, match=r"^policy layer 'fc': weight_bits must be an integer"):
-        QuantPolicy.load(bad)
-    bad.write_text("layers: {fc: {pruning: magic}}\n")
-    with pytest.raises(SpecError, match=r"^policy layer 'fc': pruning must be one of \['none'"):
-        QuantPolicy.load(bad)
-    bad.write_text("version: 2\n")
-    with pytest.raises(SpecError, match=r"^policy: version must be 1, not 2"):
-        QuantPolicy.load(bad)
+
+
+def test_strict_files(tmp_path):
     with pytest.raises(SpecError, match=r"^spec file .*missing\.yaml' does not exist"):
         QuantPolicy.load(tmp_path / "missing.yaml")
     js = tmp_path / "a.json"

@@ -137,6 +137,8 @@ def test_invalid_graphs_name_the_problem():
         Workload(graph=g)
     with pytest.raises(SpecError, match=r"^layer 'a': activation_bits must be a positive integer"):
         Node(layer=op, output_shape=(2,), activation_bits=0)
+    with pytest.raises(SpecError, match=r"^node layer must be a LoopNest or an OtherOp, not 'a'"):
+        Node(layer="a", output_shape=(2,), activation_bits=8)
     with pytest.raises(SpecError, match=r"^layer 'a': element_ops must be a non-negative integer"):
         OtherOp(name="a", op="relu", input_shapes=(), output_shape=(2,), element_ops=-1)
     with pytest.raises(SpecError, match=r"^workload 'workload' has no layer 'zz'"):

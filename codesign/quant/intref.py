@@ -23,6 +23,7 @@ import math
 import torch
 
 from codesign.errors import SpecError
+from codesign.quant.fakequant import int_range
 
 __all__ = [
     "MULTIPLIER_BITS",
@@ -36,7 +37,7 @@ __all__ = [
 MULTIPLIER_BITS = 31
 """Width of the unsigned requantization multiplier ``M`` (``2**30 <= M < 2**31``)."""
 
-_INT32 = (-(2**31), 2**31 - 1)
+_INT32 = int_range(32)
 
 
 def quantize_multiplier(real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -83,7 +84,7 @@ def requantize(
     m = multiplier.reshape(shape)
     s = shift.reshape(shape)
     rounded = (acc.to(torch.int64) * m + (1 << (s - 1))) >> s
-    return (rounded + zero_point).clamp(-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+    return (rounded + zero_point).clamp(*int_range(bits))
 
 
 def check_int32(acc: torch.Tensor, where: str) -> torch.Tensor:

@@ -39,7 +39,7 @@ from codesign.quant.fakequant import (
 )
 from codesign.quant.intref import check_int32, int_conv, int_linear, quantize_multiplier, requantize
 from codesign.quant.policy import LayerPolicy, Pruning, QuantPolicy, WeightFormat
-from codesign.quant.prune import channel_mask, magnitude_mask, nm_mask
+from codesign.quant.prune import channel_mask, density, magnitude_mask, nm_mask
 from codesign.workload import LoopNest, Workload
 
 __all__ = [
@@ -188,6 +188,11 @@ class LayerInfo:
     bias_elements: int
     weight_density: float
     macs_per_sample: int
+
+    @property
+    def size_bits(self) -> int:
+        """Dense weight storage at ``weight_bits`` plus 32-bit biases."""
+        return self.weight_elements * self.weight_bits + 32 * self.bias_elements
 
 
 def _op_name(module: nn.Module) -> str:
@@ -394,7 +399,7 @@ class QuantizedModel:
     def model_size_bits(self) -> int:
         """Dense weight storage at each layer's width (float layers at 32 bits) plus 32-bit
         biases, over the MAC layers."""
-        return sum(i.weight_elements * i.weight_bits + 32 * i.bias_elements for i in self.layers)
+        return sum(i.size_bits for i in self.layers)
 
     @property
     def macs_per_sample(self) -> int:
@@ -445,11 +450,7 @@ def quantize_model(
         parent = qmodule.get_submodule(parent_name) if parent_name else qmodule
         original = getattr(parent, attr)
         setattr(parent, attr, QuantLayer(name, original, policy.for_layer(name)))
-    inputs = (
-        (calibration_inputs,)
-        if isinstance(calibration_inputs, torch.Tensor)
-        else tuple(calibration_inputs)
-    )
+    inputs = _inputs_tuple(calibration_inputs)
     order: list[str] = []
     hooks = [
         m.register_forward_pre_hook(lambda mod, _args: order.append(mod.name))
@@ -483,7 +484,7 @@ def quantize_model(
                 act_bits=_FLOAT_BITS if pol is None or pol.act_bits is None else pol.act_bits,
                 weight_elements=layer.weight.numel(),
                 bias_elements=layer.bias_elements,
-                weight_density=float(torch.count_nonzero(layer.weight)) / layer.weight.numel(),
+                weight_density=density(layer.weight),
                 macs_per_sample=layer.macs_per_sample,
             )
         )
@@ -598,6 +599,6 @@ def annotate_workload(workload: Workload, qmodel: QuantizedModel) -> Workload:
             layer=nest,
             activation_bits=info.act_bits,
             weight_density=info.weight_density,
-            param_bits=info.weight_elements * info.weight_bits + 32 * info.bias_elements,
+            param_bits=info.size_bits,
         )
     return Workload(graph=graph, name=workload.name)

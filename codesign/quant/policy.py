@@ -159,11 +159,6 @@ class LayerPolicy:
                 f"nm must be a pair (N, M) of integers with 1 <= N < M <= 16, not {nm!r}"
             )
 
-    @property
-    def quantizes_activations(self) -> bool:
-        """Whether the layer's input and output activations are quantized."""
-        return self.act_bits is not None
-
     def to_dict(self) -> dict[str, object]:
         """Plain JSON/YAML-ready values (enums as strings, ``nm`` as a list)."""
         out: dict[str, object] = {}

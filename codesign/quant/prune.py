@@ -18,9 +18,11 @@ __all__ = ["magnitude_mask", "nm_mask", "channel_mask", "density"]
 
 
 def _check_sparsity(sparsity: float) -> None:
-    if isinstance(sparsity, bool) or not isinstance(sparsity, (int, float)):
-        raise SpecError(f"sparsity must be a number in [0, 1), not {sparsity!r}")
-    if not 0.0 <= sparsity < 1.0:
+    if (
+        isinstance(sparsity, bool)
+        or not isinstance(sparsity, (int, float))
+        or not 0.0 <= sparsity < 1.0
+    ):
         raise SpecError(f"sparsity must be a number in [0, 1), not {sparsity!r}")
 
 

@@ -114,9 +114,9 @@ class Node:
     folded: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        name = self.layer.name
         if not isinstance(self.layer, (LoopNest, OtherOp)):
             raise SpecError(f"node layer must be a LoopNest or an OtherOp, not {self.layer!r}")
+        name = self.layer.name
         if not all(isinstance(d, int) and d >= 0 for d in self.output_shape):
             raise SpecError(
                 f"layer {name!r}: output_shape must be non-negative integers, "
