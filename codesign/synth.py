@@ -24,7 +24,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -257,7 +257,7 @@ def synthesize(
                 f"Yosys {target} synthesis of {top!r} failed (exit {proc.returncode}): {tail}"
             )
         result = parse_stat(stat_path.read_text(), target=target, top=top, tool_version=version)
-    result = SynthResult(**{**asdict(result), "seconds": round(seconds, 3)})
+    result = replace(result, seconds=round(seconds, 3))
     if write:
         (folder / "synth.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n")
         (folder / "synth.log").write_text(log)

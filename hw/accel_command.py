@@ -86,12 +86,12 @@ def config_from_args(args: argparse.Namespace, array: object) -> object:
     return replace(base, array=array, **given)
 
 
-def run(args: argparse.Namespace, array: object, *, top: str | None = None) -> int:
+def run(args: argparse.Namespace, array: object) -> int:
     """Export the accelerator around ``array`` into ``args.out``; print a summary."""
     from codesign.hw.accel_export import export_accelerator
 
     config = config_from_args(args, array)
-    result = export_accelerator(config, args.out, top=top, force=args.force)
+    result = export_accelerator(config, args.out, force=args.force)
     manifest = result.manifest
     print(
         f"wrote {result.verilog_path} ({result.verilog_path.stat().st_size} bytes, "

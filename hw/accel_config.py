@@ -37,7 +37,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from codesign.hw.config import Dataflow, SystolicConfig
+from codesign.hw.config import Dataflow, SystolicConfig, _bounded
 
 from codesign.errors import SpecError
 
@@ -178,12 +178,6 @@ def register_address(name: str) -> int:
         if reg.name == name:
             return reg.address
     raise SpecError(f"register must be one of {[r.name for r in REGISTERS]}, not {name!r}")
-
-
-def _bounded(field: str, value: object, lo: int, hi: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
-        raise SpecError(f"{field} must be an integer in {lo}..{hi}, not {value!r}")
-    return value
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -8,16 +8,13 @@ The manifest has the keys of an array's manifest (``manifest_version``, ``top``,
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-import amaranth
 from codesign.hw.accel_config import REGISTERS, AcceleratorConfig
 from codesign.hw.accelerator import Accelerator
-from codesign.hw.export import MANIFEST_NAME, MANIFEST_VERSION, ExportResult, write_verilog
+from codesign.hw.export import MANIFEST_VERSION, ExportResult, write_manifest, write_verilog
 
-import codesign
 from codesign.errors import SpecError
 
 __all__ = ["export_accelerator", "stream_formats"]
@@ -77,17 +74,5 @@ def export_accelerator(
         "streams": stream_formats(config),
         "ports": ports,
         "architecture": config.architecture().name,
-        "generator": {
-            "name": "codesign.hw",
-            "version": codesign.__version__,
-            "amaranth": amaranth.__version__,
-        },
     }
-    manifest_path = out / MANIFEST_NAME
-    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
-    return ExportResult(
-        verilog_path=verilog_path,
-        manifest_path=manifest_path,
-        manifest=manifest,
-        export_seconds=seconds,
-    )
+    return write_manifest(out, verilog_path, manifest, export_seconds=seconds)

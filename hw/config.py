@@ -57,17 +57,11 @@ def required_acc_bits(act_bits: int, weight_bits: int, reduction_depth: int) -> 
     return worst.bit_length() + 1
 
 
-def _positive_int(field: str, value: object, upper: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= upper:
-        raise SpecError(f"{field} must be an integer in 1..{upper}, not {value!r}")
-    return value
-
-
-def _operand_bits(field: str, value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not 2 <= value <= MAX_OPERAND_BITS:
-        raise SpecError(
-            f"{field} must be an integer in 2..{MAX_OPERAND_BITS} (signed operands), not {value!r}"
-        )
+def _bounded(field: str, value: object, lo: int, hi: int, *, note: str = "") -> int:
+    """``value`` if it is an int (not a bool) in ``lo..hi``, else `SpecError` naming ``field``
+    (``note`` goes after the range); shared by the configurations of ``codesign.hw``."""
+    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+        raise SpecError(f"{field} must be an integer in {lo}..{hi}{note}, not {value!r}")
     return value
 
 
@@ -104,10 +98,11 @@ class SystolicConfig:
     max_reduction_len: int | None = None
 
     def __post_init__(self) -> None:
-        _positive_int("rows", self.rows, MAX_ARRAY_DIM)
-        _positive_int("cols", self.cols, MAX_ARRAY_DIM)
-        _operand_bits("act_bits", self.act_bits)
-        _operand_bits("weight_bits", self.weight_bits)
+        _bounded("rows", self.rows, 1, MAX_ARRAY_DIM)
+        _bounded("cols", self.cols, 1, MAX_ARRAY_DIM)
+        signed_operands = " (signed operands)"
+        _bounded("act_bits", self.act_bits, 2, MAX_OPERAND_BITS, note=signed_operands)
+        _bounded("weight_bits", self.weight_bits, 2, MAX_OPERAND_BITS, note=signed_operands)
         if isinstance(self.dataflow, str) and not isinstance(self.dataflow, Dataflow):
             try:
                 object.__setattr__(self, "dataflow", Dataflow(self.dataflow))
@@ -117,16 +112,14 @@ class SystolicConfig:
                 ) from None
         elif not isinstance(self.dataflow, Dataflow):
             raise SpecError(f"dataflow must be one of {_DATAFLOW_VALUES}, not {self.dataflow!r}")
-        acc = self.acc_bits
-        if not isinstance(acc, int) or isinstance(acc, bool) or not 2 <= acc <= MAX_ACC_BITS:
-            raise SpecError(f"acc_bits must be an integer in 2..{MAX_ACC_BITS}, not {acc!r}")
+        acc = _bounded("acc_bits", self.acc_bits, 2, MAX_ACC_BITS)
         if self.max_reduction_len is not None:
             if self.dataflow is not Dataflow.OUTPUT_STATIONARY:
                 raise SpecError(
                     f"max_reduction_len applies only to dataflow 'os', not "
                     f"{self.dataflow.value!r} (its reduction depth is fixed by rows)"
                 )
-            _positive_int("max_reduction_len", self.max_reduction_len, 2**40)
+            _bounded("max_reduction_len", self.max_reduction_len, 1, 2**40)
         depth = self.reduction_depth
         needed = required_acc_bits(self.act_bits, self.weight_bits, max(depth, 1))
         if depth < 1 or acc < needed:

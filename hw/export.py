@@ -37,6 +37,7 @@ __all__ = [
     "latency_spec",
     "port_list",
     "export_verilog",
+    "write_manifest",
     "write_verilog",
 ]
 
@@ -170,6 +171,26 @@ def write_verilog(
     return out, verilog_path, ports, seconds
 
 
+def write_manifest(
+    out: Path, verilog_path: Path, manifest: dict[str, Any], *, export_seconds: float
+) -> ExportResult:
+    """Append the ``generator`` entry to ``manifest``, write it as ``out/manifest.json`` and
+    return the `ExportResult`; shared by every exporter (after `write_verilog`)."""
+    manifest["generator"] = {
+        "name": "codesign.hw",
+        "version": codesign.__version__,
+        "amaranth": amaranth.__version__,
+    }
+    manifest_path = out / MANIFEST_NAME
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+    return ExportResult(
+        verilog_path=verilog_path,
+        manifest_path=manifest_path,
+        manifest=manifest,
+        export_seconds=export_seconds,
+    )
+
+
 def export_verilog(
     config: SystolicConfig, out_dir: str | Path, *, top: str | None = None, force: bool = False
 ) -> ExportResult:
@@ -198,17 +219,5 @@ def export_verilog(
         "dense_reduction_depth": config.dense_reduction_depth,
         "ports": ports,
         "latency": latency_spec(config),
-        "generator": {
-            "name": "codesign.hw",
-            "version": codesign.__version__,
-            "amaranth": amaranth.__version__,
-        },
     }
-    manifest_path = out / MANIFEST_NAME
-    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
-    return ExportResult(
-        verilog_path=verilog_path,
-        manifest_path=manifest_path,
-        manifest=manifest,
-        export_seconds=seconds,
-    )
+    return write_manifest(out, verilog_path, manifest, export_seconds=seconds)

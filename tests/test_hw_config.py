@@ -6,9 +6,11 @@ from __future__ import annotations
 import importlib
 import itertools
 import json
+import pkgutil
 import subprocess
 import sys
 
+import codesign.hw
 import pytest
 from codesign.hw import Dataflow, SystolicConfig, required_acc_bits
 
@@ -16,13 +18,7 @@ from codesign.errors import SpecError
 
 HW_MODULES = [
     "codesign.hw",
-    "codesign.hw.config",
-    "codesign.hw.layouts",
-    "codesign.hw.pe",
-    "codesign.hw.systolic",
-    "codesign.hw.sparse",
-    "codesign.hw.export",
-    "codesign.hw.command",
+    *(info.name for info in pkgutil.iter_modules(codesign.hw.__path__, "codesign.hw.")),
     "codesign.synth",
     "codesign.synth_command",
 ]

@@ -237,3 +237,39 @@ def test_cli_generate_top_array_is_the_default_bare_array(tmp_path):
     assert main(["generate", "--rows", "2", "--cols", "2", "--top", "array", "-o", str(b)]) == 0
     ma, mb = (json.loads((d / "manifest.json").read_text()) for d in (a, b))
     assert ma == mb and ma["top"] == "ws_array_2x2_a8w8acc32" and "kind" not in ma
+
+
+def test_cli_generate_prints_the_size_and_ports_of_the_verilog(tmp_path, capsys):
+    out = tmp_path / "ws"
+    assert main(["generate", "--rows", "2", "--cols", "3", "-o", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    top = "ws_array_2x3_a8w8acc32"
+    path = out / f"{top}.v"
+    size = path.stat().st_size
+    assert re.fullmatch(
+        rf"wrote {re.escape(str(path))} \({size} bytes, \d+\.\d\d s\) and "
+        rf"{re.escape(str(out / 'manifest.json'))}",
+        lines[0],
+    )
+    ports = (line.split() for line in lines[2:])
+    printed = {name: (direction, int(width)) for direction, width, name in ports}
+    assert printed == verilog_ports(path.read_text(), top)
+
+
+def test_cli_generate_accelerator_prints_its_buffers_and_registers(tmp_path, capsys):
+    out = tmp_path / "acc"
+    argv = ["generate", "--rows", "2", "--cols", "2", "--top", "accelerator", "-o", str(out)]
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    # defaults: max_tile_m 64, max_n_tiles 16, FIFO 32 beats; beat = 2 x 8 bits in, 2 x 8 out
+    assert lines[1] == (
+        "top accel_ws_2x2_a8w8_t64_bus16: accelerator around a 2x2 ws array (a8 w8), "
+        "acc_buf 64 x 2 int32, 32 channels, FIFO 32 beats, s_axis 16 bits, m_axis 16 bits"
+    )
+    assert lines[2] == "  registers:"
+    manifest = json.loads((out / "manifest.json").read_text())
+    printed = [line.split(maxsplit=3) for line in lines[3:]]
+    assert [(int(a, 16), n, acc) for a, n, acc, _ in printed] == [
+        (r["address"], r["name"], r["access"]) for r in manifest["register_map"]
+    ]
+    assert [a for a, *_ in printed][:3] == ["0x00", "0x04", "0x08"]

@@ -198,3 +198,13 @@ def test_area_grows_with_array_size_and_bit_width(tmp_path):
     assert small.cells < wide.cells < larger.cells
     # multipliers grow quadratically with the operand width, registers linearly
     assert wide.cells / small.cells > wide.ffs / small.ffs
+
+
+@pytest.mark.synth
+@needs_yosys
+def test_cli_synth_prints_synth_json_without_cell_types(design_2x2, capsys):
+    assert main(["synth", str(design_2x2), "--target", "ice40"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    written = json.loads((design_2x2 / "synth.json").read_text())
+    assert written.pop("cell_types")
+    assert printed == written
