@@ -49,7 +49,7 @@ PARAM_BITS = SUM_BITS + MULT_BITS + SHIFT_BITS
 
 
 class Accelerator(wiring.Component):
-    """A whole-layer accelerator around a weight-stationary array.
+    """A whole-layer accelerator around a weight- or output-stationary array.
 
     Parameters
     ----------
