@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import importlib
 
-from codesign.hw.config import Dataflow, SystolicConfig, required_acc_bits
+from codesign.accel.array import Dataflow, SystolicConfig, required_acc_bits
 
 __all__ = [
     "Dataflow",
@@ -58,8 +58,8 @@ _LAZY = {
     "build_array": "codesign.hw.export",
     "export_verilog": "codesign.hw.export",
     "ExportResult": "codesign.hw.export",
-    "AcceleratorConfig": "codesign.hw.accel_config",
-    "REGISTERS": "codesign.hw.accel_config",
+    "AcceleratorConfig": "codesign.accel.config",
+    "REGISTERS": "codesign.accel.config",
     "Accelerator": "codesign.hw.accelerator",
     "export_accelerator": "codesign.hw.accel_export",
 }

@@ -10,7 +10,19 @@ from __future__ import annotations
 
 import argparse
 
+from codesign.errors import SpecError
+
 __all__ = ["add_arguments", "run", "config_from_args"]
+
+
+_OPTIONS = (
+    "max_tile_m",
+    "max_n_tiles",
+    "fifo_depth",
+    "axis_in_bits",
+    "input_buffer",
+    "overlap_passes",
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,20 +71,9 @@ def config_from_args(args: argparse.Namespace, array: object) -> object:
     """
     from dataclasses import replace
 
-    from codesign.hw.accel_config import AcceleratorConfig
+    from codesign.accel.config import AcceleratorConfig
 
-    given = {
-        key: getattr(args, key)
-        for key in (
-            "max_tile_m",
-            "max_n_tiles",
-            "fifo_depth",
-            "axis_in_bits",
-            "input_buffer",
-            "overlap_passes",
-        )
-        if getattr(args, key, None) is not None
-    }
+    given = {key: getattr(args, key) for key in _OPTIONS if getattr(args, key, None) is not None}
     design = getattr(args, "design", None)
     if design is None:
         return AcceleratorConfig(array=array, **given)
@@ -86,12 +87,29 @@ def config_from_args(args: argparse.Namespace, array: object) -> object:
     return replace(base, array=array, **given)
 
 
-def run(args: argparse.Namespace, array: object) -> int:
-    """Export the accelerator around ``array`` into ``args.out``; print a summary."""
+def run(
+    args: argparse.Namespace,
+    array: object,
+    *,
+    config: object | None = None,
+    network: object | None = None,
+) -> int:
+    """Export the accelerator around ``array`` into ``args.out``; print a summary.
+    ``config`` (a buildable design point's accelerator) replaces the one the options give;
+    accelerator options may not be combined with it. ``network``: its `NetworkPlan`."""
     from codesign.hw.accel_export import export_accelerator
 
-    config = config_from_args(args, array)
-    result = export_accelerator(config, args.out, force=args.force)
+    if config is None:
+        config = config_from_args(args, array)
+    else:
+        given = [k for k in _OPTIONS if getattr(args, k, None) is not None]
+        if given:
+            flags = ", ".join("--" + k.replace("_", "-") for k in given)
+            raise SpecError(
+                f"--design of a buildable point fixes the accelerator; it cannot be combined "
+                f"with {flags}"
+            )
+    result = export_accelerator(config, args.out, force=args.force, network=network)
     manifest = result.manifest
     print(
         f"wrote {result.verilog_path} ({result.verilog_path.stat().st_size} bytes, "
@@ -109,6 +127,11 @@ def run(args: argparse.Namespace, array: object) -> int:
         f"FIFO {config.fifo_depth} beats, s_axis {config.axis_in_bits} bits, "
         f"m_axis {config.axis_out_bits} bits"
     )
+    if network is not None:
+        print(
+            f"  network plan: {len(network.layers)} layers, {network.latency_cycles:.0f} cycles "
+            f"predicted (codesign verify DIR --network MODEL runs it)"
+        )
     print("  registers:")
     for reg in manifest["register_map"]:
         print(f"    0x{reg['address']:02X} {reg['name']:<12} {reg['access']}  {reg['description']}")

@@ -11,10 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from codesign.hw.accel_config import REGISTERS, AcceleratorConfig
 from codesign.hw.accelerator import Accelerator
 from codesign.hw.export import MANIFEST_VERSION, ExportResult, write_manifest, write_verilog
 
+from codesign.accel.config import REGISTERS, AcceleratorConfig
+from codesign.accel.costview import NetworkPlan
 from codesign.errors import SpecError
 
 __all__ = ["export_accelerator", "stream_formats"]
@@ -45,10 +46,17 @@ def stream_formats(config: AcceleratorConfig) -> dict[str, Any]:
 
 
 def export_accelerator(
-    config: AcceleratorConfig, out_dir: str | Path, *, top: str | None = None, force: bool = False
+    config: AcceleratorConfig,
+    out_dir: str | Path,
+    *,
+    top: str | None = None,
+    force: bool = False,
+    network: NetworkPlan | None = None,
 ) -> ExportResult:
     """Write ``<top>.v`` and ``manifest.json`` of the accelerator into ``out_dir`` (created if
-    missing; a non-empty folder is refused unless ``force``)."""
+    missing; a non-empty folder is refused unless ``force``). ``network``: the deployment plan
+    of a buildable design point, written as the manifest's ``network`` (the host runtime and
+    ``codesign verify --network`` read the schedules and predictions from it)."""
     if not isinstance(config, AcceleratorConfig):
         raise SpecError(f"config must be an AcceleratorConfig, not {type(config).__name__}")
     top = config.top_name if top is None else top
@@ -74,5 +82,6 @@ def export_accelerator(
         "streams": stream_formats(config),
         "ports": ports,
         "architecture": config.architecture().name,
+        "network": None if network is None else network.to_dict(),
     }
     return write_manifest(out, verilog_path, manifest, export_seconds=seconds)

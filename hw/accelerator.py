@@ -29,7 +29,10 @@ from types import SimpleNamespace
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import fifo, memory, wiring
 from amaranth.lib.wiring import In, Out
-from codesign.hw.accel_config import (
+from codesign.hw.requant import MULT_BITS, SHIFT_BITS, Requantizer
+from codesign.hw.systolic import OutputStationaryArray, WeightStationaryArray
+
+from codesign.accel.config import (
     CSR_ADDR_BITS,
     CSR_DATA_BITS,
     DIM_BITS,
@@ -37,9 +40,6 @@ from codesign.hw.accel_config import (
     AcceleratorConfig,
     register_address,
 )
-from codesign.hw.requant import MULT_BITS, SHIFT_BITS, Requantizer
-from codesign.hw.systolic import OutputStationaryArray, WeightStationaryArray
-
 from codesign.errors import SpecError
 
 __all__ = ["Accelerator", "PARAM_BITS"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from codesign.hw import accel_command
-from codesign.hw.config import SystolicConfig
 
+from codesign.accel.array import SystolicConfig
 from codesign.errors import SpecError
 
 __all__ = ["HELP", "add_arguments", "run"]
@@ -28,7 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the ``generate`` options."""
     parser.add_argument(
         "--design",
-        help='design point JSON (explorer output, or {"arch": {...}}) instead of --rows/--cols/...',
+        help="design point JSON of a buildable space (explorer's best.json, target: accelerator: "
+        'the whole accelerator and its network plan), or {"arch": {...}} for a bare array; '
+        "model-only points are refused",
     )
     parser.add_argument("--rows", type=int, help="PE rows")
     parser.add_argument("--cols", type=int, help="PE columns")
@@ -43,14 +45,52 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--top",
-        default="array",
-        help="'array' (default): the bare systolic array, its module named from the parameters; "
-        "'accelerator': the accelerator (buffers, controller, AXI-Stream, CSR) around a ws or os "
-        "array; any other identifier: the bare array under that module name",
+        help="'array' (default without --design): the bare systolic array, its module named from "
+        "the parameters; 'accelerator' (default with a buildable --design): the accelerator "
+        "(buffers, controller, AXI-Stream, CSR) around a ws or os array; any other identifier: "
+        "the bare array under that module name",
     )
     parser.add_argument("-o", "--out", required=True, help="output folder")
     parser.add_argument("--force", action="store_true", help="write into a non-empty output folder")
     accel_command.add_arguments(parser)
+
+
+def _read_design(path: str) -> dict:
+    import json
+    from pathlib import Path
+
+    p = Path(path)
+    if p.is_dir():
+        raise SpecError(f"design file {path!r} is a directory, not a JSON file")
+    try:
+        data = json.loads(p.read_text())
+    except FileNotFoundError:
+        raise SpecError(f"design file {path!r} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"design file {path!r} cannot be read: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise SpecError(f"design file {path!r} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise SpecError(f"design file {path!r} must hold a JSON object, not {type(data).__name__}")
+    return data
+
+
+def _model_only_reason(data: dict) -> str | None:
+    """Why an explored design point is model only (None: buildable or a bare ``{"arch"}``)."""
+    if data.get("target") == "accelerator":
+        return None
+    if "layers" not in data and "target" not in data:
+        return None  # a hand-written {"arch": ...}: the array of that architecture
+    what = ["its mappings run on a generic memory hierarchy no controller executes"]
+    compute = data.get("arch", {}).get("compute", {}) if isinstance(data.get("arch"), dict) else {}
+    if compute.get("dataflow") not in (None, "ws", "os"):
+        what.append(f"dataflow {compute['dataflow']!r}")
+    if compute.get("sparsity") not in (None, "dense"):
+        what.append(f"{compute['sparsity']} sparsity")
+    return (
+        f"design point {data.get('params', {})} is model only ({'; '.join(what)}); explore a "
+        f"`target: accelerator` space for a point `codesign generate` builds"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,7 +100,22 @@ def run(args: argparse.Namespace) -> int:
         if given:
             flags = ", ".join("--" + k.replace("_", "-") for k in given)
             raise SpecError(f"--design cannot be combined with {flags}")
-        config = SystolicConfig.from_design_json(args.design)
+        data = _read_design(args.design)
+        reason = _model_only_reason(data)
+        if reason is not None:
+            raise SpecError(reason)
+        if data.get("target") == "accelerator":
+            from codesign.accel.config import AcceleratorConfig
+            from codesign.accel.costview import NetworkPlan
+
+            accel = AcceleratorConfig.from_dict(data.get("accelerator"))
+            if args.top in (None, "accelerator"):
+                return accel_command.run(
+                    args, accel.array, config=accel, network=NetworkPlan.from_design_json(data)
+                )
+            config = accel.array
+        else:
+            config = SystolicConfig.from_design_json(data)
     else:
         for key in ("rows", "cols"):
             if key not in given:
@@ -72,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
 
     from codesign.hw.export import export_verilog
 
-    top = None if args.top == "array" else args.top
+    top = None if args.top in (None, "array") else args.top
     result = export_verilog(config, args.out, top=top, force=args.force)
     manifest = result.manifest
     print(

@@ -21,11 +21,11 @@ import amaranth
 from amaranth.back import verilog
 from amaranth.hdl import Value
 from amaranth.lib import wiring
-from codesign.hw.config import Dataflow, SystolicConfig
 from codesign.hw.sparse import SparseWeightStationaryArray
 from codesign.hw.systolic import OutputStationaryArray, WeightStationaryArray
 
 import codesign
+from codesign.accel.array import Dataflow, SystolicConfig
 from codesign.cost import systolic as cost_systolic
 from codesign.errors import SpecError, ToolNotFoundError
 

@@ -26,8 +26,8 @@ from typing import Any
 
 from amaranth.hdl import Const, signed, unsigned
 from amaranth.lib import data
-from codesign.hw.config import Dataflow, SystolicConfig
 
+from codesign.accel.array import Dataflow, SystolicConfig
 from codesign.errors import SpecError
 
 __all__ = ["weight_layout", "input_layout", "output_layout", "pack", "unpack"]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from amaranth.hdl import Cat, Value
 from amaranth.lib import wiring
-from codesign.hw.config import Dataflow
 from codesign.hw.pe import SparseWeightStationaryPE
 from codesign.hw.systolic import WeightStationaryArray
+
+from codesign.accel.array import Dataflow
 
 __all__ = ["SparseWeightStationaryArray"]
 

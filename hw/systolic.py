@@ -18,10 +18,10 @@ from __future__ import annotations
 from amaranth.hdl import Array, Cat, Module, Signal, Value
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
-from codesign.hw.config import Dataflow, SystolicConfig
 from codesign.hw.layouts import input_layout, output_layout, weight_layout
 from codesign.hw.pe import OutputStationaryPE, WeightStationaryPE
 
+from codesign.accel.array import Dataflow, SystolicConfig
 from codesign.errors import SpecError
 
 __all__ = ["WeightStationaryArray", "OutputStationaryArray"]

@@ -64,6 +64,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     what.add_argument("--gemm", metavar="M,N,K", help="a random int GEMM of these sizes")
     what.add_argument(
+        "--network",
+        metavar="MODULE_PATH:FACTORY",
+        help="accelerator folders: every MAC layer of the quantized model in RTL, in order, "
+        "on held-out images; bit-exact vs the integer reference, cycles vs the design's "
+        "predictions, e.g. examples/models.py:digits_cnn",
+    )
+    what.add_argument(
         "--attention",
         metavar="MODULE_PATH:FACTORY:MODULE",
         help="the scores Q K^T of head 0 of a self-attention module, e.g. "
@@ -75,6 +82,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="with --layer on an array: the quantization policy (YAML/JSON, `codesign quant "
         "--policy` format) the layer runs at, e.g. the explored design point's per-layer widths "
         "(default: the array's width)",
+    )
+    parser.add_argument(
+        "--images",
+        type=int,
+        default=8,
+        help="with --network: held-out images to run (default: 8)",
     )
     parser.add_argument("--seed", type=int, default=1, help="seed of stimuli and pauses")
     parser.add_argument(
@@ -117,6 +130,66 @@ def _kind(folder: str) -> str:
         return json.loads((Path(folder) / "manifest.json").read_text()).get("kind", "array")
     except (OSError, ValueError, AttributeError):
         return "array"
+
+
+def _run_network(args: argparse.Namespace) -> int:
+    from codesign.sim.accelerator import load_accelerator
+    from codesign.sim.network import verify_network
+
+    if _kind(args.design) != "accelerator":
+        raise SpecError(
+            f"--network needs an accelerator folder (`codesign generate --design best.json` or "
+            f"--top accelerator); {args.design!r} holds a bare array"
+        )
+    for flag, value in (
+        ("--back-pressure", args.back_pressure),
+        ("--idle", args.idle),
+        ("--sequential", args.sequential),
+        ("--waves", args.waves),
+        ("--stream-len", args.stream_len),
+        ("--policy", args.policy),
+    ):
+        if value:
+            raise SpecError(f"{flag} does not apply to --network")
+    design = load_accelerator(args.design)
+    out = Path(args.output) if args.output else Path(args.design) / "verify.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    result = verify_network(
+        design, args.network, images=args.images, seed=args.seed, work_dir=Path(args.design) / "sim"
+    )
+    report = result.to_json()
+    try:
+        out.write_text(json.dumps(report, indent=2) + "\n")
+    except OSError as exc:
+        raise SpecError(f"cannot write {str(out)!r}: {exc.strerror}") from None
+    status = "PASSED" if report["passed"] else "FAILED"
+    print(
+        f"verify {report['what']} on {report['design']} "
+        f"({report['simulator']} {report['simulator_version']}): {status}"
+    )
+    print(f"  {'layer':<12} {'measured':>9} {'predicted':>10} {'error':>8}  bit-exact")
+    for lay in report["layers"]:
+        print(
+            f"  {lay['name']:<12} {lay['cycles_measured']:>9} {lay['cycles_predicted']:>10.0f} "
+            f"{100 * lay['cycles_error']:>+7.2f}%  {'yes' if lay['bit_exact'] else 'NO'}"
+        )
+    print(
+        f"  {'total':<12} {report['cycles_measured_total']:>9} "
+        f"{report['cycles_predicted_total']:>10.0f} {100 * report['cycles_error']:>+7.2f}%  "
+        f"(predicted by the {report['prediction_source']})"
+    )
+    acc = ""
+    if report["accuracy_rtl"] is not None:
+        acc = (
+            f"; accuracy RTL {report['accuracy_rtl']:.3f}, reference "
+            f"{report['accuracy_reference']:.3f}"
+        )
+    print(
+        f"  {report['images']} images: top-1 agreement {report['top1_agreement']:.3f}, outputs "
+        f"{'bit-exact' if report['outputs_bit_exact'] else 'DIFFER'}{acc}"
+    )
+    print(f"  simulated in {report['seconds']:.2f} s; wrote {out}")
+    return 0 if report["passed"] else 1
 
 
 def _run_accelerator(args: argparse.Namespace, options: dict) -> dict:
@@ -172,6 +245,8 @@ def _run_array(args: argparse.Namespace, options: dict) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     """Run the verification; exit status 0 when it passed, 1 otherwise."""
+    if args.network is not None:
+        return _run_network(args)
     options = {
         "seed": args.seed,
         "back_pressure": args.back_pressure,

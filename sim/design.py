@@ -14,9 +14,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from codesign.hw.config import Dataflow, SystolicConfig
 from codesign.sim.payload import PayloadCodec
 
+from codesign.accel.array import Dataflow, SystolicConfig
 from codesign.errors import SpecError
 
 __all__ = ["ArrayDesign", "load_design", "SUPPORTED_MANIFEST_VERSIONS"]

@@ -30,9 +30,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from codesign.hw.config import Dataflow
 from codesign.sim.design import ArrayDesign
 
+from codesign.accel.array import Dataflow
 from codesign.cost import systolic
 from codesign.errors import SpecError
 

@@ -14,6 +14,10 @@ Runs inside the simulator (``codesign.sim.accelerator.run_program`` starts it). 
       "repeat": 1                                # run the layer this many times, no reset
     }
 
+or, for several layer programs run one after the other without a reset (a network's layer
+for every image), ``"programs": [{"csr_writes": ..., "stream_in": ..., "out_beats": ...}, ...]``
+in place of the three per-layer keys (``repeat`` then repeats each program).
+
 Cycles are numbered from the rising edge after the start write. The result holds the output
 words and ``tlast`` flags, the cycle of the first ``s_axis`` handshake and of the last ``m_axis``
 handshake, their inclusive difference (``cycles``), and STATUS and CYCLES read at the end.
@@ -130,14 +134,14 @@ class AcceleratorTB:
         await RisingEdge(dut.clk)
         dut.m_axis_tready.value = 0
 
-    async def run_layer(self) -> dict:
-        """Configure, start, stream and collect one layer; returns its record."""
+    async def run_layer(self, program: dict) -> dict:
+        """Configure, start, stream and collect one layer program; returns its record."""
         job = self.job
         self.in_cycles, self.out_words, self.out_last, self.out_cycles = [], [], [], []
-        for address, value in job["csr_writes"]:
+        for address, value in program["csr_writes"]:
             await self.csr_write(int(address), int(value))
-        source = cocotb.start_soon(self._source(deque(int(w) for w in job["stream_in"])))
-        sink = cocotb.start_soon(self._sink(int(job["out_beats"])))
+        source = cocotb.start_soon(self._source(deque(int(w) for w in program["stream_in"])))
+        sink = cocotb.start_soon(self._sink(int(program["out_beats"])))
         await source
         await sink
         status = 0
@@ -160,11 +164,14 @@ class AcceleratorTB:
         return record
 
     async def run(self) -> dict:
-        """Reset, then run the layer ``repeat`` times back to back (no reset in between);
-        returns the first run's record with every run's record under ``runs``."""
+        """Reset, then run every program (the job's ``programs``, or the job itself as one)
+        ``repeat`` times back to back (no reset in between); returns the first run's record
+        with every run's record under ``runs``."""
         await self.reset()
         cocotb.start_soon(self._count())
-        runs = [await self.run_layer() for _ in range(int(self.job.get("repeat", 1)))]
+        programs = self.job.get("programs") or [self.job]
+        repeat = int(self.job.get("repeat", 1))
+        runs = [await self.run_layer(p) for p in programs for _ in range(repeat)]
         return {**runs[0], "runs": runs}
 
 

@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from codesign.hw.config import Dataflow
 from codesign.sim.design import ArrayDesign
 from codesign.sim.gemm import GemmPlan, cost_model_cycles, plan_gemm
 from codesign.sim.runner import build_design, run_bench
 from codesign.sim.scoreboard import Mismatch, Scoreboard, verify_json
 
+from codesign.accel.array import Dataflow
+from codesign.accel.program import im2col
 from codesign.errors import SpecError
 
 if TYPE_CHECKING:
@@ -157,22 +158,6 @@ def prune_2_4(b: torch.Tensor) -> torch.Tensor:
     drop = groups.abs().argsort(dim=1, stable=True)[:, :2, :]
     groups = groups.scatter(1, drop, 0)
     return groups.reshape(-1, n)[:k]
-
-
-def im2col(x: torch.Tensor, kernel: tuple[int, int], *, stride, padding, dilation, pad_value: int):
-    """``(N*P*Q, C*R*S)`` patches of an integer ``(N, C, H, W)`` tensor (rows ordered
-    ``n, p, q``; columns ``c, r, s`` like ``weight.reshape(K, -1)``), padding with
-    ``pad_value``; returns ``(patches, (P, Q))``."""
-    n, c, h, w = x.shape
-    xf = x.to(torch.float64) - pad_value  # exact for integers below 2**53
-    cols = torch.nn.functional.unfold(
-        xf, kernel, dilation=dilation, padding=padding, stride=stride
-    )  # (N, C*R*S, P*Q)
-    r, s = kernel
-    p = (h + 2 * padding[0] - dilation[0] * (r - 1) - 1) // stride[0] + 1
-    q = (w + 2 * padding[1] - dilation[1] * (s - 1) - 1) // stride[1] + 1
-    patches = cols.transpose(1, 2).reshape(n * p * q, c * r * s).round().to(torch.int64)
-    return patches + pad_value, (p, q)
 
 
 def _simulate(

@@ -11,14 +11,14 @@ import math
 import numpy as np
 import pytest
 import torch
-from codesign.hw.accel_config import (
+
+from codesign.accel.array import SystolicConfig
+from codesign.accel.config import (
     CSR_ADDR_BITS,
     REGISTERS,
     AcceleratorConfig,
     register_address,
 )
-from codesign.hw.config import SystolicConfig
-
 from codesign.errors import SpecError
 
 
@@ -29,7 +29,7 @@ def _cfg(rows=4, cols=4, **kw) -> AcceleratorConfig:
 @pytest.mark.parametrize(
     "module",
     [
-        "codesign.hw.accel_config",
+        "codesign.accel.config",
         "codesign.hw.accelerator",
         "codesign.hw.accel_export",
         "codesign.hw.requant",
@@ -131,7 +131,7 @@ def test_register_map_is_word_aligned_unique_and_addressable():
     [(8, 8, None, 64, 16, 72, 64), (4, 4, 8, 30, 10, 9, 16), (8, 4, 16, 12, 4, 8, 12)],
 )
 def test_prediction_equals_hand_derived_cycles(rows, cols, bus, m, n, k, tile_m):
-    from codesign.sim.accelerator import predict
+    from codesign.accel.costview import predict
 
     cfg = _cfg(rows=rows, cols=cols, axis_in_bits=bus, max_tile_m=64)
     rep = predict(cfg, m, n, k, tile_m)
@@ -176,7 +176,8 @@ def test_from_architecture_rounds_bus_down_and_names_missing_level():
 
 
 def test_input_buffer_streams_each_input_once_by_hand():
-    from codesign.sim.accelerator import predict, program_layer
+    from codesign.accel.costview import predict
+    from codesign.accel.program import program_layer
 
     m, n, k, tile_m = 32, 12, 20, 16
     plain = _cfg(rows=4, cols=4, max_tile_m=16, axis_in_bits=8)
@@ -201,7 +202,7 @@ def test_input_buffer_streams_each_input_once_by_hand():
     [(4, 4, None, 16, 8, 72), (4, 2, 8, 10, 5, 3), (8, 8, 32, 1, 10, 256)],
 )
 def test_output_stationary_prediction_equals_hand_derived_cycles(rows, cols, bus, m, n, k):
-    from codesign.sim.accelerator import predict
+    from codesign.accel.costview import predict
 
     cfg = AcceleratorConfig(
         array=SystolicConfig(rows=rows, cols=cols, dataflow="os"), axis_in_bits=bus
@@ -281,7 +282,7 @@ def test_the_exhaustive_mappers_edp_optimum_is_what_the_controller_runs():
 
 
 def test_program_words_by_hand():
-    from codesign.sim.accelerator import decode_outputs, program_layer
+    from codesign.accel.program import decode_outputs, program_layer
 
     cfg = _cfg(rows=2, cols=2, axis_in_bits=8, max_tile_m=4)  # beat 16 bits, 2 words
     a = np.array([[1, -2, 3], [-128, 127, 0], [5, 6, 7]])  # M=3, K=3 -> K_TILES=2
@@ -323,7 +324,7 @@ def test_program_words_by_hand():
 
 
 def test_output_stationary_program_words_by_hand():
-    from codesign.sim.accelerator import decode_outputs, program_layer
+    from codesign.accel.program import decode_outputs, program_layer
 
     cfg = AcceleratorConfig(array=SystolicConfig(rows=2, cols=2, dataflow="os"))
     a = np.array([[1, -2], [3, 4], [-128, 127]])  # M=3 -> 2 row tiles (row 3 padded)
@@ -351,7 +352,7 @@ def test_output_stationary_program_words_by_hand():
 
 
 def test_default_row_tiles_are_balanced():
-    from codesign.sim.accelerator import program_layer
+    from codesign.accel.program import program_layer
 
     cfg = _cfg(rows=2, cols=2, max_tile_m=64)
     ok = dict(bias=[0, 0], multiplier=[2**30] * 2, shift=[1, 1], zero_point=0)
@@ -361,7 +362,7 @@ def test_default_row_tiles_are_balanced():
 
 
 def test_program_errors():
-    from codesign.sim.accelerator import program_layer
+    from codesign.accel.program import program_layer
 
     cfg = _cfg(rows=2, cols=2)
     ok = dict(bias=[0, 0], multiplier=[2**30] * 2, shift=[1, 1], zero_point=0)
@@ -457,8 +458,8 @@ def test_generate_options_take_buffer_sizes_from_a_design_point(tmp_path):
 def test_csr_semantics_and_a_small_layer_in_the_amaranth_simulator(dataflow, input_buffer, overlap):
     from amaranth.sim import Simulator
     from codesign.hw.accelerator import Accelerator
-    from codesign.sim.accelerator import decode_outputs, program_layer
 
+    from codesign.accel.program import decode_outputs, program_layer
     from codesign.quant.intref import requantize
 
     cfg = AcceleratorConfig(

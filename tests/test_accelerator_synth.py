@@ -6,8 +6,9 @@ import math
 import shutil
 
 import pytest
-from codesign.hw.accel_config import AcceleratorConfig
-from codesign.hw.config import SystolicConfig
+
+from codesign.accel.array import SystolicConfig
+from codesign.accel.config import AcceleratorConfig
 
 pytestmark = [
     pytest.mark.synth,

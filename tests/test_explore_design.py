@@ -117,7 +117,7 @@ def test_identical_layer_shapes_are_mapped_once():
 
 
 def test_json_round_trip_and_the_hardware_reads_it(tmp_path):
-    from codesign.hw.config import SystolicConfig
+    from codesign.accel.array import SystolicConfig
 
     dp = DesignEvaluator(LAYERS, mapper_budget=200).design_point(
         {"pe_rows": 4, "pe_cols": 8, "dataflow": "ws", "weight_bits": 4}
@@ -153,8 +153,8 @@ def test_accuracy_objective_policy_and_ordering():
 
 
 def test_an_all_2_4_ws_point_maps_onto_the_2_4_array_and_generates_sparse24(tmp_path):
-    from codesign.hw.config import Dataflow as HwDataflow
-    from codesign.hw.config import SystolicConfig
+    from codesign.accel.array import Dataflow as HwDataflow
+    from codesign.accel.array import SystolicConfig
 
     params = {"pe_rows": 4, "pe_cols": 4, "dataflow": "ws", "pruning": "2:4", "glb_kib": 16}
     ev = DesignEvaluator(LAYERS, mapper_budget=300)

@@ -105,8 +105,10 @@ def _fmt(value: object) -> str:
     return str(value)
 
 
-def _pareto_table(result, varying: list[str]):
+def _pareto_table(result, varying: list[str], target: str):
     from rich.table import Table
+
+    from codesign.explore.pareto import BUILD_LABELS
 
     same = {
         name: value
@@ -114,7 +116,8 @@ def _pareto_table(result, varying: list[str]):
         if name not in varying and all(r.params[name] == value for r in result.pareto)
     }
     table = Table(
-        title=f"Pareto front: {len(result.pareto)} of {len(result.feasible)} feasible",
+        title=f"Pareto front: {len(result.pareto)} of {len(result.feasible)} feasible "
+        f"(build: {BUILD_LABELS[target]})",
         caption=("every point: " + ", ".join(f"{k}={v}" for k, v in same.items()))
         if same
         else None,
@@ -149,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
         TimeRemainingColumn,
     )
 
+    from codesign.explore.buildable import AcceleratorEvaluator
     from codesign.explore.design import AccuracyObjective, DesignEvaluator
     from codesign.explore.executor import make_executor
     from codesign.explore.explorer import explore
@@ -199,13 +203,16 @@ def run(args: argparse.Namespace) -> int:
         "dataset": args.dataset if wants_accuracy else None,
     }
     store = open_store(store_path, resume=args.resume)
-    evaluator = DesignEvaluator(
-        layers,
-        mapper=args.mapper,
-        mapper_objective=args.mapper_objective,
-        mapper_budget=args.mapper_budget,
-        seed=args.seed,
-    )
+    if space.target == "accelerator":
+        evaluator = AcceleratorEvaluator(layers, mapper_objective=args.mapper_objective)
+    else:
+        evaluator = DesignEvaluator(
+            layers,
+            mapper=args.mapper,
+            mapper_objective=args.mapper_objective,
+            mapper_budget=args.mapper_budget,
+            seed=args.seed,
+        )
     err = Console(stderr=True)
     executor = None
     try:
@@ -268,11 +275,13 @@ def run(args: argparse.Namespace) -> int:
     varying = [
         a.name for a in space.axes if len({str(r.params[a.name]) for r in result.pareto}) > 1
     ]
-    Console(width=None if sys.stdout.isatty() else 200).print(_pareto_table(result, varying))
+    Console(width=None if sys.stdout.isatty() else 200).print(
+        _pareto_table(result, varying, space.target)
+    )
     out.mkdir(parents=True, exist_ok=True)
-    write_csv(out / "pareto.csv", result.pareto)
-    write_json(out / "pareto.json", result.pareto)
-    write_csv(out / "all.csv", result.records)
+    write_csv(out / "pareto.csv", result.pareto, target=space.target)
+    write_json(out / "pareto.json", result.pareto, target=space.target)
+    write_csv(out / "all.csv", result.records, target=space.target)
     if len(objectives) >= 2:
         sign = np.array([1.0 if o.minimize else -1.0 for o in objectives])
         front = objective_matrix(result.pareto, objectives) * sign
@@ -303,4 +312,9 @@ def run(args: argparse.Namespace) -> int:
     }
     print(json.dumps(summary), file=sys.stderr)
     print(f"wrote {out}/pareto.csv, pareto.json, pareto.png, all.csv, best.json, best_layers.png")
+    if not best.buildable:
+        print(
+            "best.json is a model-only point (target: model): `codesign generate` builds only "
+            "points of a `target: accelerator` space"
+        )
     return 0

@@ -27,6 +27,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from codesign.accel.config import AcceleratorConfig
+from codesign.accel.costview import LayerSchedule
 from codesign.errors import SpecError
 from codesign.explore.mapper import MapperResult, make_mapper
 from codesign.explore.space import parse_pruning, split_param
@@ -54,10 +56,16 @@ DEFAULT_PARAMS: dict[str, object] = {
     "weight_bits": 8,
     "activation_bits": 8,
     "pruning": "none",
+    "acc_buf_rows": 64,
+    "fifo_depth": 32,
+    "input_buffer": False,
+    "overlap_passes": False,
 }
 """Value of every axis a design space leaves out."""
 
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2
+
+_ACCELERATOR_ONLY = ("acc_buf_rows", "fifo_depth", "input_buffer", "overlap_passes")
 
 
 def layer_params(params: dict, layer: str) -> tuple[int, int, str]:
@@ -88,8 +96,11 @@ def build_architecture(params: dict, layers: Sequence[LoopNest]):
 
     for name in params:
         base, _ = split_param(name)
-        if base not in DEFAULT_PARAMS:
-            raise SpecError(f"parameter must be one of {list(DEFAULT_PARAMS)}, not {name!r}")
+        if base not in DEFAULT_PARAMS or base in _ACCELERATOR_ONLY:
+            allowed = [p for p in DEFAULT_PARAMS if p not in _ACCELERATOR_ONLY]
+            raise SpecError(
+                f"parameter of a model-only point must be one of {allowed}, not {name!r}"
+            )
     if not layers:
         raise SpecError("the workload has no MAC layers to map")
     per_layer = [layer_params(params, n.name) for n in layers]
@@ -236,56 +247,106 @@ class DesignPoint:
     metrics : dict of str to float
         Totals (``latency_cycles``, ``latency_s``, ``energy_pj``, ``area_mm2``, ``edp_pj_s``,
         ``utilization``, ``macs``; ``accuracy`` when evaluated).
+    accelerator : AcceleratorConfig or None
+        Buildable points (``target: accelerator`` spaces): the configuration
+        ``codesign generate`` builds; None for a model-only point.
+    schedules : tuple of LayerSchedule
+        Buildable points: each layer's schedule on the accelerator, in layer order.
     """
 
     params: dict = field(hash=False)
     arch: object
     layers: tuple[LayerDesign, ...]
     metrics: dict = field(hash=False)
+    accelerator: AcceleratorConfig | None = None
+    schedules: tuple[LayerSchedule, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.accelerator is not None and len(self.schedules) != len(self.layers):
+            raise SpecError(
+                f"a buildable design point needs one schedule per layer: {len(self.layers)} "
+                f"layers, {len(self.schedules)} schedules"
+            )
+        if self.accelerator is None and self.schedules:
+            raise SpecError("schedules apply only to a buildable point (with an accelerator)")
+
+    @property
+    def buildable(self) -> bool:
+        """Whether ``codesign generate`` builds this point (``target: accelerator``);
+        otherwise it is *model only*."""
+        return self.accelerator is not None
 
     def to_dict(self) -> dict:
-        """The JSON form: ``{version, params, arch, layers, metrics}``."""
+        """The JSON form: ``{version, target, params, arch, accelerator, layers, metrics}``;
+        ``target`` is ``"accelerator"`` (buildable: ``accelerator`` is the generator's
+        configuration and every layer has its ``schedule``) or ``"model"`` (model only:
+        ``accelerator`` is null)."""
         from codesign.arch import architecture_to_dict
 
+        layers = [lay.to_dict() for lay in self.layers]
+        for lay, sched in zip(layers, self.schedules, strict=False):
+            lay["schedule"] = sched.to_dict()
         return {
             "version": _FORMAT_VERSION,
+            "target": "accelerator" if self.buildable else "model",
             "params": dict(self.params),
             "arch": architecture_to_dict(self.arch),
-            "layers": [lay.to_dict() for lay in self.layers],
+            "accelerator": None if self.accelerator is None else self.accelerator.to_dict(),
+            "layers": layers,
             "metrics": dict(self.metrics),
         }
 
     @classmethod
     def from_dict(cls, data: object) -> DesignPoint:
-        """Inverse of `to_dict`; unknown or missing keys are SpecErrors."""
+        """Inverse of `to_dict` (version 1 files, written before buildable spaces, read as
+        model-only points); unknown or missing keys are SpecErrors."""
         from codesign.arch import architecture_from_dict
 
-        keys = {"version", "params", "arch", "layers", "metrics"}
         if not isinstance(data, dict):
             raise SpecError(f"design point must be a JSON object, not {type(data).__name__}")
+        version = data.get("version")
+        if version not in (1, _FORMAT_VERSION):
+            raise SpecError(f"design point version must be 1 or {_FORMAT_VERSION}, not {version!r}")
+        keys = {"version", "params", "arch", "layers", "metrics"}
+        if version == _FORMAT_VERSION:
+            keys |= {"target", "accelerator"}
         if set(data) != keys:
             raise SpecError(
                 f"design point keys must be {sorted(keys)}: unknown {sorted(set(data) - keys)}, "
                 f"missing {sorted(keys - set(data))}"
             )
-        if data["version"] != _FORMAT_VERSION:
+        target = data.get("target", "model")
+        if target not in ("accelerator", "model"):
+            raise SpecError(f"design point target must be 'accelerator' or 'model', not {target!r}")
+        buildable = target == "accelerator"
+        if buildable != (data.get("accelerator") is not None):
             raise SpecError(
-                f"design point version must be {_FORMAT_VERSION}, not {data['version']!r}"
+                "design point: target 'accelerator' needs an accelerator object and target "
+                "'model' a null one"
             )
         layer_keys = {
             "name", "weight_bits", "activation_bits", "pruning", "macs", "cycles", "energy_pj",
             "lower_bound_gap", "mapping",
         }  # fmt: skip
-        layers = []
+        if buildable:
+            layer_keys.add("schedule")
+        layers, schedules = [], []
+        if not isinstance(data["layers"], list):
+            raise SpecError("design point layers must be a list")
         for i, lay in enumerate(data["layers"]):
             if not isinstance(lay, dict) or set(lay) != layer_keys:
                 raise SpecError(f"layers[{i}] must be an object with keys {sorted(layer_keys)}")
+            lay = dict(lay)
+            if buildable:
+                schedules.append(LayerSchedule.from_dict(lay.pop("schedule")))
             layers.append(LayerDesign(**{**lay, "mapping": mapping_from_dict(lay["mapping"])}))
         return cls(
             params=dict(data["params"]),
             arch=architecture_from_dict(data["arch"]),
             layers=tuple(layers),
             metrics=dict(data["metrics"]),
+            accelerator=AcceleratorConfig.from_dict(data["accelerator"]) if buildable else None,
+            schedules=tuple(schedules),
         )
 
     def save(self, path: str | Path) -> Path:
@@ -427,21 +488,9 @@ class AccuracyObjective:
 
     def policy(self, params: dict):
         """The ``QuantPolicy`` of a design point."""
-        from codesign.quant import LayerPolicy, Pruning, QuantPolicy
+        from codesign.quant.policy import QuantPolicy, layer_policy
 
-        entries = []
-        for name in self.layers:
-            w, a, p = layer_params(params, name)
-            kind, density = parse_pruning(p)
-            if kind == "none":
-                lp = LayerPolicy(weight_bits=w, act_bits=a)
-            elif kind == "2:4":
-                lp = LayerPolicy(weight_bits=w, act_bits=a, pruning=Pruning.NM, nm=(2, 4))
-            else:
-                lp = LayerPolicy(
-                    weight_bits=w, act_bits=a, pruning=Pruning.UNSTRUCTURED, sparsity=1 - density
-                )
-            entries.append((name, lp))
+        entries = [(name, layer_policy(*layer_params(params, name))) for name in self.layers]
         return QuantPolicy(default=None, layers=tuple(entries))
 
     def __call__(self, params: dict, metrics: dict) -> dict:

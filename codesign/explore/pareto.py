@@ -124,26 +124,35 @@ def _columns(records: Sequence[Record]) -> tuple[list[str], list[str]]:
     return params, metrics
 
 
-def write_csv(path: str | Path, records: Sequence[Record]) -> Path:
-    """One row per record: parameters, then metrics (sorted by name)."""
+BUILD_LABELS = {"accelerator": "accelerator", "model": "model only"}
+"""The ``build`` column of the tables: what ``codesign generate`` makes of a point of a space
+of each target (``model only``: nothing; it is refused)."""
+
+
+def write_csv(path: str | Path, records: Sequence[Record], *, target: str = "model") -> Path:
+    """One row per record: parameters, then metrics (sorted by name), then ``build``
+    (`BUILD_LABELS` of the space's ``target``)."""
     path = Path(path)
     params, metrics = _columns(records)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(params + metrics)
+        w.writerow([*params, *metrics, "build"])
         for r in records:
             w.writerow(
-                [r.params.get(k, "") for k in params] + [r.metrics.get(k, "") for k in metrics]
+                [r.params.get(k, "") for k in params]
+                + [r.metrics.get(k, "") for k in metrics]
+                + [BUILD_LABELS[target]]
             )
     return path
 
 
-def write_json(path: str | Path, records: Sequence[Record]) -> Path:
-    """A JSON list of ``{"params": ..., "metrics": ...}``."""
+def write_json(path: str | Path, records: Sequence[Record], *, target: str = "model") -> Path:
+    """A JSON list of ``{"params": ..., "metrics": ..., "build": ...}`` (`BUILD_LABELS`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        json.dumps([{"params": r.params, "metrics": r.metrics} for r in records], indent=1) + "\n"
-    )
+    rows = [
+        {"params": r.params, "metrics": r.metrics, "build": BUILD_LABELS[target]} for r in records
+    ]
+    path.write_text(json.dumps(rows, indent=1) + "\n")
     return path

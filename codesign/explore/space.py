@@ -15,7 +15,15 @@ each with a value type checked at construction:
 ``activation_bits``         activation bit-width, 2..16
 ``pruning``                 ``none``, ``2:4`` or ``unstructured:F`` with ``F`` the pruned
                             fraction in [0, 1)
+``acc_buf_rows``            accelerator only: rows of the accumulator buffer (``max_tile_m``)
+``fifo_depth``              accelerator only: beats of the input prefetch FIFO
+``input_buffer``            accelerator only (``ws``): the input buffer (true / false)
+``overlap_passes``          accelerator only (``ws``): overlapped passes (true / false)
 ==========================  ===================================================================
+
+``target: accelerator`` makes the space *buildable* (`TARGETS`): only the generator's
+parameters (no ``glb_kib``, ``rf_bytes``; dataflows ``ws`` and ``os``; one
+``activation_bits`` for every layer). The default ``target: model`` is *model only*.
 
 ``weight_bits``, ``activation_bits`` and ``pruning`` may be *per layer*: ``expand(layers)``
 turns such an axis into one axis per layer, named ``weight_bits@<layer>``.
@@ -37,7 +45,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,11 +52,13 @@ from pathlib import Path
 import yaml
 
 from codesign.errors import SpecError
+from codesign.quant.policy import parse_pruning
 
 __all__ = [
     "AXIS_NAMES",
     "PER_LAYER_AXES",
     "DATAFLOWS",
+    "TARGETS",
     "Axis",
     "Constraints",
     "DesignSpace",
@@ -63,8 +72,6 @@ DATAFLOWS: tuple[str, ...] = ("ws", "os", "is", "rs")
 
 PER_LAYER_AXES: frozenset[str] = frozenset({"weight_bits", "activation_bits", "pruning"})
 """Axes that may take one value per layer."""
-
-_PRUNING = re.compile(r"^unstructured:(\d*\.?\d+)$")
 
 
 def _positive_int(field_name: str, value: object) -> int:
@@ -96,23 +103,6 @@ def _dataflow(field_name: str, value: object) -> str:
     return str(value)
 
 
-def parse_pruning(value: object) -> tuple[str, float]:
-    """``(kind, weight_density)`` of a pruning value: ``none`` -> ``("none", 1.0)``, ``2:4`` ->
-    ``("2:4", 0.5)``, ``unstructured:0.7`` -> ``("unstructured", 0.3)`` (70 % of the weights
-    pruned)."""
-    if value == "none":
-        return ("none", 1.0)
-    if value == "2:4":
-        return ("2:4", 0.5)
-    m = _PRUNING.match(value) if isinstance(value, str) else None
-    if m and float(m.group(1)) < 1.0:
-        return ("unstructured", 1.0 - float(m.group(1)))
-    raise SpecError(
-        f"pruning must be 'none', '2:4' or 'unstructured:F' with F the pruned fraction in "
-        f"[0, 1), not {value!r}"
-    )
-
-
 def _pruning(field_name: str, value: object) -> str:
     try:
         parse_pruning(value)
@@ -123,6 +113,12 @@ def _pruning(field_name: str, value: object) -> str:
             f"in [0, 1), not {value!r}{hint}"
         ) from None
     return str(value)
+
+
+def _bool(field_name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise SpecError(f"{field_name} must be true or false, not {value!r}")
+    return value
 
 
 _VALIDATORS = {
@@ -136,7 +132,21 @@ _VALIDATORS = {
     "weight_bits": _bits,
     "activation_bits": _bits,
     "pruning": _pruning,
+    "acc_buf_rows": _positive_int,
+    "fifo_depth": _positive_int,
+    "input_buffer": _bool,
+    "overlap_passes": _bool,
 }
+
+TARGETS: tuple[str, ...] = ("model", "accelerator")
+"""``model``: the cost model's idealized architectures (generic memory hierarchy, any mapping
+the mapper finds; *model only*, nothing is generated). ``accelerator``: a buildable space,
+every point an accelerator ``codesign generate`` builds, scored with the schedules its
+controller executes (``codesign.explore.buildable``)."""
+
+_MODEL_ONLY_AXES = frozenset({"glb_kib", "rf_bytes"})
+_ACCELERATOR_ONLY_AXES = frozenset({"acc_buf_rows", "fifo_depth", "input_buffer", "overlap_passes"})
+_BUILDABLE_DATAFLOWS = ("ws", "os")
 
 AXIS_NAMES: tuple[str, ...] = tuple(_VALIDATORS)
 """Every axis name a design space may use."""
@@ -263,8 +273,11 @@ class DesignSpace:
 
     axes: tuple[Axis, ...]
     constraints: Constraints = Constraints()
+    target: str = "model"
 
     def __post_init__(self) -> None:
+        if self.target not in TARGETS:
+            raise SpecError(f"target must be one of {list(TARGETS)}, not {self.target!r}")
         if not isinstance(self.axes, tuple) or not all(isinstance(a, Axis) for a in self.axes):
             raise SpecError(f"axes must be a tuple of Axis, not {self.axes!r}")
         if not self.axes:
@@ -273,6 +286,31 @@ class DesignSpace:
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
             raise SpecError(f"axes: axis names must be unique, {dup} repeat")
+        for a in self.axes:
+            base, _ = split_param(a.name)
+            if self.target == "accelerator":
+                if base in _MODEL_ONLY_AXES:
+                    raise SpecError(
+                        f"axis {base} is model only: the accelerator generator has no such "
+                        f"parameter (target: accelerator takes "
+                        f"{sorted(set(_VALIDATORS) - _MODEL_ONLY_AXES)})"
+                    )
+                bad = [v for v in a.values if base == "dataflow" and v not in _BUILDABLE_DATAFLOWS]
+                if bad:
+                    raise SpecError(
+                        f"axis dataflow: {bad[0]!r} is model only; target: accelerator builds "
+                        f"{list(_BUILDABLE_DATAFLOWS)}"
+                    )
+                if base == "activation_bits" and (a.per_layer or split_param(a.name)[1]):
+                    raise SpecError(
+                        "axis activation_bits cannot be per layer with target: accelerator (the "
+                        "requantizer has one output range); give one list of values"
+                    )
+            elif base in _ACCELERATOR_ONLY_AXES:
+                raise SpecError(
+                    f"axis {base} is a parameter of the accelerator generator; it needs "
+                    f"target: accelerator"
+                )
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -302,7 +340,7 @@ class DesignSpace:
                 axes += [Axis(name=f"{a.name}@{layer}", values=a.values) for layer in layers]
             else:
                 axes.append(a)
-        return DesignSpace(axes=tuple(axes), constraints=self.constraints)
+        return DesignSpace(axes=tuple(axes), constraints=self.constraints, target=self.target)
 
     def points(self) -> Iterator[dict[str, object]]:
         """Every point, in row-major order (the last axis varies fastest)."""
@@ -341,6 +379,8 @@ class DesignSpace:
                 {"values": list(a.values), "per_layer": True} if a.per_layer else list(a.values)
             )
         out: dict[str, object] = {"version": 1, "axes": axes}
+        if self.target != "model":
+            out["target"] = self.target
         if self.constraints.to_dict():
             out["constraints"] = self.constraints.to_dict()
         return out
@@ -350,7 +390,7 @@ class DesignSpace:
         """Parse the YAML/JSON form strictly (see the module docstring)."""
         if not isinstance(data, dict):
             raise SpecError(f"{source}: must be a mapping with 'axes', not {type(data).__name__}")
-        _only(source, data, {"version", "axes", "constraints"})
+        _only(source, data, {"version", "axes", "constraints", "target"})
         if data.get("version", 1) != 1:
             raise SpecError(f"{source}: version must be 1, not {data['version']!r}")
         raw_axes = data.get("axes")
@@ -376,7 +416,10 @@ class DesignSpace:
         if not isinstance(raw_c, dict):
             raise SpecError(f"{source}: constraints must be a mapping, not {raw_c!r}")
         _only(f"{source}: constraints", raw_c, {"max_area_mm2", "max_latency_s", "min_accuracy"})
-        return cls(axes=tuple(axes), constraints=Constraints(**raw_c))
+        target = data.get("target", "model")
+        if target not in TARGETS:
+            raise SpecError(f"{source}: target must be one of {list(TARGETS)}, not {target!r}")
+        return cls(axes=tuple(axes), constraints=Constraints(**raw_c), target=target)
 
 
 def _only(where: str, data: dict, allowed: set[str]) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 import torch
@@ -261,6 +261,7 @@ class QuantLayer(nn.Module):
         self.calibrated = False
         self.macs_per_sample = 0
         self.integer_mode = False
+        self.integer_executor: Callable[[IntegerLayer, torch.Tensor], torch.Tensor] | None = None
 
     def _linear_op(self, x: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
         if self.op == "linear":
@@ -327,7 +328,10 @@ class QuantLayer(nn.Module):
             self._calibrate(x)
         if self.integer_mode and self.integer is not None:
             x_q = quantize(x, self.input_qp)
-            _, out_q = integer_layer_forward(self.integer, x_q)
+            if self.integer_executor is not None:
+                out_q = self.integer_executor(self.integer, x_q)
+            else:
+                _, out_q = integer_layer_forward(self.integer, x_q)
             return dequantize(out_q, self.output_qp)
         if self.input_qp is not None:
             x = fake_quantize(x, self.input_qp)
@@ -555,22 +559,32 @@ def int_layer_io(qmodel: QuantizedModel, layer_name: str, x: torch.Tensor | Sequ
 
 
 @contextlib.contextmanager
-def _integer_mode(module: nn.Module) -> Iterator[None]:
+def _integer_mode(module: nn.Module, executor: Callable | None = None) -> Iterator[None]:
     layers = [m for m in module.modules() if isinstance(m, QuantLayer)]
     for m in layers:
         m.integer_mode = True
+        m.integer_executor = executor
     try:
         yield
     finally:
         for m in layers:
             m.integer_mode = False
+            m.integer_executor = None
 
 
-def integer_forward(qmodel: QuantizedModel, x: torch.Tensor | Sequence) -> torch.Tensor:
+def integer_forward(
+    qmodel: QuantizedModel,
+    x: torch.Tensor | Sequence,
+    *,
+    executor: Callable[[IntegerLayer, torch.Tensor], torch.Tensor] | None = None,
+) -> torch.Tensor:
     """The model's output with every layer that has an integer form computed in integer
     arithmetic (input quantized, int32 accumulate, integer requantization, output
-    dequantized); other layers and non-MAC operators run as in the fake-quant model."""
-    with torch.no_grad(), _integer_mode(qmodel.module):
+    dequantized); other layers and non-MAC operators run as in the fake-quant model.
+
+    ``executor(layer, x_q) -> out_q``, when given, computes each such layer instead of
+    `integer_layer_forward` (the host runtime passes the accelerator here)."""
+    with torch.no_grad(), _integer_mode(qmodel.module, executor):
         return qmodel.module(*_inputs_tuple(x))
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -35,6 +36,8 @@ __all__ = [
     "MIN_BITS",
     "MAX_BITS",
     "MAX_POW2_BITS",
+    "layer_policy",
+    "parse_pruning",
 ]
 
 MIN_BITS = 2
@@ -319,3 +322,42 @@ class QuantPolicy:
         from codesign.arch.io import read_spec_file
 
         return cls.from_dict(read_spec_file(path))
+
+
+_PRUNING_SPEC = re.compile(r"^unstructured:(\d*\.?\d+)$")
+
+
+def parse_pruning(value: object) -> tuple[str, float]:
+    """``(kind, weight_density)`` of a pruning value: ``none`` -> ``("none", 1.0)``, ``2:4`` ->
+    ``("2:4", 0.5)``, ``unstructured:0.7`` -> ``("unstructured", 0.3)`` (70 % of the weights
+    pruned)."""
+    if value == "none":
+        return ("none", 1.0)
+    if value == "2:4":
+        return ("2:4", 0.5)
+    m = _PRUNING_SPEC.match(value) if isinstance(value, str) else None
+    if m and float(m.group(1)) < 1.0:
+        return ("unstructured", 1.0 - float(m.group(1)))
+    raise SpecError(
+        f"pruning must be 'none', '2:4' or 'unstructured:F' with F the pruned fraction in "
+        f"[0, 1), not {value!r}"
+    )
+
+
+def layer_policy(weight_bits: int, act_bits: int, pruning: str) -> LayerPolicy:
+    """The `LayerPolicy` of a design point's layer: ``weight_bits``, ``act_bits`` and a
+    pruning spec (`parse_pruning`), with the defaults otherwise (symmetric per-channel
+    weights, asymmetric activations)."""
+    kind, density = parse_pruning(pruning)
+    if kind == "none":
+        return LayerPolicy(weight_bits=weight_bits, act_bits=act_bits)
+    if kind == "2:4":
+        return LayerPolicy(
+            weight_bits=weight_bits, act_bits=act_bits, pruning=Pruning.NM, nm=(2, 4)
+        )
+    return LayerPolicy(
+        weight_bits=weight_bits,
+        act_bits=act_bits,
+        pruning=Pruning.UNSTRUCTURED,
+        sparsity=1 - density,
+    )

@@ -1,0 +1,252 @@
+"""The cost model's view of a generated accelerator: which GEMM the host runs for a layer, the
+schedules its controller can execute, and the predicted cycles of a layer.
+
+``AcceleratorConfig.architecture`` and ``AcceleratorConfig.mapping`` give the `Architecture`
+and the `Mapping` the RTL implements; this module adds the layer-level pieces the explorer,
+the host runtime and the test benches share, so the prediction a design point carries is the
+one its verification compares with.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from codesign.accel.config import AcceleratorConfig
+from codesign.errors import SpecError
+
+__all__ = [
+    "PIPELINE_CYCLES",
+    "LayerSchedule",
+    "NetworkPlan",
+    "PlannedLayer",
+    "layer_gemm",
+    "gemm_nest",
+    "schedule_candidates",
+    "default_schedule",
+    "predict",
+    "predicted_cycles",
+]
+
+PIPELINE_CYCLES = 3
+"""Cycles the RTL adds to the cost model's count on every whole layer: the prefetch FIFO's
+register stage in front of the array and the output register behind the requantizer (measured
+on every layer of the accelerator RTL tests, compute- and bandwidth-bound alike)."""
+
+_MAX_CANDIDATES = 24
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LayerSchedule:
+    """What the controller is told for one layer beyond its sizes.
+
+    Parameters
+    ----------
+    tile_m : int or None
+        ``ws``: rows of ``I`` streamed per pass (the ``TILE_M`` register), at most
+        ``max_tile_m``; ``os``: None (the row tile is the array's rows).
+    """
+
+    tile_m: int | None = None
+
+    def __post_init__(self) -> None:
+        t = self.tile_m
+        if t is not None and (not isinstance(t, int) or isinstance(t, bool) or t < 1):
+            raise SpecError(f"tile_m must be a positive integer or null, not {t!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return {"tile_m": self.tile_m}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> LayerSchedule:
+        """Strict inverse of `to_dict`."""
+        if not isinstance(data, dict) or set(data) != {"tile_m"}:
+            raise SpecError(f"a layer schedule must be an object with key 'tile_m', not {data!r}")
+        return cls(tile_m=data["tile_m"])
+
+
+def layer_gemm(nest: Any) -> tuple[int, int, int]:
+    """``(M, N, K)`` of the GEMM the host runs for a ``codesign.workload.LoopNest``: a
+    ``linear`` as it is, a ``conv1d``/``conv2d`` (``groups == 1``) as its im2col patches
+    (``M = N*P*Q`` output pixels, ``N = K`` output channels, ``K = C*R*S``)."""
+    s = nest.sizes
+    if nest.op == "linear":
+        return s["M"], s["N"], s["K"]
+    if nest.op in ("conv1d", "conv2d"):
+        if nest.attr("groups", 1) != 1:
+            raise SpecError(
+                f"layer {nest.name!r} is a grouped convolution (groups={nest.attr('groups')}); "
+                f"the accelerator runs conv1d/conv2d with groups=1 and linear layers"
+            )
+        m = s["N"] * s["P"] * s.get("Q", 1)
+        return m, s["K"], s["C"] * s["R"] * s.get("S", 1)
+    raise SpecError(
+        f"layer {nest.name!r} is a {nest.op}; the accelerator runs conv1d, conv2d (groups=1) "
+        f"and linear layers"
+    )
+
+
+def gemm_nest(config: AcceleratorConfig, m: int, n: int, k: int) -> Any:
+    """The GEMM loop nest as the accelerator moves it: operands at the array's widths,
+    outputs at ``act_bits`` (they leave requantized)."""
+    from codesign.workload.loopnest import linear
+
+    a = config.array
+    return linear(
+        "accelerator_gemm",
+        in_features=k,
+        out_features=n,
+        leading=m,
+        input_bits=a.act_bits,
+        weight_bits=a.weight_bits,
+        output_bits=a.act_bits,
+    )
+
+
+def default_schedule(config: AcceleratorConfig, m: int) -> LayerSchedule:
+    """The fewest row tiles of at most ``max_tile_m`` rows, balanced
+    (``ceil(M / ceil(M / max_tile_m))``): the least padding the model charges."""
+    if config.output_stationary:
+        return LayerSchedule()
+    return LayerSchedule(tile_m=math.ceil(m / math.ceil(m / config.max_tile_m)))
+
+
+def schedule_candidates(config: AcceleratorConfig, m: int, n: int, k: int) -> list[LayerSchedule]:
+    """The schedules the explorer scores for a GEMM, the default first: ``os`` has one;
+    ``ws`` the balanced row tiles ``ceil(M / j)`` for the fewest tile counts ``j`` (a shorter
+    tile trades weight reloads for nothing on this accelerator, so only a few are kept)."""
+    config.tiling(m, n, k, None if config.output_stationary else 1)  # sizes fit the registers
+    if config.output_stationary:
+        return [LayerSchedule()]
+    first = math.ceil(m / config.max_tile_m)
+    last = min(m, first + _MAX_CANDIDATES)
+    tiles = dict.fromkeys(math.ceil(m / j) for j in range(first, last + 1))
+    return [LayerSchedule(tile_m=t) for t in tiles]
+
+
+def predict(config: AcceleratorConfig, m: int, n: int, k: int, tile_m: int | None = None) -> Any:
+    """The cost model's `CostReport` of the GEMM on the accelerator's architecture and the
+    mapping its controller runs with row tile ``tile_m`` (``os``: None); without
+    `PIPELINE_CYCLES`."""
+    from codesign.cost.model import evaluate_one
+
+    mapping = config.mapping(m, n, k, None if config.output_stationary else tile_m)
+    return evaluate_one(gemm_nest(config, m, n, k), config.architecture(), mapping)
+
+
+def predicted_cycles(
+    config: AcceleratorConfig, m: int, n: int, k: int, tile_m: int | None = None
+) -> int:
+    """Cycles the RTL takes for the layer: the model's count plus `PIPELINE_CYCLES`."""
+    return int(predict(config, m, n, k, tile_m).cycles) + PIPELINE_CYCLES
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PlannedLayer:
+    """One MAC layer of a network as it is deployed on the accelerator.
+
+    Parameters
+    ----------
+    name : str
+        The layer's module path (``codesign.quant`` and the workload name it the same).
+    weight_bits, activation_bits : int
+        The layer's quantization (the array may be wider: narrower integers run unchanged).
+    pruning : str
+        ``none``, ``2:4`` or ``unstructured:F`` (``codesign.quant.policy.parse_pruning``).
+    schedule : LayerSchedule
+        What the controller is told beyond the layer's sizes.
+    cycles : float
+        The predicted cycles of the layer (model + `PIPELINE_CYCLES`).
+    """
+
+    name: str
+    weight_bits: int
+    activation_bits: int
+    pruning: str
+    schedule: LayerSchedule
+    cycles: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return {
+            "name": self.name,
+            "weight_bits": self.weight_bits,
+            "activation_bits": self.activation_bits,
+            "pruning": self.pruning,
+            "schedule": self.schedule.to_dict(),
+            "cycles": self.cycles,
+        }
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class NetworkPlan:
+    """A network's deployment on one accelerator: what a buildable design point tells the
+    generator (which writes it into ``manifest.json`` as ``network``) and the host runtime.
+
+    Parameters
+    ----------
+    layers : tuple of PlannedLayer
+        Every MAC layer, in execution order.
+    latency_cycles : float
+        The explorer's predicted cycles of the whole network (the sum of the layers').
+    """
+
+    layers: tuple[PlannedLayer, ...]
+    latency_cycles: float
+
+    def layer(self, name: str) -> PlannedLayer:
+        """The planned layer called ``name``."""
+        for lay in self.layers:
+            if lay.name == name:
+                return lay
+        raise SpecError(
+            f"layer {name!r} is not in the design's network plan; it has "
+            f"{[lay.name for lay in self.layers]}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict; `from_dict` reads it back."""
+        return {
+            "latency_cycles": self.latency_cycles,
+            "layers": [lay.to_dict() for lay in self.layers],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> NetworkPlan:
+        """Strict inverse of `to_dict`."""
+        if not isinstance(data, dict) or set(data) != {"latency_cycles", "layers"}:
+            raise SpecError("network plan must be an object with keys 'latency_cycles', 'layers'")
+        return cls.from_layers(data["layers"], data["latency_cycles"], source="network plan")
+
+    @classmethod
+    def from_design_json(cls, data: Any) -> NetworkPlan:
+        """The plan of a buildable design point's JSON (``codesign explore``'s ``best.json``,
+        ``target: accelerator``): its layers' quantization, schedule and cycles and its
+        ``metrics.latency_cycles``."""
+        if not isinstance(data, dict) or not isinstance(data.get("metrics"), dict):
+            raise SpecError("design point must be an object with 'layers' and 'metrics'")
+        if "latency_cycles" not in data["metrics"]:
+            raise SpecError("design point metrics have no 'latency_cycles'")
+        return cls.from_layers(
+            data.get("layers"), data["metrics"]["latency_cycles"], source="design point"
+        )
+
+    @classmethod
+    def from_layers(cls, layers: Any, latency_cycles: Any, *, source: str) -> NetworkPlan:
+        """Read the layer objects (`PlannedLayer` keys; extra keys are ignored, as a design
+        point's layers carry its mapping and energy too)."""
+        keys = ("name", "weight_bits", "activation_bits", "pruning", "schedule", "cycles")
+        if not isinstance(layers, list) or not layers:
+            raise SpecError(f"{source} layers must be a non-empty list")
+        out = []
+        for i, lay in enumerate(layers):
+            if not isinstance(lay, dict) or any(k not in lay for k in keys):
+                raise SpecError(f"{source} layers[{i}] must be an object with keys {list(keys)}")
+            fields = {k: lay[k] for k in keys}
+            fields["schedule"] = LayerSchedule.from_dict(lay["schedule"])
+            out.append(PlannedLayer(**fields))
+        if not isinstance(latency_cycles, (int, float)) or isinstance(latency_cycles, bool):
+            raise SpecError(f"{source} latency_cycles must be a number, not {latency_cycles!r}")
+        return cls(layers=tuple(out), latency_cycles=float(latency_cycles))

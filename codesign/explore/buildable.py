@@ -1,0 +1,244 @@
+"""Buildable design points: a point of a ``target: accelerator`` space *is* an
+`AcceleratorConfig` (what ``codesign generate`` builds) plus, per layer, a schedule its
+controller executes; it is scored by the cost model on the accelerator's own `Architecture`
+with the mapping the controller runs, so the explorer's figure for a point is the prediction
+the RTL is verified against (``codesign verify DIR --network``).
+
+Per layer the host runs a GEMM (``codesign.accel.costview.layer_gemm``: a convolution as its
+im2col patches). The schedule is the row tile ``tile_m`` of a ``ws`` accelerator (the
+accumulator buffer holds ``tile_m`` rows; candidates are the balanced tiles
+``ceil(M / j)`` of at most ``max_tile_m`` rows) and nothing for ``os`` (its row tile is the
+array's rows). The controller's loop order follows from the configuration (``input_buffer``).
+
+Bit-widths: the array is as wide as the widest layer; a layer quantized narrower runs on it
+unchanged (its integers fit), and the model charges the array's width for its traffic, which
+is what the streams carry. Activations have one width (the requantizer's range), so
+``activation_bits`` may not be per layer in a buildable space. Pruning only changes accuracy:
+the dense accelerator multiplies zeros like any other weight and the model charges it so.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import numpy as np
+
+from codesign.accel.array import Dataflow as ArrayDataflow
+from codesign.accel.array import SystolicConfig
+from codesign.accel.config import AcceleratorConfig
+from codesign.accel.costview import (
+    PIPELINE_CYCLES,
+    gemm_nest,
+    layer_gemm,
+    schedule_candidates,
+)
+from codesign.errors import SpecError
+from codesign.explore.design import DEFAULT_PARAMS, DesignPoint, LayerDesign, layer_params
+from codesign.explore.space import parse_pruning, split_param
+from codesign.workload.loopnest import LoopNest
+
+__all__ = ["ACCELERATOR_AXES", "accelerator_config", "AcceleratorEvaluator"]
+
+ACCELERATOR_AXES: frozenset[str] = frozenset(
+    {
+        "pe_rows",
+        "pe_cols",
+        "dataflow",
+        "acc_buf_rows",
+        "fifo_depth",
+        "input_buffer",
+        "overlap_passes",
+        "dram_bw_bits_per_cycle",
+        "clock_mhz",
+        "weight_bits",
+        "activation_bits",
+        "pruning",
+    }
+)
+"""Axes a ``target: accelerator`` space may use (each a parameter of the generator, the
+per-layer quantization, or the clock the latency in seconds assumes)."""
+
+_OBJECTIVES = ("latency", "energy", "edp")
+
+
+def _param(params: dict, name: str) -> object:
+    return params.get(name, DEFAULT_PARAMS[name])
+
+
+def accelerator_config(params: dict, layers: Sequence[LoopNest]) -> AcceleratorConfig:
+    """The accelerator of a buildable design point for ``layers``.
+
+    The array has the point's shape and dataflow, operands as wide as the widest layer and
+    int32 accumulators; ``max_n_tiles`` covers the widest layer (``ceil(N / cols)``);
+    ``axis_in_bits`` is the widest divisor of the beat width not above
+    ``dram_bw_bits_per_cycle``. `SpecError` when the point is not a buildable one.
+    """
+    for name in params:
+        base, _ = split_param(name)
+        if base not in ACCELERATOR_AXES:
+            raise SpecError(
+                f"parameter {name!r} is not a parameter of the accelerator generator; a "
+                f"buildable point takes {sorted(ACCELERATOR_AXES)}"
+            )
+    if not layers:
+        raise SpecError("the workload has no MAC layers to map")
+    per_layer = [layer_params(params, n.name) for n in layers]
+    a_bits = {a for _, a, _ in per_layer}
+    if len(a_bits) != 1:
+        raise SpecError(
+            f"activation_bits must be one value for every layer of a buildable point (the "
+            f"requantizer has one output range), not {sorted(a_bits)}"
+        )
+    dataflow = _param(params, "dataflow")
+    if dataflow not in ("ws", "os"):
+        raise SpecError(
+            f"dataflow must be 'ws' or 'os' for a buildable point (the accelerator's "
+            f"controllers), not {dataflow!r}"
+        )
+    gemms = [layer_gemm(n) for n in layers]
+    cols = _param(params, "pe_cols")
+    k_max = max(k for _, _, k in gemms)
+    array = SystolicConfig(
+        rows=_param(params, "pe_rows"),
+        cols=cols,
+        act_bits=a_bits.pop(),
+        weight_bits=max(w for w, _, _ in per_layer),
+        acc_bits=32,
+        dataflow=ArrayDataflow(dataflow),
+        max_reduction_len=k_max if dataflow == "os" else None,
+    )
+    n_tiles = max(math.ceil(n / cols) for _, n, _ in gemms)
+    beat = AcceleratorConfig(array=array, max_n_tiles=n_tiles).beat_bits
+    bandwidth = _param(params, "dram_bw_bits_per_cycle")
+    bus = max(d for d in range(1, beat + 1) if beat % d == 0 and d <= bandwidth)
+    ws = dataflow == "ws"
+    return AcceleratorConfig(
+        array=array,
+        max_tile_m=_param(params, "acc_buf_rows") if ws else 64,
+        max_n_tiles=n_tiles,
+        fifo_depth=_param(params, "fifo_depth"),
+        axis_in_bits=bus,
+        input_buffer=bool(_param(params, "input_buffer")) and ws,
+        overlap_passes=bool(_param(params, "overlap_passes")) and ws,
+    )
+
+
+class AcceleratorEvaluator:
+    """Evaluates buildable design points of one workload (same interface as
+    ``DesignEvaluator``: `design_point` and the executors' ``__call__``).
+
+    Parameters
+    ----------
+    layers : sequence of LoopNest
+        The workload's MAC layers, in order (names unique).
+    mapper_objective : str
+        What each layer's schedule minimizes: ``latency``, ``energy`` or ``edp``.
+    cache_size : int
+        Layer schedules remembered across design points (same GEMM, same accelerator).
+    """
+
+    def __init__(
+        self,
+        layers: Sequence[LoopNest],
+        *,
+        mapper_objective: str = "edp",
+        cache_size: int = 4096,
+    ) -> None:
+        self.layers = tuple(layers)
+        names = [n.name for n in self.layers]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise SpecError(f"layer names must be unique, {dup} repeat")
+        if mapper_objective not in _OBJECTIVES:
+            raise SpecError(
+                f"mapper_objective must be one of {list(_OBJECTIVES)}, not {mapper_objective!r}"
+            )
+        self.objective = mapper_objective
+        self._gemms = [layer_gemm(n) for n in self.layers]
+        self._cache: OrderedDict = OrderedDict()
+        self._cache_size = cache_size
+
+    def _schedule(self, config: AcceleratorConfig, arch, gemm: tuple[int, int, int]):
+        key = (config, gemm)
+        hit = self._cache.get(key)
+        if hit is not None:
+            self._cache.move_to_end(key)
+            return hit
+        from codesign.cost.model import evaluate
+        from codesign.mapping.mapping import MappingBatch
+
+        m, n, k = gemm
+        schedules = schedule_candidates(config, m, n, k)
+        nest = gemm_nest(config, m, n, k)
+        mappings = [config.mapping(m, n, k, s.tile_m) for s in schedules]
+        batch = evaluate(nest, arch, MappingBatch.from_mappings(nest, arch, mappings))
+        cycles = np.asarray(batch.cycles, dtype=float) + PIPELINE_CYCLES
+        energy = np.asarray(batch.energy_pj, dtype=float)
+        score = {"latency": cycles, "energy": energy, "edp": cycles * energy}[self.objective]
+        best = int(np.argmin(score))  # first of equals: the largest tile
+        result = (schedules[best], mappings[best], float(cycles[best]), float(energy[best]))
+        self._cache[key] = result
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return result
+
+    def design_point(self, params: dict) -> DesignPoint:
+        """Configure the accelerator, schedule every layer on it and total the costs."""
+        from codesign.cost.model import lower_bounds
+
+        config = accelerator_config(params, self.layers)
+        clock = float(_param(params, "clock_mhz"))
+        arch = config.architecture(clock_mhz=clock)
+        out, schedules = [], []
+        for nest, gemm in zip(self.layers, self._gemms, strict=True):
+            w, a, p = layer_params(params, nest.name)
+            schedule, mapping, cycles, energy = self._schedule(config, arch, gemm)
+            min_cycles, min_energy = lower_bounds(gemm_nest(config, *gemm), arch)
+            bound = {
+                "latency": min_cycles,
+                "energy": min_energy,
+                "edp": min_cycles * min_energy,
+            }[self.objective]
+            value = {"latency": cycles, "energy": energy, "edp": cycles * energy}[self.objective]
+            parse_pruning(p)
+            schedules.append(schedule)
+            out.append(
+                LayerDesign(
+                    name=nest.name,
+                    weight_bits=w,
+                    activation_bits=a,
+                    pruning=p,
+                    mapping=mapping,
+                    macs=nest.macs,
+                    cycles=cycles,
+                    energy_pj=energy,
+                    lower_bound_gap=value / bound - 1.0,
+                )
+            )
+        cycles = sum(lay.cycles for lay in out)
+        energy = sum(lay.energy_pj for lay in out)
+        macs = sum(lay.macs for lay in out)
+        latency_s = cycles / (clock * 1e6)
+        metrics = {
+            "latency_cycles": cycles,
+            "latency_s": latency_s,
+            "energy_pj": energy,
+            "area_mm2": arch.area_um2 / 1e6,
+            "edp_pj_s": energy * latency_s,
+            "utilization": macs / (cycles * arch.compute.pes * arch.compute.lanes),
+            "macs": float(macs),
+        }
+        return DesignPoint(
+            params=dict(params),
+            arch=arch,
+            layers=tuple(out),
+            metrics=metrics,
+            accelerator=config,
+            schedules=tuple(schedules),
+        )
+
+    def __call__(self, params: dict) -> dict:
+        """The metrics of ``params`` (the executors' evaluate callable)."""
+        return self.design_point(params).metrics
