@@ -1,8 +1,9 @@
 """``codesign demo``: the whole loop on the digits CNN, with one report.
 
-train (or load from the cache) -> analyze -> explore a joint space with the accuracy objective
--> knee of the Pareto front -> generate its RTL -> verify a real layer of the quantized model with
-cocotb -> synthesize with Yosys -> ``OUT/report.md`` and ``OUT/report.html``.
+train (or load from the cache) -> analyze -> explore a buildable joint space with the accuracy
+objective -> knee of the Pareto front -> generate its accelerator -> run the whole quantized
+network on the RTL with cocotb (bit-exact, predicted vs measured cycles per layer) -> synthesize
+with Yosys -> ``OUT/report.md`` and ``OUT/report.html``.
 
 Every stage runs the same code as its CLI subcommand (``codesign.cli.main``), so the demo is also
 an integration test of the command line; every number in the report is read back from the files
@@ -19,6 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from codesign.accel.costview import PIPELINE_CYCLES
 from codesign.errors import CodesignError, SpecError
 
 __all__ = ["HELP", "add_arguments", "run", "DemoConfig", "run_demo", "DEMO_SPACE"]
@@ -26,11 +28,13 @@ __all__ = ["HELP", "add_arguments", "run", "DemoConfig", "run_demo", "DEMO_SPACE
 HELP = "run the end-to-end demo on the digits CNN and write a report"
 
 MODEL = "examples/models.py:digits_cnn"
-VERIFY_LAYER = "conv2"
+IMAGES = 8
+"""Held-out digits the whole network runs on in RTL."""
 
-DEMO_SPACE = Path("examples/space.yaml")
-"""The demo's design space: array shape, the two dataflows the RTL generators build, buffer and
-bandwidth, per-layer weight widths (accuracy in the loop)."""
+DEMO_SPACE = Path("examples/space_accel.yaml")
+"""The demo's design space (``target: accelerator``, every point buildable): array shape, the
+two dataflows, accumulator buffer, bus width, overlapped passes, per-layer weight widths
+(accuracy in the loop)."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -169,18 +173,19 @@ def run_demo(cfg: DemoConfig) -> Path:
     )  # fmt: skip
     timings["explore"] = time.perf_counter() - t
 
-    t = _stage(4, n, "generate the RTL of the knee point")
+    t = _stage(4, n, "generate the accelerator of the knee point")
     rtl = out / "rtl"
     _cli(["generate", "--design", str(out / "explore" / "best.json"), "-o", str(rtl)])
     timings["generate"] = time.perf_counter() - t
 
-    t = _stage(5, n, f"verify layer {VERIFY_LAYER} of the quantized model with cocotb + Icarus")
-    policy = _write_knee_policy(out)
+    t = _stage(
+        5, n, f"run the whole network on the RTL ({IMAGES} held-out digits, cocotb + Icarus)"
+    )
     _cli(
         [
             "verify", str(rtl),
-            "--layer", f"{MODEL}:{VERIFY_LAYER}",
-            "--policy", str(policy),
+            "--network", MODEL,
+            "--images", str(IMAGES),
             "--seed", str(cfg.seed),
             "-o", str(out / "verify.json"),
         ]
@@ -193,24 +198,6 @@ def run_demo(cfg: DemoConfig) -> Path:
 
     _stage(7, n, "write the report")
     return write_report(out, int16_acc=int16_acc, int8_acc=int8_acc, timings=timings)
-
-
-def _write_knee_policy(out: Path) -> Path:
-    """The knee point's quantization policy (its per-layer widths and pruning) as a policy file,
-    so the RTL runs the layer exactly as the explorer scored its accuracy."""
-    import yaml
-
-    from codesign.explore.design import AccuracyObjective
-
-    best = _load(out / "explore" / "best.json")
-    names = [lay["name"] for lay in best["layers"]]
-    policy = AccuracyObjective(MODEL, names).policy(best["params"])
-    path = out / "explore" / "best_policy.yaml"
-    path.write_text(yaml.safe_dump(policy.to_dict(), sort_keys=False))
-    return path
-
-
-# --- report -------------------------------------------------------------------------------------
 
 
 def _table(header: list[str], rows: list[list[object]]) -> str:
@@ -283,13 +270,23 @@ def write_report(out: Path, *, int16_acc: float, int8_acc: float, timings: dict)
         ),
         "### Per-layer breakdown",
         _table(
-            ["layer", "w bits", "a bits", "MACs", "cycles", "energy pJ", "gap to lower bound"],
+            [
+                "layer",
+                "w bits",
+                "a bits",
+                "MACs",
+                "row tile",
+                "cycles",
+                "energy pJ",
+                "gap to lower bound",
+            ],
             [
                 [
                     lay["name"],
                     lay["weight_bits"],
                     lay["activation_bits"],
                     lay["macs"],
+                    (lay.get("schedule") or {}).get("tile_m") or "-",
                     lay["cycles"],
                     lay["energy_pj"],
                     lay["lower_bound_gap"],
@@ -307,28 +304,44 @@ def write_report(out: Path, *, int16_acc: float, int8_acc: float, timings: dict)
                 if k not in ("ports",)
             ],
         ),
-        "## 5. Verification (cocotb + Icarus Verilog vs the PyTorch integer reference)",
+        "## 5. The whole network on the RTL (cocotb + Icarus Verilog vs the PyTorch integer "
+        "reference)",
+        f"Every MAC layer ran on the generated accelerator, in order, each layer's int8 outputs "
+        f"feeding the next through the host runtime (ReLU, pooling and flatten on the host), on "
+        f"{verify['images']} held-out digits. Predicted: the explorer's figures in `best.json` "
+        f"(the cost model on the accelerator's own architecture and schedule, plus the "
+        f"{PIPELINE_CYCLES}-cycle pipeline constant). Passed: **{verify['passed']}**.",
+        _table(
+            ["layer", "cycles predicted", "cycles measured (RTL)", "error", "bit-exact"],
+            [
+                [
+                    lay["name"],
+                    lay["cycles_predicted"],
+                    lay["cycles_measured"],
+                    f"{100 * lay['cycles_error']:+.2f} %",
+                    lay["bit_exact"],
+                ]
+                for lay in verify["layers"]
+            ]
+            + [
+                [
+                    "whole network",
+                    verify["cycles_predicted_total"],
+                    verify["cycles_measured_total"],
+                    f"{100 * verify['cycles_error']:+.2f} %",
+                    verify["outputs_bit_exact"],
+                ]
+            ],
+        ),
         _table(
             ["field", "value"],
             [
-                ["passed", verify.get("passed")],
-                ["mismatches", json.dumps(verify.get("mismatches"))],
-                ["outputs compared", verify.get("compared")],
-                ["cycles measured (RTL)", verify.get("cycles_measured")],
-                ["cycles predicted (tile contract)", verify.get("cycles_predicted")],
-                [
-                    "cycles predicted (analytical model, same mapping)",
-                    verify.get("cycles_cost_model"),
-                ],
-                ["tiles issued", verify.get("issue")],
-                [
-                    "explorer's estimate for this layer (its own mapping, with memory stalls)",
-                    next(
-                        (lay["cycles"] for lay in best["layers"] if lay["name"] == VERIFY_LAYER),
-                        "",
-                    ),
-                ],
-                ["simulator", f"{verify.get('simulator')} {verify.get('simulator_version', '')}"],
+                ["top-1 agreement RTL vs reference", verify["top1_agreement"]],
+                ["accuracy of the RTL on these images", verify["accuracy_rtl"]],
+                ["accuracy of the integer reference", verify["accuracy_reference"]],
+                ["explorer's accuracy (whole test split)", best["metrics"].get("accuracy", "-")],
+                ["simulator", f"{verify['simulator']} {verify['simulator_version']}"],
+                ["simulation wall time (s)", verify["seconds"]],
             ],
         ),
         "## 6. Synthesis (Yosys)",
@@ -357,9 +370,10 @@ def _pareto_section(points: list[dict]) -> str:
         rows.append(
             [params.get("pe_rows", ""), params.get("pe_cols", ""), params.get("dataflow", "")]
             + [m.get(k, "") for k in metrics]
+            + [p.get("build", "model only")]
         )
     return f"{len(points)} Pareto-optimal points:\n\n" + _table(
-        ["rows", "cols", "dataflow", *metrics], rows
+        ["rows", "cols", "dataflow", *metrics, "build"], rows
     )
 
 

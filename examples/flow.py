@@ -1,5 +1,5 @@
-"""The demo's loop in Python: model -> workload -> joint exploration with accuracy -> knee ->
-RTL -> cocotb verification of a real layer -> Yosys.
+"""The demo's loop in Python: model -> workload -> buildable joint exploration with accuracy ->
+knee -> its accelerator RTL -> the whole network on the RTL (cocotb) -> Yosys.
 
 Run from the repository root: ``.venv/bin/python examples/flow.py [OUT_DIR [SPACE_YAML]]``
 (a small budget, about a minute on 2 cores, most of it Yosys). ``codesign demo`` runs the same
@@ -9,12 +9,14 @@ stages with a report.
 import sys
 from pathlib import Path
 
-from codesign.hw import SystolicConfig, export_verilog
-from codesign.sim import load_design, verify_layer
+from codesign.hw import export_accelerator
+from codesign.sim import load_accelerator
+from codesign.sim.network import verify_network
 
+from codesign.accel import NetworkPlan
 from codesign.explore import (
+    AcceleratorEvaluator,
     AccuracyObjective,
-    DesignEvaluator,
     MemoryStore,
     explore,
     load_space,
@@ -28,16 +30,17 @@ from codesign.workload import from_torch, load_model
 MODEL = "examples/models.py:digits_cnn"
 
 
-def main(out: Path, space_file: str = "examples/space.yaml") -> None:
+def main(out: Path, space_file: str = "examples/space_accel.yaml") -> None:
     # 1. workload: every MAC layer as a loop nest
     module, inputs = load_model(MODEL)
     layers = from_torch(module, *inputs).loop_nests
     print(f"{len(layers)} MAC layers, {sum(n.macs for n in layers):,} MACs")
 
-    # 2. joint exploration: array, dataflow, buffers, per-layer weight bits, accuracy in the loop
+    # 2. joint exploration of a buildable space (target: accelerator): array, dataflow, buffers,
+    # bus, per-layer weight bits, accuracy in the loop; every point is an accelerator
     space = load_space(space_file).expand(n.name for n in layers)
     objectives = parse_objectives("latency,energy,area,accuracy")
-    evaluator = DesignEvaluator(layers, mapper="local", mapper_budget=200, seed=0)
+    evaluator = AcceleratorEvaluator(layers)
     executor = make_executor("serial", evaluator, jobs=1)
     try:
         result = explore(
@@ -56,13 +59,14 @@ def main(out: Path, space_file: str = "examples/space.yaml") -> None:
     print(f"Pareto front: {len(result.pareto)} points; knee {result.knee.params}")
     best = knee.save(out / "best.json")
 
-    # 3. RTL of the knee point, and a real layer of the quantized model through it
+    # 3. the knee's accelerator, and the whole quantized network on it (2 held-out digits)
     rtl = out / "rtl"
-    export_verilog(SystolicConfig.from_design_json(best), rtl, force=True)
-    check = verify_layer(load_design(rtl), f"{MODEL}:conv2")
+    plan = NetworkPlan.from_design_json(knee.to_dict())
+    export_accelerator(knee.accelerator, rtl, force=True, network=plan)
+    check = verify_network(load_accelerator(rtl), MODEL, images=2)
     print(
-        f"conv2 on the RTL: passed={check.passed}, cycles {check.cycles_measured} "
-        f"measured vs {check.cycles_predicted} predicted"
+        f"the network on the RTL: passed={check.passed}, cycles {check.cycles_measured_total} "
+        f"measured vs {check.cycles_predicted_total} predicted"
     )
 
     # 4. area

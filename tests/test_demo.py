@@ -9,11 +9,12 @@ from codesign.errors import SpecError
 
 TINY_SPACE = """\
 version: 1
+target: accelerator
 axes:
   pe_rows: [2, 4]
   pe_cols: [4]
   dataflow: [ws]
-  glb_kib: [16]
+  acc_buf_rows: [64]
   dram_bw_bits_per_cycle: [64]
   weight_bits: {values: [4, 8], per_layer: false}
   activation_bits: [8]
@@ -32,10 +33,13 @@ def test_demo_flow_writes_a_report_from_this_run(tmp_path, monkeypatch):
     verify = json.loads((out / "verify.json").read_text())
     best = json.loads((out / "explore" / "best.json").read_text())
     synth = json.loads((out / "rtl" / "synth.json").read_text())
-    assert verify["passed"] is True
-    assert verify["cycles_measured"] == verify["cycles_predicted"]
+    assert verify["passed"] is True and verify["top1_agreement"] == 1.0
+    assert verify["cycles_measured_total"] == verify["cycles_predicted_total"]
+    assert verify["cycles_predicted_total"] == best["metrics"]["latency_cycles"]
+    assert [lay["name"] for lay in verify["layers"]] == ["conv1", "conv2", "fc"]
     # the report quotes this run's numbers
-    assert f"| cycles measured (RTL) | {verify['cycles_measured']:,} |" in text
+    total = verify["cycles_measured_total"]
+    assert f"| whole network | {total:,} | {total:,} | +0.00 % | True |" in text
     assert f"| pe_rows | {best['params']['pe_rows']:,} |" in text
     assert f"{synth['cells']:,}" in text
     assert (out / "report.html").read_text().startswith("<!doctype html>")

@@ -77,7 +77,10 @@ def test_pruning_selects_the_sparse_hardware():
 
 
 def test_unknown_parameter_is_a_spec_error():
-    with pytest.raises(SpecError, match=r"^parameter must be one of \['pe_rows'.*not 'pe_count'"):
+    with pytest.raises(
+        SpecError,
+        match=r"^parameter of a model-only point must be one of \['pe_rows'.*not 'pe_count'",
+    ):
         build_architecture({"pe_count": 4}, LAYERS)
     with pytest.raises(SpecError, match=r"^the workload has no MAC layers"):
         build_architecture({}, ())

@@ -4,6 +4,7 @@ result stores, executors and the Pareto front.
 Heavy optional packages (optuna, ray, matplotlib, rich) are imported only where used.
 """
 
+from codesign.explore.buildable import ACCELERATOR_AXES, AcceleratorEvaluator, accelerator_config
 from codesign.explore.design import (
     DEFAULT_PARAMS,
     AccuracyObjective,
@@ -69,6 +70,9 @@ __all__ = [
     "MAPPER_OBJECTIVES",
     "AccuracyObjective",
     "DesignEvaluator",
+    "AcceleratorEvaluator",
+    "ACCELERATOR_AXES",
+    "accelerator_config",
     "DesignPoint",
     "ExhaustiveMapper",
     "LayerDesign",
