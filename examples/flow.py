@@ -57,7 +57,7 @@ def main(out: Path, space_file: str = "examples/space_accel.yaml") -> None:
         executor.close()
     knee = evaluator.design_point(result.knee.params)
     print(f"Pareto front: {len(result.pareto)} points; knee {result.knee.params}")
-    best = knee.save(out / "best.json")
+    knee.save(out / "best.json")
 
     # 3. the knee's accelerator, and the whole quantized network on it (2 held-out digits)
     rtl = out / "rtl"
