@@ -33,6 +33,7 @@ import numpy as np
 from codesign.sim.design import ArrayDesign
 
 from codesign.accel.array import Dataflow
+from codesign.accel.costview import array_model_cycles
 from codesign.cost import systolic
 from codesign.errors import SpecError
 
@@ -380,58 +381,6 @@ def cost_model_cycles(plan: GemmPlan, *, sequential: bool = False) -> int:
     and streams ``stream_len`` reduction steps. A dim that the tiles do not divide is padded
     by the model (the last RTL tile is shorter), so the two agree exactly when they divide.
     """
-    from codesign.arch import presets
-    from codesign.cost.model import evaluate_one
-    from codesign.mapping.mapping import LevelMapping, Mapping
-    from codesign.workload.loopnest import matmul
-
-    cfg = plan.design.config
-    rows, cols, t = cfg.rows, cfg.cols, plan.stream_len
-    sparse = cfg.dataflow is Dataflow.SPARSE_2_4
-    nest = matmul(
-        "gemm",
-        m=plan.m,
-        n=plan.n,
-        k=plan.k,
-        input_bits=cfg.act_bits,
-        weight_bits=cfg.weight_bits,
-        output_bits=cfg.acc_bits,
-        weight_density=0.5 if sparse else 1.0,
+    return array_model_cycles(
+        plan.design.config, plan.m, plan.n, plan.k, plan.stream_len, sequential=sequential
     )
-
-    # dataflow -> (preset, per-PE level, dim on rows, dim on columns, streamed dim)
-    shapes = {
-        Dataflow.WEIGHT_STATIONARY: (presets.weight_stationary, "weight_reg", "K", "N", "M"),
-        Dataflow.SPARSE_2_4: (presets.weight_stationary, "weight_reg", "K", "N", "M"),
-        Dataflow.OUTPUT_STATIONARY: (presets.output_stationary, "accum_reg", "M", "N", "K"),
-    }
-    preset, pe_level, on_rows, on_cols, streamed = shapes[cfg.dataflow]
-    sizes = {"M": plan.m, "N": plan.n, "K": plan.k}
-    depth = cfg.dense_reduction_depth if on_rows == "K" else rows
-    per_pass = {on_rows: depth, on_cols: cols, streamed: t}
-    options = {}
-    if cfg.dataflow is not Dataflow.OUTPUT_STATIONARY:
-        options["overlap_passes"] = not sequential
-    if sparse:
-        options["nm"] = (2, 4)
-    arch = preset(
-        rows,
-        cols,
-        input_bits=cfg.act_bits,
-        weight_bits=cfg.weight_bits,
-        accum_bits=cfg.acc_bits,
-        **options,
-    )
-    mapping = Mapping(
-        levels=(
-            LevelMapping(name=pe_level, loops=((streamed, t),)),
-            LevelMapping(
-                name="scratchpad",
-                loops=tuple((d, -(-sizes[d] // per_pass[d])) for d in (on_rows, on_cols, streamed)),
-            ),
-        ),
-        rows=((on_rows, depth),),
-        cols=((on_cols, cols),),
-    )
-    report = evaluate_one(nest, arch, mapping, allow_overflow=True)
-    return report.compute_cycles + report.fill_drain_cycles

@@ -330,8 +330,8 @@ class AcceleratorConfig:
         energy of an add of its width, the accumulator buffer as an SRAM).
         """
         from codesign.arch import technology as tech
+        from codesign.arch.dataflow import Dataflow as MapDataflow
         from codesign.arch.spec import Architecture, ComputeArray, MemoryLevel
-        from codesign.mapping.dataflow import Dataflow as MapDataflow
         from codesign.workload.loopnest import TensorRole
 
         a = self.array

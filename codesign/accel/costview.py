@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from codesign.accel.array import Dataflow, SystolicConfig
 from codesign.accel.config import AcceleratorConfig
 from codesign.errors import SpecError
 
@@ -27,6 +28,7 @@ __all__ = [
     "default_schedule",
     "predict",
     "predicted_cycles",
+    "array_model_cycles",
 ]
 
 PIPELINE_CYCLES = 3
@@ -250,3 +252,68 @@ class NetworkPlan:
         if not isinstance(latency_cycles, (int, float)) or isinstance(latency_cycles, bool):
             raise SpecError(f"{source} latency_cycles must be a number, not {latency_cycles!r}")
         return cls(layers=tuple(out), latency_cycles=float(latency_cycles))
+
+
+def array_model_cycles(
+    config: SystolicConfig, m: int, n: int, k: int, stream_len: int, *, sequential: bool = False
+) -> int:
+    """Array cycles (compute plus fill/drain, no memory stalls) the analytical cost model
+    predicts for a GEMM ``M x N x K`` on a bare array streaming ``stream_len`` per pass, on the
+    preset architecture of the same array (``codesign.arch.presets.weight_stationary``, with
+    ``nm=(2, 4)`` for the 2:4-sparse array, or ``output_stationary``) in the given issue mode
+    (``codesign.sim.gemm.cost_model_cycles`` documents the mapping)."""
+    from codesign.arch import presets
+    from codesign.cost.model import evaluate_one
+    from codesign.mapping.mapping import LevelMapping, Mapping
+    from codesign.workload.loopnest import matmul
+
+    cfg = config
+    rows, cols, t = cfg.rows, cfg.cols, stream_len
+    sparse = cfg.dataflow is Dataflow.SPARSE_2_4
+    nest = matmul(
+        "gemm",
+        m=m,
+        n=n,
+        k=k,
+        input_bits=cfg.act_bits,
+        weight_bits=cfg.weight_bits,
+        output_bits=cfg.acc_bits,
+        weight_density=0.5 if sparse else 1.0,
+    )
+
+    # dataflow -> (preset, per-PE level, dim on rows, dim on columns, streamed dim)
+    shapes = {
+        Dataflow.WEIGHT_STATIONARY: (presets.weight_stationary, "weight_reg", "K", "N", "M"),
+        Dataflow.SPARSE_2_4: (presets.weight_stationary, "weight_reg", "K", "N", "M"),
+        Dataflow.OUTPUT_STATIONARY: (presets.output_stationary, "accum_reg", "M", "N", "K"),
+    }
+    preset, pe_level, on_rows, on_cols, streamed = shapes[cfg.dataflow]
+    sizes = {"M": m, "N": n, "K": k}
+    depth = cfg.dense_reduction_depth if on_rows == "K" else rows
+    per_pass = {on_rows: depth, on_cols: cols, streamed: t}
+    options = {}
+    if cfg.dataflow is not Dataflow.OUTPUT_STATIONARY:
+        options["overlap_passes"] = not sequential
+    if sparse:
+        options["nm"] = (2, 4)
+    arch = preset(
+        rows,
+        cols,
+        input_bits=cfg.act_bits,
+        weight_bits=cfg.weight_bits,
+        accum_bits=cfg.acc_bits,
+        **options,
+    )
+    mapping = Mapping(
+        levels=(
+            LevelMapping(name=pe_level, loops=((streamed, t),)),
+            LevelMapping(
+                name="scratchpad",
+                loops=tuple((d, -(-sizes[d] // per_pass[d])) for d in (on_rows, on_cols, streamed)),
+            ),
+        ),
+        rows=((on_rows, depth),),
+        cols=((on_cols, cols),),
+    )
+    report = evaluate_one(nest, arch, mapping, allow_overflow=True)
+    return report.compute_cycles + report.fill_drain_cycles

@@ -1,6 +1,7 @@
 """Architectures: the PE array, memory levels (innermost first), technology tables, presets,
 strict YAML/JSON I/O and the Yosys-calibrated FPGA area estimate (`estimate_fpga_area`)."""
 
+from codesign.arch.dataflow import Dataflow
 from codesign.arch.fpga_area import FpgaArea
 from codesign.arch.fpga_area import estimate as estimate_fpga_area
 from codesign.arch.io import (
@@ -27,6 +28,7 @@ from codesign.arch.spec import (
 
 __all__ = [
     "Architecture",
+    "Dataflow",
     "CompressionFormat",
     "ComputeArray",
     "MemoryLevel",

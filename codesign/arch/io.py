@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from codesign.arch.dataflow import Dataflow
 from codesign.arch.spec import (
     Architecture,
     CompressionFormat,
@@ -26,7 +27,6 @@ from codesign.arch.spec import (
     Sparsity,
 )
 from codesign.errors import SpecError
-from codesign.mapping.dataflow import Dataflow
 from codesign.workload.loopnest import TensorRole
 
 __all__ = [

@@ -19,9 +19,9 @@ import dataclasses
 from collections.abc import Callable
 
 from codesign.arch import technology as tech
+from codesign.arch.dataflow import Dataflow
 from codesign.arch.spec import Architecture, ComputeArray, MemoryLevel, Sparsity
 from codesign.errors import SpecError
-from codesign.mapping.dataflow import Dataflow
 from codesign.workload.loopnest import TensorRole
 
 __all__ = [

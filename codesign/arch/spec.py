@@ -12,8 +12,8 @@ import enum
 import math
 from dataclasses import dataclass
 
+from codesign.arch.dataflow import Dataflow
 from codesign.errors import SpecError
-from codesign.mapping.dataflow import Dataflow
 from codesign.workload.loopnest import TensorRole
 
 __all__ = ["Sparsity", "CompressionFormat", "ComputeArray", "MemoryLevel", "Architecture"]

@@ -23,9 +23,9 @@ MAC's skew plus the drain of the accumulators); 0 for a non-systolic array.
 
 from __future__ import annotations
 
+from codesign.arch.dataflow import Dataflow
 from codesign.cost.systolic import os_tile_cycles, ws_stream_cycles, ws_tile_cycles
 from codesign.errors import SpecError
-from codesign.mapping.dataflow import Dataflow
 
 __all__ = [
     "systolic_tile_cycles",

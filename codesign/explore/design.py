@@ -92,7 +92,7 @@ def build_architecture(params: dict, layers: Sequence[LoopNest]):
         weight_stationary,
     )
     from codesign.arch import technology as tech
-    from codesign.mapping.dataflow import Dataflow
+    from codesign.arch.dataflow import Dataflow
 
     for name in params:
         base, _ = split_param(name)

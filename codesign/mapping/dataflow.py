@@ -11,9 +11,9 @@ model never reads the template (it only sees the factors a mapping chose).
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 
+from codesign.arch.dataflow import Dataflow
 from codesign.workload.loopnest import LoopNest, TensorRole
 
 __all__ = ["Dataflow", "DataflowTemplate", "TEMPLATES", "dim_roles", "ROLE_ORDER"]
@@ -22,15 +22,6 @@ ROLE_ORDER: tuple[TensorRole, ...] = (TensorRole.INPUTS, TensorRole.WEIGHTS, Ten
 """Tensor order of every per-tensor array axis in mappings and cost batches."""
 
 _I, _W, _O = TensorRole.INPUTS, TensorRole.WEIGHTS, TensorRole.OUTPUTS
-
-
-class Dataflow(enum.Enum):
-    """The closed set of dataflows (spatial templates) an array can be built for."""
-
-    WEIGHT_STATIONARY = "ws"
-    OUTPUT_STATIONARY = "os"
-    INPUT_STATIONARY = "is"
-    ROW_STATIONARY = "rs"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
