@@ -115,16 +115,21 @@ def default_schedule(config: AcceleratorConfig, m: int) -> LayerSchedule:
     return LayerSchedule(tile_m=math.ceil(m / math.ceil(m / config.max_tile_m)))
 
 
-def schedule_candidates(config: AcceleratorConfig, m: int, n: int, k: int) -> list[LayerSchedule]:
-    """The schedules the explorer scores for a GEMM, the default first: ``os`` has one;
-    ``ws`` the balanced row tiles ``ceil(M / j)`` for the fewest tile counts ``j`` (a shorter
-    tile trades weight reloads for nothing on this accelerator, so only a few are kept)."""
+def schedule_candidates(
+    config: AcceleratorConfig, m: int, n: int, k: int
+) -> list[LayerSchedule]:
+    """The schedules the explorer scores for a GEMM, largest tile first: ``os`` has one;
+    ``ws`` the row tiles that divide ``M``, at most ``max_tile_m`` (a few, largest first).
+
+    Only dividing tiles: the cost model charges a shorter last row tile as a full one
+    (measured: 3.3 % pessimistic on the digits CNN with 7-row tiles for 64 rows), and the
+    explorer's figure must be the cycles the RTL takes. `default_schedule` (balanced, possibly
+    shorter last tile) remains what a bare ``codesign verify --layer`` runs."""
     config.tiling(m, n, k, None if config.output_stationary else 1)  # sizes fit the registers
     if config.output_stationary:
         return [LayerSchedule()]
-    first = math.ceil(m / config.max_tile_m)
-    last = min(m, first + _MAX_CANDIDATES)
-    tiles = dict.fromkeys(math.ceil(m / j) for j in range(first, last + 1))
+    top = min(m, config.max_tile_m)
+    tiles = [t for t in range(top, 0, -1) if m % t == 0][:_MAX_CANDIDATES]
     return [LayerSchedule(tile_m=t) for t in tiles]
 
 

@@ -6,9 +6,9 @@ the RTL is verified against (``codesign verify DIR --network``).
 
 Per layer the host runs a GEMM (``codesign.accel.costview.layer_gemm``: a convolution as its
 im2col patches). The schedule is the row tile ``tile_m`` of a ``ws`` accelerator (the
-accumulator buffer holds ``tile_m`` rows; candidates are the balanced tiles
-``ceil(M / j)`` of at most ``max_tile_m`` rows) and nothing for ``os`` (its row tile is the
-array's rows). The controller's loop order follows from the configuration (``input_buffer``).
+accumulator buffer holds ``tile_m`` rows; candidates are the divisors of ``M`` up to
+``max_tile_m``, ``codesign.accel.costview.schedule_candidates``) and nothing for ``os`` (its
+row tile is the array's rows). The controller's loop order follows from the configuration (``input_buffer``).
 
 Bit-widths: the array is as wide as the widest layer; a layer quantized narrower runs on it
 unchanged (its integers fit), and the model charges the array's width for its traffic, which
@@ -39,7 +39,7 @@ from codesign.explore.design import DEFAULT_PARAMS, DesignPoint, LayerDesign, la
 from codesign.explore.space import parse_pruning, split_param
 from codesign.workload.loopnest import LoopNest
 
-__all__ = ["ACCELERATOR_AXES", "accelerator_config", "AcceleratorEvaluator"]
+__all__ = ["ACCELERATOR_AXES", "accelerator_config", "prefetch_depth", "AcceleratorEvaluator"]
 
 ACCELERATOR_AXES: frozenset[str] = frozenset(
     {
@@ -47,8 +47,6 @@ ACCELERATOR_AXES: frozenset[str] = frozenset(
         "pe_cols",
         "dataflow",
         "acc_buf_rows",
-        "fifo_depth",
-        "input_buffer",
         "overlap_passes",
         "dram_bw_bits_per_cycle",
         "clock_mhz",
@@ -58,7 +56,21 @@ ACCELERATOR_AXES: frozenset[str] = frozenset(
     }
 )
 """Axes a ``target: accelerator`` space may use (each a parameter of the generator, the
-per-layer quantization, or the clock the latency in seconds assumes)."""
+per-layer quantization, or the clock the latency in seconds assumes).
+
+Two generator options are not axes, because the model the explorer scores with is not exact
+for them: ``fifo_depth`` is derived (`prefetch_depth`: deep enough that the bus never waits
+for a drain, which the model assumes), and the ``input_buffer`` stays off (with it the model
+spreads a bus-bound layer's input traffic over every pass while the RTL bunches it into the
+first column tile's passes: optimistic by up to 40 %, see NOTES.md)."""
+
+
+def prefetch_depth(rows: int, cols: int) -> int:
+    """The prefetch FIFO of a buildable point: at least 32 beats and a power of two holding
+    every beat the bus can deliver while a pass drains (``2 * rows + cols`` cycles bounds the
+    drain of both dataflows), so the bus never stalls on a full FIFO (measured: a 2-beat FIFO
+    costs an 8x4 ``os`` array 7 % on a bus-bound layer, 32 beats cost nothing)."""
+    return max(32, 1 << (2 * rows + cols - 1).bit_length())
 
 _OBJECTIVES = ("latency", "energy", "edp")
 
@@ -73,7 +85,8 @@ def accelerator_config(params: dict, layers: Sequence[LoopNest]) -> AcceleratorC
     The array has the point's shape and dataflow, operands as wide as the widest layer and
     int32 accumulators; ``max_n_tiles`` covers the widest layer (``ceil(N / cols)``);
     ``axis_in_bits`` is the widest divisor of the beat width not above
-    ``dram_bw_bits_per_cycle``. `SpecError` when the point is not a buildable one.
+    ``dram_bw_bits_per_cycle``; the FIFO is `prefetch_depth` deep; no input buffer.
+    `SpecError` when the point is not a buildable one.
     """
     for name in params:
         base, _ = split_param(name)
@@ -118,9 +131,8 @@ def accelerator_config(params: dict, layers: Sequence[LoopNest]) -> AcceleratorC
         array=array,
         max_tile_m=_param(params, "acc_buf_rows") if ws else 64,
         max_n_tiles=n_tiles,
-        fifo_depth=_param(params, "fifo_depth"),
+        fifo_depth=prefetch_depth(array.rows, array.cols),
         axis_in_bits=bus,
-        input_buffer=bool(_param(params, "input_buffer")) and ws,
         overlap_passes=bool(_param(params, "overlap_passes")) and ws,
     )
 

@@ -57,15 +57,13 @@ DEFAULT_PARAMS: dict[str, object] = {
     "activation_bits": 8,
     "pruning": "none",
     "acc_buf_rows": 64,
-    "fifo_depth": 32,
-    "input_buffer": False,
     "overlap_passes": False,
 }
 """Value of every axis a design space leaves out."""
 
 _FORMAT_VERSION = 2
 
-_ACCELERATOR_ONLY = ("acc_buf_rows", "fifo_depth", "input_buffer", "overlap_passes")
+_ACCELERATOR_ONLY = ("acc_buf_rows", "overlap_passes")
 
 
 def layer_params(params: dict, layer: str) -> tuple[int, int, str]:

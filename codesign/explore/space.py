@@ -16,8 +16,6 @@ each with a value type checked at construction:
 ``pruning``                 ``none``, ``2:4`` or ``unstructured:F`` with ``F`` the pruned
                             fraction in [0, 1)
 ``acc_buf_rows``            accelerator only: rows of the accumulator buffer (``max_tile_m``)
-``fifo_depth``              accelerator only: beats of the input prefetch FIFO
-``input_buffer``            accelerator only (``ws``): the input buffer (true / false)
 ``overlap_passes``          accelerator only (``ws``): overlapped passes (true / false)
 ==========================  ===================================================================
 
@@ -133,8 +131,6 @@ _VALIDATORS = {
     "activation_bits": _bits,
     "pruning": _pruning,
     "acc_buf_rows": _positive_int,
-    "fifo_depth": _positive_int,
-    "input_buffer": _bool,
     "overlap_passes": _bool,
 }
 
@@ -145,7 +141,7 @@ every point an accelerator ``codesign generate`` builds, scored with the schedul
 controller executes (``codesign.explore.buildable``)."""
 
 _MODEL_ONLY_AXES = frozenset({"glb_kib", "rf_bytes"})
-_ACCELERATOR_ONLY_AXES = frozenset({"acc_buf_rows", "fifo_depth", "input_buffer", "overlap_passes"})
+_ACCELERATOR_ONLY_AXES = frozenset({"acc_buf_rows", "overlap_passes"})
 _BUILDABLE_DATAFLOWS = ("ws", "os")
 
 AXIS_NAMES: tuple[str, ...] = tuple(_VALIDATORS)
