@@ -8,7 +8,8 @@ Per layer the host runs a GEMM (``codesign.accel.costview.layer_gemm``: a convol
 im2col patches). The schedule is the row tile ``tile_m`` of a ``ws`` accelerator (the
 accumulator buffer holds ``tile_m`` rows; candidates are the divisors of ``M`` up to
 ``max_tile_m``, ``codesign.accel.costview.schedule_candidates``) and nothing for ``os`` (its
-row tile is the array's rows). The controller's loop order follows from the configuration (``input_buffer``).
+row tile is the array's rows). The controller's loop order is ``n2, m2, k2`` (no input
+buffer).
 
 Bit-widths: the array is as wide as the widest layer; a layer quantized narrower runs on it
 unchanged (its integers fit), and the model charges the array's width for its traffic, which
@@ -178,7 +179,7 @@ class AcceleratorEvaluator:
         if hit is not None:
             self._cache.move_to_end(key)
             return hit
-        from codesign.cost.model import evaluate
+        from codesign.cost.model import evaluate, lower_bounds
         from codesign.mapping.mapping import MappingBatch
 
         m, n, k = gemm
@@ -190,7 +191,14 @@ class AcceleratorEvaluator:
         energy = np.asarray(batch.energy_pj, dtype=float)
         score = {"latency": cycles, "energy": energy, "edp": cycles * energy}[self.objective]
         best = int(np.argmin(score))  # first of equals: the largest tile
-        result = (schedules[best], mappings[best], float(cycles[best]), float(energy[best]))
+        min_cycles, min_energy = lower_bounds(nest, arch)
+        bound = {
+            "latency": min_cycles,
+            "energy": min_energy,
+            "edp": min_cycles * min_energy,
+        }[self.objective]
+        gap = float(score[best]) / bound - 1.0
+        result = (schedules[best], mappings[best], float(cycles[best]), float(energy[best]), gap)
         self._cache[key] = result
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
@@ -198,22 +206,13 @@ class AcceleratorEvaluator:
 
     def design_point(self, params: dict) -> DesignPoint:
         """Configure the accelerator, schedule every layer on it and total the costs."""
-        from codesign.cost.model import lower_bounds
-
         config = accelerator_config(params, self.layers)
         clock = float(_param(params, "clock_mhz"))
         arch = config.architecture(clock_mhz=clock)
         out, schedules = [], []
         for nest, gemm in zip(self.layers, self._gemms, strict=True):
             w, a, p = layer_params(params, nest.name)
-            schedule, mapping, cycles, energy = self._schedule(config, arch, gemm)
-            min_cycles, min_energy = lower_bounds(gemm_nest(config, *gemm), arch)
-            bound = {
-                "latency": min_cycles,
-                "energy": min_energy,
-                "edp": min_cycles * min_energy,
-            }[self.objective]
-            value = {"latency": cycles, "energy": energy, "edp": cycles * energy}[self.objective]
+            schedule, mapping, cycles, energy, gap = self._schedule(config, arch, gemm)
             parse_pruning(p)
             schedules.append(schedule)
             out.append(
@@ -226,7 +225,7 @@ class AcceleratorEvaluator:
                     macs=nest.macs,
                     cycles=cycles,
                     energy_pj=energy,
-                    lower_bound_gap=value / bound - 1.0,
+                    lower_bound_gap=gap,
                 )
             )
         cycles = sum(lay.cycles for lay in out)
