@@ -200,6 +200,11 @@ def run_demo(cfg: DemoConfig) -> Path:
     return write_report(out, int16_acc=int16_acc, int8_acc=int8_acc, timings=timings)
 
 
+def _whole(v: float) -> int | float:
+    """A cycle count as an int when it is whole (the model's counts are)."""
+    return int(v) if float(v).is_integer() else v
+
+
 def _table(header: list[str], rows: list[list[object]]) -> str:
     def cell(v: object) -> str:
         if v is None:
@@ -316,7 +321,7 @@ def write_report(out: Path, *, int16_acc: float, int8_acc: float, timings: dict)
             [
                 [
                     lay["name"],
-                    lay["cycles_predicted"],
+                    _whole(lay["cycles_predicted"]),
                     lay["cycles_measured"],
                     f"{100 * lay['cycles_error']:+.2f} %",
                     lay["bit_exact"],
@@ -326,7 +331,7 @@ def write_report(out: Path, *, int16_acc: float, int8_acc: float, timings: dict)
             + [
                 [
                     "whole network",
-                    verify["cycles_predicted_total"],
+                    _whole(verify["cycles_predicted_total"]),
                     verify["cycles_measured_total"],
                     f"{100 * verify['cycles_error']:+.2f} %",
                     verify["outputs_bit_exact"],

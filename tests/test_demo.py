@@ -39,7 +39,7 @@ def test_demo_flow_writes_a_report_from_this_run(tmp_path, monkeypatch):
     assert [lay["name"] for lay in verify["layers"]] == ["conv1", "conv2", "fc"]
     # the report quotes this run's numbers
     total = verify["cycles_measured_total"]
-    assert f"| whole network | {total:,} | {total:,} | +0.00 % | True |" in text
+    assert f"| whole network | {total:,} | {total:,} | +0.00 % | yes |" in text
     assert f"| pe_rows | {best['params']['pe_rows']:,} |" in text
     assert f"{synth['cells']:,}" in text
     assert (out / "report.html").read_text().startswith("<!doctype html>")

@@ -22,6 +22,8 @@ from codesign.accel.config import AcceleratorConfig
 from codesign.accel.costview import (
     PIPELINE_CYCLES,
     LayerSchedule,
+    NetworkPlan,
+    PlannedLayer,
     layer_gemm,
     predicted_cycles,
 )
@@ -31,6 +33,8 @@ __all__ = [
     "AcceleratorConfig",
     "Dataflow",
     "LayerSchedule",
+    "NetworkPlan",
+    "PlannedLayer",
     "PIPELINE_CYCLES",
     "REGISTERS",
     "Register",
