@@ -2,8 +2,13 @@
 array shape x dataflow x buffer size x DRAM bandwidth x bit-widths, every layer mapped per point
 (local-search mapper), on a local process pool. Target: under 2 minutes on 2 cores.
 
-Usage: ``python benchmarks/bench_explore.py [--points 1000] [--jobs 2] [--mapper-budget 300]``.
-The last line printed is one JSON object with the figures.
+``--space buildable`` explores a ``target: accelerator`` space instead (array shape x ws/os x
+accumulator buffer x bus x overlapped passes x per-layer weight bits): every point an
+accelerator ``codesign generate`` builds, each layer scheduled on it
+(``codesign.explore.buildable.AcceleratorEvaluator``). Same target.
+
+Usage: ``python benchmarks/bench_explore.py [--space model|buildable] [--points 1000]
+[--jobs 2] [--mapper-budget 300]``. The last line printed is one JSON object with the figures.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from codesign.explore import (  # noqa: E402
+    AcceleratorEvaluator,
     Axis,
     DesignEvaluator,
     DesignSpace,
@@ -43,6 +49,20 @@ SPACE = DesignSpace(
     )
 )
 
+BUILDABLE = DesignSpace(
+    target="accelerator",
+    axes=(
+        Axis(name="pe_rows", values=(8, 16, 32)),
+        Axis(name="pe_cols", values=(8, 16, 32)),
+        Axis(name="dataflow", values=("ws", "os")),
+        Axis(name="acc_buf_rows", values=(64, 256, 1024)),
+        Axis(name="dram_bw_bits_per_cycle", values=(64, 128, 256)),
+        Axis(name="overlap_passes", values=(False, True)),
+        Axis(name="weight_bits", values=(4, 8), per_layer=True),
+        Axis(name="activation_bits", values=(8,)),
+    ),
+)
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -50,6 +70,7 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--mapper-budget", type=int, default=300)
     ap.add_argument("--strategy", default="random")
+    ap.add_argument("--space", choices=("model", "buildable"), default="model")
     args = ap.parse_args()
 
     import torch
@@ -61,15 +82,20 @@ def main() -> None:
     layers = from_torch(module, torch.zeros(1, 3, 224, 224), name="resnet18").loop_nests
     trace_s = time.perf_counter() - t0
     objectives = parse_objectives("latency,energy,area")
-    evaluator = DesignEvaluator(layers, mapper="local", mapper_budget=args.mapper_budget)
+    if args.space == "buildable":
+        space = BUILDABLE.expand(n.name for n in layers)
+        evaluator = AcceleratorEvaluator(layers)
+    else:
+        space = SPACE
+        evaluator = DesignEvaluator(layers, mapper="local", mapper_budget=args.mapper_budget)
     with tempfile.TemporaryDirectory() as tmp:
         store = SQLiteStore(Path(tmp) / "bench.db")
         executor = make_executor("process", evaluator, jobs=args.jobs)
         t1 = time.perf_counter()
         result = explore(
-            space=SPACE,
+            space=space,
             objectives=objectives,
-            strategy=make_strategy(args.strategy, SPACE, n_objectives=3, seed=0),
+            strategy=make_strategy(args.strategy, space, n_objectives=3, seed=0),
             store=store,
             executor=executor,
             budget=args.points,
@@ -83,8 +109,8 @@ def main() -> None:
     knee = result.knee
     print(f"ResNet-18: {len(layers)} MAC layers, traced in {trace_s:.1f} s")
     print(
-        f"space: {SPACE.size} points; evaluated {len(result.records)} ({len(ok)} ok) "
-        f"in {wall:.1f} s"
+        f"space ({args.space}): {space.size:.3g} points; evaluated {len(result.records)} "
+        f"({len(ok)} ok) in {wall:.1f} s"
     )
     print(
         f"per point: median {statistics.median(per_point):.3f} s, max {max(per_point):.3f} s "
@@ -99,6 +125,7 @@ def main() -> None:
             {
                 "benchmark": "bench_explore",
                 "model": "resnet18",
+                "space": args.space,
                 "input": [1, 3, 224, 224],
                 "layers": len(layers),
                 "design_points": len(result.records),
@@ -106,8 +133,10 @@ def main() -> None:
                 "wall_s": round(wall, 2),
                 "points_per_s": round(len(result.records) / wall, 2),
                 "median_point_s": round(statistics.median(per_point), 4),
-                "mapper": "local",
-                "mapper_budget_per_layer": args.mapper_budget,
+                "mapper": "schedules" if args.space == "buildable" else "local",
+                "mapper_budget_per_layer": None
+                if args.space == "buildable"
+                else args.mapper_budget,
                 "jobs": args.jobs,
                 "cpus": os.cpu_count(),
                 "pareto_points": len(result.pareto),
