@@ -24,8 +24,11 @@ MODEL = "examples/models.py:digits_cnn"
         {"pe_rows": 4, "pe_cols": 4, "dataflow": "ws", "overlap_passes": True,
          "dram_bw_bits_per_cycle": 8, "acc_buf_rows": 16},
         {"pe_rows": 4, "pe_cols": 4, "dataflow": "os", "dram_bw_bits_per_cycle": 16},
+        # a bus narrower than a beat on a compute-bound layer: the first pass's head (conv1)
+        {"pe_rows": 8, "pe_cols": 8, "dataflow": "os", "dram_bw_bits_per_cycle": 64,
+         "weight_bits": 4},
     ],
-    ids=["ws", "os"],
+    ids=["ws", "os", "os-head"],
 )  # fmt: skip
 def test_point_round_trips_explorer_generate_verify_network(tmp_path, params):
     from codesign.hw.accel_export import export_accelerator

@@ -32,7 +32,10 @@ literally, loop by loop, and the tests require exact agreement):
   latency after its last streamed beat, ``codesign.cost.timing.pass_tail_cycles``: WS/IS
   ``rows + cols - 1``, OS ``2 * rows + cols - 2``, 0 on a non-systolic array) cannot overlap
   the transfers that feed it. The layer takes
-  ``cycles = max(compute + fill/drain, max(level cycles) + tail)``; the rule is applied
+  ``cycles = max(compute + fill/drain + head, max(level cycles) + tail)``, the *head* being
+  what the first pass waits for its beats when the operands stream straight from the
+  outermost level at a rate below the array's (``codesign.cost.timing``; 0 otherwise); the
+  rule is applied
   always, so the tail counts exactly when ``max(level cycles) + tail`` exceeds the busy time
   (bandwidth-bound). The excess over compute plus fill/drain (tail included) is reported as
   stall cycles.
@@ -63,7 +66,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from codesign.arch.spec import Architecture, CompressionFormat, Sparsity
-from codesign.cost.timing import pass_overheads_cycles, pass_tail_cycles
+from codesign.cost.timing import pass_load_cycles, pass_overheads_cycles, pass_tail_cycles
 from codesign.errors import MappingError, SpecError
 from codesign.mapping.dataflow import ROLE_ORDER
 from codesign.mapping.mapping import Mapping, MappingBatch, validate_batch
@@ -123,6 +126,16 @@ def _stored_bits(nest: LoopNest, arch: Architecture) -> np.ndarray:
             for r in ROLE_ORDER
         ]
     )
+
+
+def _streams_from_outermost(arch: Architecture) -> bool:
+    """Whether the array's operands stream straight from the outermost level: no shared
+    on-chip level holds inputs or weights (the accelerator's hierarchy). Only then does the
+    first pass's *head* apply (`codesign.cost.timing`): a buffer in between is filled ahead of
+    the first pass by the double-buffering the model assumes."""
+    s = arch.num_per_pe_levels
+    operands = {TensorRole.INPUTS, TensorRole.WEIGHTS}
+    return not any(operands & set(lv.holds) for lv in arch.levels[s:-1])
 
 
 def lower_bounds(nest: LoopNest, arch: Architecture) -> tuple[int, float]:
@@ -261,6 +274,7 @@ class _Constants:
     overhead: int
     once: int
     tail: int
+    load: int | None
     skip_eff: float
     lanes: int
     mac_energy_pj: float
@@ -325,6 +339,9 @@ def _constants(nest: LoopNest, arch: Architecture) -> _Constants:
         overhead=overhead,
         once=once,
         tail=pass_tail_cycles(c.dataflow, c.rows, c.cols, c.systolic),
+        load=pass_load_cycles(c.dataflow, c.rows, c.cols, c.systolic)
+        if _streams_from_outermost(arch)
+        else None,
         skip_eff=eff if c.sparsity is Sparsity.SKIP else 1.0,
         lanes=c.lanes,
         mac_energy_pj=c.mac_energy_pj * eff,
@@ -529,8 +546,13 @@ def evaluate(
     need[:s] /= per_pe_instance
     level_cycles = np.ceil(need - 1e-9)
     busy = compute_cycles + fill_drain
-    # the last pass's tail follows its last streamed beat: it cannot overlap the transfers
-    cycles = np.maximum(busy, level_cycles.max(axis=0) + kc.tail)
+    # the first pass's beats arrive at the outermost level's rate (the head), the last pass's
+    # tail follows its last streamed beat: neither overlaps the transfers
+    head = 0.0
+    if kc.load is not None:
+        first = np.ceil(rbits[-1] / kc.rbw[-1] / passes - 1e-9)
+        head = np.maximum(first - (stream + kc.load), 0.0)
+    cycles = np.maximum(busy + head, level_cycles.max(axis=0) + kc.tail)
 
     # energy
     energy_by_level = reads * kc.cost_r + writes * kc.cost_w

@@ -19,6 +19,12 @@ beat: the drain that no transfer can overlap when the layer is bandwidth-bound. 
 ``rows + cols - 1`` (the ``once`` of ``ws_stream_cycles``: the stationary load precedes the
 stream); OS: ``rows + cols - 2 + rows`` (``os_tile_cycles`` beyond its ``K`` beats: the last
 MAC's skew plus the drain of the accumulators); 0 for a non-systolic array.
+
+The *head* is the mirror image at the start: the first pass cannot consume its beats faster
+than the outermost level delivers them, so when one pass's share of the outermost level's
+reads takes longer than the array takes to consume that pass's beats (its ``stream_len`` plus
+the stationary load, ``pass_load_cycles``), the difference is exposed once, before the transfers
+and compute overlap (a compute-bound layer behind a bus narrower than a beat).
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ __all__ = [
     "pass_overhead_cycles",
     "pass_overheads_cycles",
     "pass_tail_cycles",
+    "pass_load_cycles",
 ]
 
 _TILE = {
@@ -106,3 +113,12 @@ def pass_tail_cycles(dataflow: Dataflow, rows: int, cols: int, systolic: bool) -
     if _TILE.get(dataflow) is ws_tile_cycles:
         return pass_overheads_cycles(dataflow, rows, cols, True, True)[1]
     return pass_overhead_cycles(dataflow, rows, cols, True)
+
+
+def pass_load_cycles(dataflow: Dataflow, rows: int, cols: int, systolic: bool) -> int:
+    """Beats a pass consumes besides its ``stream_len``: the stationary operand's load, read
+    off the back-to-back contract (``rows`` for WS/IS); 0 for OS (every one of its ``K`` beats
+    carries both operands) and for a non-systolic array."""
+    if not systolic or _TILE.get(dataflow) is not ws_tile_cycles:
+        return 0
+    return pass_overheads_cycles(dataflow, rows, cols, True, True)[0]
