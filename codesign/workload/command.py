@@ -55,6 +55,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--activation-bits", type=int, help="bits per activation (default: from the dtype)"
     )
     parser.add_argument("--weight-bits", type=int, help="bits per weight (default: from the dtype)")
+    parser.add_argument(
+        "--frontend",
+        choices=("export", "fx"),
+        default="export",
+        help="graph capture: torch.export at the ATen level (default; every operator accepted) "
+        "or the older torch.fx tracer with its fixed operator table",
+    )
 
 
 def _kib(bits: int) -> str:
@@ -145,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
         activation_bits=args.activation_bits,
         weight_bits=args.weight_bits,
         name=args.model.rpartition(":")[2],
+        frontend=args.frontend,
     )
     data = workload.to_dict()
     print(format_table(data))

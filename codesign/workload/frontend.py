@@ -663,8 +663,9 @@ def from_torch(
     weight_bits: int | None = None,
     accumulator_bits: int | None = None,
     name: str | None = None,
+    frontend: str = "export",
 ) -> Workload:
-    """Trace a module on example inputs into a :class:`Workload`.
+    """Capture a module on example inputs into a :class:`Workload`.
 
     Parameters
     ----------
@@ -684,6 +685,11 @@ def from_torch(
         assume. Activation buffers between layers use ``activation_bits``.
     name : str, optional
         Workload name (default: the module's class name).
+    frontend : {"export", "fx"}
+        ``"export"`` (default): ``torch.export`` at the ATen level (`codesign.workload.capture`);
+        every operator is accepted, MAC-bearing ones become loop nests. ``"fx"``: the older
+        ``torch.fx`` symbolic tracer with its fixed operator table (:data:`SUPPORTED_OPS`), for
+        models torch.export cannot capture but torch.fx can.
 
     Raises
     ------
@@ -709,6 +715,18 @@ def from_torch(
             not isinstance(value, int) or isinstance(value, bool) or value <= 0
         ):
             raise SpecError(f"{field_name} must be a positive integer or None, not {value!r}")
+    if frontend not in ("export", "fx"):
+        raise SpecError(f"frontend must be 'export' or 'fx', not {frontend!r}")
+    opts = _Options(
+        fold_batchnorm=fold_batchnorm,
+        activation_bits=activation_bits,
+        weight_bits=weight_bits,
+        accumulator_bits=accumulator_bits,
+    )
+    if frontend == "export":
+        from codesign.workload.capture import capture
+
+        return capture(module, tuple(example_inputs), opts, name or type(module).__name__)
     gm = _trace(module)
     placeholders = [n.name for n in gm.graph.nodes if n.op == "placeholder"]
     if len(placeholders) != len(example_inputs):
@@ -717,12 +735,6 @@ def from_torch(
             f"got {len(example_inputs)} example inputs"
         )
     values, densities = _execute(gm, example_inputs)
-    opts = _Options(
-        fold_batchnorm=fold_batchnorm,
-        activation_bits=activation_bits,
-        weight_bits=weight_bits,
-        accumulator_bits=accumulator_bits,
-    )
     graph = _Builder(gm, values, densities, opts).build()
     return Workload(graph=graph, name=name or type(module).__name__)
 

@@ -52,6 +52,11 @@ class OtherOp:
         Shape of the output activation.
     element_ops : int
         Nominal element operations (see ``docs/workload.md`` for the count of each op).
+    category : str
+        What kind of work it is (``codesign.workload.aten.CATEGORIES``: ``elementwise``,
+        ``normalization``, ``softmax``, ``reduction``, ``pooling``, ``resize``,
+        ``data_movement``, ``view``, ``other``; ``input`` for a graph input); it decides how
+        the vector-unit model costs the layer.
     """
 
     name: str
@@ -59,6 +64,7 @@ class OtherOp:
     input_shapes: tuple[tuple[int, ...], ...]
     output_shape: tuple[int, ...]
     element_ops: int = 0
+    category: str = "other"
 
     def __post_init__(self) -> None:
         if not isinstance(self.element_ops, int) or self.element_ops < 0:
@@ -168,6 +174,7 @@ class LayerStats:
     weight_density: float | None
     output_shape: tuple[int, ...]
     folded: tuple[str, ...]
+    category: str = "other"
 
     @property
     def macs_per_byte(self) -> float:
@@ -190,6 +197,7 @@ class LayerStats:
             "output_shape": list(self.output_shape),
             "macs_per_byte": self.macs_per_byte,
             "folded": list(self.folded),
+            "category": self.category,
         }
 
 
@@ -351,6 +359,7 @@ class Workload:
                     weight_density=weight_density,
                     output_shape=node.output_shape,
                     folded=node.folded,
+                    category="mac" if isinstance(layer, LoopNest) else layer.category,
                 )
             )
         return tuple(rows)

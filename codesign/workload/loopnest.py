@@ -29,6 +29,7 @@ __all__ = [
     "LoopNest",
     "conv1d",
     "conv2d",
+    "conv3d",
     "linear",
     "matmul",
     "einsum",
@@ -489,6 +490,59 @@ def conv1d(
         name=name,
         op="conv1d",
         spatial=[("P", "R", input_size, kernel_size, stride, dilation, padding)],
+        n=batch,
+        in_channels=in_channels,
+        out_channels=out_channels,
+        groups=groups,
+        bias=bias,
+        input_bits=input_bits,
+        weight_bits=weight_bits,
+        output_bits=output_bits,
+        weight_density=weight_density,
+        input_density=input_density,
+    )
+
+
+def conv3d(
+    name: str,
+    *,
+    in_channels: int,
+    out_channels: int,
+    input_size: tuple[int, int, int],
+    kernel_size: tuple[int, int, int] | int,
+    stride: tuple[int, int, int] | int = 1,
+    dilation: tuple[int, int, int] | int = 1,
+    padding: tuple[int, int, int] | int = 0,
+    groups: int = 1,
+    batch: int = 1,
+    bias: bool = False,
+    input_bits: int = 8,
+    weight_bits: int = 8,
+    output_bits: int = 32,
+    weight_density: float = 1.0,
+    input_density: float = 1.0,
+) -> LoopNest:
+    """A 3-D convolution (``torch.nn.Conv3d`` semantics). Dims ``N [G] K C D P Q T R S``: the
+    output depth ``D`` with kernel depth ``T``, then height ``P``/``R`` and width ``Q``/``S``.
+    ``input_size`` is ``(depth, height, width)`` before padding."""
+
+    def triple(v: object, field_name: str) -> tuple[int, int, int]:
+        if isinstance(v, int):
+            return (v, v, v)
+        if isinstance(v, (tuple, list)) and len(v) == 3:
+            return (v[0], v[1], v[2])
+        raise SpecError(
+            f"layer {name!r}: {field_name} must be an int or a triple of ints, not {v!r}"
+        )
+
+    size, kern = triple(input_size, "input_size"), triple(kernel_size, "kernel_size")
+    st, dil = triple(stride, "stride"), triple(dilation, "dilation")
+    pad = triple(padding, "padding")
+    names = (("D", "T"), ("P", "R"), ("Q", "S"))
+    return _conv(
+        name=name,
+        op="conv3d",
+        spatial=[(o, k, size[i], kern[i], st[i], dil[i], pad[i]) for i, (o, k) in enumerate(names)],
         n=batch,
         in_channels=in_channels,
         out_channels=out_channels,
