@@ -38,7 +38,7 @@ import torch
 import torch.fx as fx
 from torch import nn
 
-from codesign.errors import SpecError, TraceError
+from codesign.errors import SpecError, TraceError, UnsupportedOperatorError
 from codesign.workload import aten
 from codesign.workload.frontend import (
     _density,
@@ -369,8 +369,13 @@ class _Builder:
 
         stride, dilation = tup(stride), tup(dilation)
         kernel = tuple(w.shape[2:])
-        if isinstance(padding, str):  # "valid" / "same" (symmetric up to the odd extra)
+        if isinstance(padding, str):  # "valid" / "same"
             spans = [d * (k - 1) for d, k in zip(dilation, kernel, strict=True)]
+            if padding != "valid" and any(s % 2 for s in spans):
+                raise UnsupportedOperatorError(
+                    f"node {node.name!r}: padding='same' with an even kernel span {spans} pads "
+                    f"asymmetrically; supported: symmetric padding (pad explicitly with F.pad)"
+                )
             padding = (0,) * nd if padding == "valid" else tuple(s // 2 for s in spans)
         padding = tup(padding)
         params = self.const_params(w_node) + self.const_params(b_node)
