@@ -33,7 +33,6 @@ import math
 import string
 from dataclasses import replace
 
-import networkx as nx
 import torch
 import torch.fx as fx
 from torch import nn
@@ -42,9 +41,9 @@ from codesign.errors import SpecError, TraceError, UnsupportedOperatorError
 from codesign.workload import aten
 from codesign.workload.frontend import (
     _density,
-    _dtype_bits,
     _execute,
     _first_line,
+    _GraphBuilder,
     _Options,
     _tensor_args,
 )
@@ -71,25 +70,12 @@ def _is_torch_nn(typ: object) -> bool:
     return qualname.startswith("torch.nn.")
 
 
-class _Builder:
+class _Builder(_GraphBuilder):
     """Turns a captured, executed ATen graph into workload nodes (one pass in program order)."""
 
-    def __init__(
-        self,
-        gm: fx.GraphModule,
-        values: dict[fx.Node, object],
-        densities: dict[fx.Node, float],
-        opts: _Options,
-    ):
-        self.gm, self.values, self.densities, self.opts = gm, values, densities, opts
-        self.graph = nx.DiGraph()
-        self.alias: dict[fx.Node, str] = {}
-        self.counted: set[int] = set()
-        self.param_ids = {id(p) for p in gm.parameters()}
-        self.constants: set[fx.Node] = set()
-        self.folded: dict[fx.Node, fx.Node] = {}
+    def setup(self) -> None:
         self.used: set[str] = set()
-        self.paths = self._module_names(gm)
+        self.paths = self._module_names(self.gm)
 
     @staticmethod
     def _module_names(gm: fx.GraphModule) -> dict[fx.Node, str]:
@@ -125,15 +111,6 @@ class _Builder:
         return names
 
     # -- bits, values, names --
-    def act_bits(self, t: torch.Tensor) -> int:
-        return self.opts.activation_bits or _dtype_bits(t.dtype)
-
-    def acc_bits(self, out: torch.Tensor) -> int:
-        return self.opts.accumulator_bits or max(32, self.act_bits(out))
-
-    def w_bits(self, t: torch.Tensor) -> int:
-        return self.opts.weight_bits or _dtype_bits(t.dtype)
-
     def tensor(self, node: fx.Node) -> torch.Tensor:
         value = self.values[node]
         if isinstance(value, (tuple, list)):
@@ -156,24 +133,6 @@ class _Builder:
         while f"{node.name}_{i}" in self.used:
             i += 1
         return f"{node.name}_{i}"
-
-    def new_params(self, tensors: list[torch.Tensor]) -> int:
-        total = 0
-        for t in tensors:
-            if not isinstance(t, torch.Tensor):
-                continue
-            if id(t) in self.param_ids and id(t) not in self.counted:
-                self.counted.add(id(t))
-                total += t.numel()
-        return total
-
-    def const_params(self, node: object) -> list[torch.Tensor]:
-        if not isinstance(node, fx.Node):
-            return []
-        if node.op == "get_attr":
-            value = self.values[node]
-            return [value] if isinstance(value, torch.Tensor) else []
-        return [p for a in _tensor_args(node) for p in self.const_params(a)]
 
     def value(self, arg: object) -> object:
         return self.values[arg] if isinstance(arg, fx.Node) else arg
@@ -229,49 +188,21 @@ class _Builder:
             weight_density=nest.weights.density,
         )
 
-    def build(self) -> nx.DiGraph:
-        for node in self.gm.graph.nodes:
-            if node.op == "placeholder":
-                t = self.values[node]
-                if isinstance(t, torch.Tensor):
-                    layer = OtherOp(
-                        name=node.name,
-                        op="input",
-                        input_shapes=(),
-                        output_shape=tuple(t.shape),
-                        category="input",
-                    )
-                    self.alias[node] = self.put(
-                        layer, [], shape=tuple(t.shape), bits=self.act_bits(t),
-                        density=self.density(node),
-                    )  # fmt: skip
-            elif node.op == "get_attr":
-                self.constants.add(node)
-            elif node.op == "output":
-                for a in _tensor_args(node):
-                    name = self.alias.get(a)
-                    if name is not None:
-                        old = self.graph.nodes[name]["node"]
-                        self.graph.nodes[name]["node"] = replace(old, is_output=True)
-            elif node.op == "call_module":
-                continue  # torch.export's input guards
-            elif node in self.folded:
-                continue
-            else:
-                self.call(node)
-        return self.graph
+    skip_modules = True
+
+    def input(self, node: fx.Node, t: torch.Tensor) -> None:
+        layer = OtherOp(
+            name=node.name, op="input", input_shapes=(), output_shape=tuple(t.shape),
+            category="input",
+        )  # fmt: skip
+        self.alias[node] = self.put(
+            layer, [], shape=tuple(t.shape), bits=self.act_bits(t), density=self.density(node)
+        )
 
     def call(self, node: fx.Node) -> None:
-        args = _tensor_args(node)
-        if all(a in self.constants for a in args):
-            self.constants.add(node)
+        if not self.is_layer(node, all_tensors=False):
             return
-        value = self.values[node]
-        is_tensor = isinstance(value, torch.Tensor) or (
-            isinstance(value, (tuple, list)) and any(isinstance(v, torch.Tensor) for v in value)
-        )
-        if not is_tensor:
-            return  # sizes, shapes and Python numbers are not layers
+        args = _tensor_args(node)
         op = aten.op_name(node.target)
         acts = [a for a in args if a in self.alias]
         handler = self.MAC_HANDLERS.get(op)

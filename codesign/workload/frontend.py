@@ -247,8 +247,9 @@ class _Options:
     accumulator_bits: int | None
 
 
-class _Builder:
-    """Turns a traced, executed graph into workload nodes (one pass in program order)."""
+class _GraphBuilder:
+    """What both front ends' builders share: the executed graph, the bits of a tensor, the
+    attribution of parameters (each once), constants, and marking graph outputs."""
 
     def __init__(
         self,
@@ -264,10 +265,10 @@ class _Builder:
         self.param_ids = {id(p) for p in gm.parameters()}
         self.constants: set[fx.Node] = set()
         self.folded: dict[fx.Node, fx.Node] = {}  # batch norm node -> conv node
-        self.names: dict[str, int] = {}
-        for node in gm.graph.nodes:
-            if node.op == "call_module":
-                self.names[node.target] = self.names.get(node.target, 0) + 1
+        self.setup()
+
+    def setup(self) -> None:
+        """What a front end's builder prepares before the pass (nothing here)."""
 
     # -- bits and values --
     def act_bits(self, t: torch.Tensor) -> int:
@@ -279,6 +280,82 @@ class _Builder:
 
     def w_bits(self, t: torch.Tensor) -> int:
         return self.opts.weight_bits or _dtype_bits(t.dtype)
+
+    def new_params(self, tensors: list[object]) -> int:
+        """Elements of the parameters among ``tensors`` not yet attributed to a layer."""
+        total = 0
+        for t in tensors:
+            if not isinstance(t, torch.Tensor):
+                continue
+            if id(t) in self.param_ids and id(t) not in self.counted:
+                self.counted.add(id(t))
+                total += t.numel()
+        return total
+
+    def const_params(self, node: object) -> list[torch.Tensor]:
+        """The parameters a constant node is computed from (none for a non-node)."""
+        if not isinstance(node, fx.Node):
+            return []
+        if node.op == "get_attr":
+            value = self.values[node]
+            return [value] if isinstance(value, torch.Tensor) else []
+        return [p for a in _tensor_args(node) for p in self.const_params(a)]
+
+    def build(self) -> nx.DiGraph:
+        """One pass over the graph in program order."""
+        for node in self.gm.graph.nodes:
+            if node.op == "placeholder":
+                if isinstance(self.values[node], torch.Tensor):
+                    self.input(node, self.values[node])
+            elif node.op == "get_attr":
+                self.constants.add(node)
+            elif node.op == "output":
+                self.mark_output(node)
+            elif node in self.folded or (node.op == "call_module" and self.skip_modules):
+                continue
+            else:
+                self.call(node)
+        return self.graph
+
+    skip_modules = False  # call_module nodes are torch.export's input guards, not layers
+
+    def input(self, node: fx.Node, t: torch.Tensor) -> None:
+        raise NotImplementedError
+
+    def call(self, node: fx.Node) -> None:
+        raise NotImplementedError
+
+    def mark_output(self, node: fx.Node) -> None:
+        """The workload nodes producing the graph outputs stay live to the end."""
+        for a in _tensor_args(node):
+            name = self.alias.get(a)
+            if name is not None:
+                old = self.graph.nodes[name]["node"]
+                self.graph.nodes[name]["node"] = replace(old, is_output=True)
+
+    def is_layer(self, node: fx.Node, *, all_tensors: bool) -> bool:
+        """Whether a call node is a layer: not computed from constants only (then it is a
+        constant itself) and producing tensors (not sizes or Python numbers)."""
+        if all(a in self.constants for a in _tensor_args(node)):
+            self.constants.add(node)
+            return False
+        value = self.values[node]
+        if isinstance(value, torch.Tensor):
+            return True
+        if not isinstance(value, (tuple, list)) or not value:
+            return False
+        test = all if all_tensors else any
+        return test(isinstance(v, torch.Tensor) for v in value)
+
+
+class _Builder(_GraphBuilder):
+    """Turns a traced, executed graph into workload nodes (one pass in program order)."""
+
+    def setup(self) -> None:
+        self.names: dict[str, int] = {}
+        for node in self.gm.graph.nodes:
+            if node.op == "call_module":
+                self.names[node.target] = self.names.get(node.target, 0) + 1
 
     def tensor(self, node: fx.Node) -> torch.Tensor:
         value = self.values[node]
@@ -302,22 +379,6 @@ class _Builder:
         ):
             return str(node.target)
         return node.name
-
-    def new_params(self, tensors: list[torch.Tensor]) -> int:
-        """Elements of the parameters among ``tensors`` not yet attributed to a layer."""
-        total = 0
-        for t in tensors:
-            if id(t) in self.param_ids and id(t) not in self.counted:
-                self.counted.add(id(t))
-                total += t.numel()
-        return total
-
-    def const_params(self, node: fx.Node) -> list[torch.Tensor]:
-        """The parameters a constant node is computed from."""
-        if node.op == "get_attr":
-            value = self.values[node]
-            return [value] if isinstance(value, torch.Tensor) else []
-        return [p for a in _tensor_args(node) for p in self.const_params(a)]
 
     # -- graph --
     def add(
@@ -362,43 +423,14 @@ class _Builder:
             return _METHODS.get(node.target)
         return _FUNCTIONS.get(node.target)
 
-    def build(self) -> nx.DiGraph:
-        for node in self.gm.graph.nodes:
-            if node.op == "placeholder":
-                t = self.values[node]
-                if not isinstance(t, torch.Tensor):
-                    continue
-                layer = OtherOp(
-                    name=node.name, op="input", input_shapes=(), output_shape=tuple(t.shape)
-                )
-                self.add(node, layer, [])
-            elif node.op == "get_attr":
-                self.constants.add(node)
-            elif node.op == "output":
-                for a in _tensor_args(node):
-                    name = self.alias.get(a)
-                    if name is not None:
-                        old = self.graph.nodes[name]["node"]
-                        self.graph.nodes[name]["node"] = replace(old, is_output=True)
-            elif node in self.folded:
-                continue
-            else:
-                self.call(node)
-        return self.graph
+    def input(self, node: fx.Node, t: torch.Tensor) -> None:
+        layer = OtherOp(name=node.name, op="input", input_shapes=(), output_shape=tuple(t.shape))
+        self.add(node, layer, [])
 
     def call(self, node: fx.Node) -> None:
-        args = _tensor_args(node)
-        if all(a in self.constants for a in args):
-            self.constants.add(node)
+        if not self.is_layer(node, all_tensors=True):
             return
-        value = self.values[node]
-        is_tensor = isinstance(value, torch.Tensor) or (
-            isinstance(value, (tuple, list))
-            and value
-            and all(isinstance(v, torch.Tensor) for v in value)
-        )
-        if not is_tensor:
-            return  # sizes, shapes and Python numbers are not layers
+        args = _tensor_args(node)
         op = self.op_name(node)
         if op is None:
             raise _unsupported(node, self.gm)

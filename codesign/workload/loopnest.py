@@ -439,31 +439,50 @@ def conv2d(
     ``G = channels, K = C = 1``). ``input_size`` is ``(height, width)`` before padding.
     """
 
-    def pair(v: object, field_name: str) -> tuple[int, int]:
-        if isinstance(v, int):
-            return (v, v)
-        if isinstance(v, (tuple, list)) and len(v) == 2:
-            return (v[0], v[1])
-        raise SpecError(f"layer {name!r}: {field_name} must be an int or a pair of ints, not {v!r}")
+    return _spatial_conv(
+        name, "conv2d", (("P", "R"), ("Q", "S")), input_size, kernel_size, stride, dilation,
+        padding, batch=batch, in_channels=in_channels, out_channels=out_channels, groups=groups,
+        bias=bias, input_bits=input_bits, weight_bits=weight_bits, output_bits=output_bits,
+        weight_density=weight_density, input_density=input_density,
+    )  # fmt: skip
 
-    (h, w), (kr, ks) = pair(input_size, "input_size"), pair(kernel_size, "kernel_size")
-    (sh, sw), (dh, dw) = pair(stride, "stride"), pair(dilation, "dilation")
-    ph, pw = pair(padding, "padding")
-    return _conv(
-        name=name,
-        op="conv2d",
-        spatial=[("P", "R", h, kr, sh, dh, ph), ("Q", "S", w, ks, sw, dw, pw)],
-        n=batch,
-        in_channels=in_channels,
-        out_channels=out_channels,
-        groups=groups,
-        bias=bias,
-        input_bits=input_bits,
-        weight_bits=weight_bits,
-        output_bits=output_bits,
-        weight_density=weight_density,
-        input_density=input_density,
-    )
+
+def _spatial_conv(
+    name: str,
+    op: str,
+    dims: tuple[tuple[str, str], ...],
+    input_size: object,
+    kernel_size: object,
+    stride: object,
+    dilation: object,
+    padding: object,
+    *,
+    batch: int,
+    **rest: object,
+) -> LoopNest:
+    """conv2d/conv3d: each geometry argument an int or one int per spatial dim (``dims``:
+    ``(output dim, kernel dim)`` pairs, outermost first)."""
+    nd = len(dims)
+    word = {2: "pair", 3: "triple"}[nd]
+
+    def per_dim(v: object, field_name: str) -> tuple[int, ...]:
+        if isinstance(v, int):
+            return (v,) * nd
+        if isinstance(v, (tuple, list)) and len(v) == nd:
+            return tuple(v)
+        raise SpecError(
+            f"layer {name!r}: {field_name} must be an int or a {word} of ints, not {v!r}"
+        )
+
+    geometry = [
+        per_dim(v, f)
+        for v, f in (
+            (input_size, "input_size"), (kernel_size, "kernel_size"), (stride, "stride"),
+            (dilation, "dilation"), (padding, "padding"),
+        )
+    ]  # fmt: skip
+    spatial = [(o, k, *(g[i] for g in geometry)) for i, (o, k) in enumerate(dims)]
+    return _conv(name=name, op=op, spatial=spatial, n=batch, **rest)
 
 
 def conv1d(
@@ -526,34 +545,12 @@ def conv3d(
     output depth ``D`` with kernel depth ``T``, then height ``P``/``R`` and width ``Q``/``S``.
     ``input_size`` is ``(depth, height, width)`` before padding."""
 
-    def triple(v: object, field_name: str) -> tuple[int, int, int]:
-        if isinstance(v, int):
-            return (v, v, v)
-        if isinstance(v, (tuple, list)) and len(v) == 3:
-            return (v[0], v[1], v[2])
-        raise SpecError(
-            f"layer {name!r}: {field_name} must be an int or a triple of ints, not {v!r}"
-        )
-
-    size, kern = triple(input_size, "input_size"), triple(kernel_size, "kernel_size")
-    st, dil = triple(stride, "stride"), triple(dilation, "dilation")
-    pad = triple(padding, "padding")
-    names = (("D", "T"), ("P", "R"), ("Q", "S"))
-    return _conv(
-        name=name,
-        op="conv3d",
-        spatial=[(o, k, size[i], kern[i], st[i], dil[i], pad[i]) for i, (o, k) in enumerate(names)],
-        n=batch,
-        in_channels=in_channels,
-        out_channels=out_channels,
-        groups=groups,
-        bias=bias,
-        input_bits=input_bits,
-        weight_bits=weight_bits,
-        output_bits=output_bits,
-        weight_density=weight_density,
-        input_density=input_density,
-    )
+    return _spatial_conv(
+        name, "conv3d", (("D", "T"), ("P", "R"), ("Q", "S")), input_size, kernel_size, stride,
+        dilation, padding, batch=batch, in_channels=in_channels, out_channels=out_channels,
+        groups=groups, bias=bias, input_bits=input_bits, weight_bits=weight_bits,
+        output_bits=output_bits, weight_density=weight_density, input_density=input_density,
+    )  # fmt: skip
 
 
 def linear(
