@@ -32,6 +32,9 @@ __all__ = [
     "residual_block_inputs",
     "transformer_encoder",
     "transformer_encoder_inputs",
+    "ViTTiny",
+    "vit_tiny",
+    "vit_tiny_inputs",
 ]
 
 
@@ -290,6 +293,50 @@ def transformer_encoder() -> nn.Module:
 def transformer_encoder_inputs() -> tuple[torch.Tensor]:
     """A batch of 2 sequences of 16 tokens with 32 features: ``(2, 16, 32)``."""
     return (torch.randn(2, 16, 32, generator=torch.Generator().manual_seed(1)),)
+
+
+# --- a ViT-tiny-sized vision transformer from torch.nn's own layers ------------------------------
+
+
+class ViTTiny(nn.Module):
+    """A vision transformer on 32x32 RGB images: 4x4 patches (64 tokens) embedded to 64
+    features by a strided convolution, a class token and learned position embeddings, 2
+    ``nn.TransformerEncoderLayer`` blocks (4 heads, MLP 128, pre-norm, GELU; their attention is
+    ``nn.MultiheadAttention``, i.e. ``scaled_dot_product_attention``), a LayerNorm and a linear
+    head over 10 classes on the class token."""
+
+    def __init__(self, dim: int = 64, depth: int = 2, heads: int = 4, classes: int = 10):
+        super().__init__()
+        self.patch = nn.Conv2d(3, dim, 4, stride=4)
+        self.cls = nn.Parameter(torch.zeros(1, 1, dim))
+        self.pos = nn.Parameter(torch.zeros(1, 65, dim))
+        layer = nn.TransformerEncoderLayer(
+            dim, heads, 2 * dim, dropout=0.0, activation="gelu", batch_first=True,
+            norm_first=True,
+        )  # fmt: skip
+        self.encoder = nn.TransformerEncoder(layer, depth, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        tokens = self.patch(x).flatten(2).transpose(1, 2)
+        tokens = torch.cat([self.cls.expand(x.shape[0], -1, -1), tokens], dim=1) + self.pos
+        return self.head(self.norm(self.encoder(tokens))[:, 0])
+
+
+def vit_tiny() -> nn.Module:
+    """The ViT-tiny-sized transformer with seeded (untrained) weights, in eval mode."""
+    _seeded(0)
+    model = ViTTiny().eval()
+    with torch.no_grad():
+        model.cls.normal_(std=0.02)
+        model.pos.normal_(std=0.02)
+    return model
+
+
+def vit_tiny_inputs() -> tuple[torch.Tensor]:
+    """One 32x32 RGB image: ``(1, 3, 32, 32)``."""
+    return (torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(1)),)
 
 
 # --- a tiny residual block (the hand-computed buffer-model example of docs/workload.md) ----------

@@ -197,3 +197,30 @@ def test_data_dependent_control_flow_names_the_line():
     want = r"^cannot capture Branchy with torch.export at .*test_capture.py:\d+ in forward, "
     with pytest.raises(TraceError, match=want + r"code: return x if x.sum\(\) > 0"):
         from_torch(Branchy(), torch.ones(3))
+
+
+def test_the_example_vit_tiny_matches_the_flop_counter_and_its_parameters():
+    models = import_file(Path(__file__).resolve().parents[1] / "examples" / "models.py")
+    module, inputs = models.vit_tiny(), models.vit_tiny_inputs()
+    workload = from_torch(module, *inputs)
+    assert workload.total_macs == flop_counter_macs(module, *inputs)
+    assert workload.total_params == sum(p.numel() for p in module.parameters())
+    ops = {layer.op for layer in workload.layers}
+    assert {"attention_qk", "attention_pv", "softmax", "layer_norm", "gelu"} <= ops
+    _no_orphans(workload)
+
+
+def test_explore_runs_on_the_example_vit_tiny(tmp_path):
+    import json
+
+    from codesign.cli import main
+
+    argv = [
+        "explore", "examples/models.py:vit_tiny", "--space", "examples/space_vit.yaml",
+        "--objectives", "latency,energy", "--budget", "2", "--executor", "serial",
+        "--no-progress", "--out", str(tmp_path / "out"),
+    ]  # fmt: skip
+    assert main(argv) == 0
+    best = json.loads((tmp_path / "out" / "best.json").read_text())
+    names = {lay["name"] for lay in best["layers"]}
+    assert "scaled_dot_product_attention.qk" in names and "encoder.layers.0.linear1" in names

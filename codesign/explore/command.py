@@ -182,11 +182,16 @@ def run(args: argparse.Namespace) -> int:
     wants_accuracy = any(o.metric.startswith("accuracy") for o in objectives) or (
         space.constraints.min_accuracy is not None
     )
-    add_metrics = (
-        AccuracyObjective(args.model, [n.name for n in layers], dataset=args.dataset)
-        if wants_accuracy
-        else None
-    )
+    add_metrics = None
+    if wants_accuracy:
+        from codesign.quant.model import quantizable_layers
+        from codesign.workload import load_model
+
+        # the accuracy model quantizes Conv/Linear modules; a matmul of activations (attention)
+        # or a functional linear (MultiheadAttention's in-projection) stays float there
+        modules = set(quantizable_layers(load_model(args.model)[0]))
+        covered = [n.name for n in layers if n.name in modules]
+        add_metrics = AccuracyObjective(args.model, covered, dataset=args.dataset)
     out = Path(args.out)
     store_path = Path(args.store) if args.store else out / "study.db"
     layer_sig = hashlib.sha256(repr([n.shape_key() for n in layers]).encode()).hexdigest()[:16]
