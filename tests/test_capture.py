@@ -224,3 +224,10 @@ def test_explore_runs_on_the_example_vit_tiny(tmp_path):
     best = json.loads((tmp_path / "out" / "best.json").read_text())
     names = {lay["name"] for lay in best["layers"]}
     assert "scaled_dot_product_attention.qk" in names and "encoder.layers.0.linear1" in names
+
+
+def test_a_bad_frontend_names_the_field_and_the_choices():
+    from codesign.errors import SpecError
+
+    with pytest.raises(SpecError, match=r"^frontend must be 'export' or 'fx', not 'onnx'$"):
+        from_torch(nn.ReLU(), r(2), frontend="onnx")
