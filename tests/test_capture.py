@@ -231,3 +231,16 @@ def test_a_bad_frontend_names_the_field_and_the_choices():
 
     with pytest.raises(SpecError, match=r"^frontend must be 'export' or 'fx', not 'onnx'$"):
         from_torch(nn.ReLU(), r(2), frontend="onnx")
+
+
+@pytest.mark.parametrize(
+    ("mode", "antialias", "taps"),
+    [("nearest", False, 1), ("bilinear", False, 4), ("bilinear", True, 4), ("bicubic", False, 16)],
+)
+def test_resize_element_ops_are_output_elements_times_taps(mode, antialias, taps):
+    class Up(nn.Module):
+        def forward(self, x):
+            return F.interpolate(x, size=(6, 6), mode=mode, antialias=antialias)
+
+    resize = from_torch(Up(), r(1, 2, 3, 3)).layers[-1]
+    assert resize.category == "resize" and resize.element_ops == 2 * 6 * 6 * taps

@@ -96,7 +96,7 @@ def _workload_layers(args: argparse.Namespace):
     layers = workload.loop_nests
     if not layers:
         raise SpecError(f"model {args.model!r} has no MAC layers (convolutions, linear, matmul)")
-    return layers
+    return module, layers
 
 
 def _fmt(value: object) -> str:
@@ -175,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
     for name, value in (("budget", args.budget), ("jobs", args.jobs)):
         if value < 1:
             raise SpecError(f"--{name} must be a positive integer, not {value}")
-    layers = _workload_layers(args)
+    module, layers = _workload_layers(args)
     space = dataclasses.replace(
         space.expand(n.name for n in layers), constraints=Constraints(**limits)
     )
@@ -185,11 +185,10 @@ def run(args: argparse.Namespace) -> int:
     add_metrics = None
     if wants_accuracy:
         from codesign.quant.model import quantizable_layers
-        from codesign.workload import load_model
 
         # the accuracy model quantizes Conv/Linear modules; a matmul of activations (attention)
         # or a functional linear (MultiheadAttention's in-projection) stays float there
-        modules = set(quantizable_layers(load_model(args.model)[0]))
+        modules = set(quantizable_layers(module))
         covered = [n.name for n in layers if n.name in modules]
         add_metrics = AccuracyObjective(args.model, covered, dataset=args.dataset)
     out = Path(args.out)

@@ -40,15 +40,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-__all__ = ["CATEGORY", "CATEGORIES", "MAC_OPS", "element_ops", "op_name"]
-
-MAC_OPS = frozenset(
-    {
-        "convolution", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
-        "conv_transpose3d", "_convolution", "linear", "mm", "addmm", "bmm", "baddbmm", "matmul",
-        "einsum", "scaled_dot_product_attention", "lstm", "gru", "rnn_tanh", "rnn_relu",
-    }
-)  # fmt: skip
+__all__ = ["CATEGORY", "CATEGORIES", "category", "element_ops", "op_name", "window"]
 
 CATEGORIES = (
     "view", "elementwise", "normalization", "softmax", "reduction", "pooling", "resize",
@@ -149,12 +141,11 @@ def element_ops(
     out_elements: int,
     *,
     window: int = 1,
-    mode: str | None = None,
 ) -> int:
     """Nominal element operations of a non-MAC operator (see the module's table).
 
     ``in_elements`` are the element counts of its activation inputs, ``window`` the pooling
-    window (kernel area), ``mode`` the interpolation mode of a resize."""
+    window (kernel area); a resize takes the taps of the interpolation mode in its name."""
     cat = category(name)
     if cat in ("view", "data_movement"):
         return 0
@@ -164,11 +155,9 @@ def element_ops(
         if name.startswith(("adaptive", "_adaptive")):
             return in_elements[0] if in_elements else out_elements
         return out_elements * window
-    if cat == "resize":
-        taps = _RESIZE_TAPS.get(mode or "", None)
-        if taps is None:
-            taps = next((v for k, v in _RESIZE_TAPS.items() if k in name), 1)
-        return out_elements * taps
+    if cat == "resize":  # the longest mode in the name: "bilinear" before "linear"
+        modes = [k for k in _RESIZE_TAPS if k in name]
+        return out_elements * (_RESIZE_TAPS[max(modes, key=len)] if modes else 1)
     if cat == "normalization":
         return out_elements * _WEIGHT.get(name, 7)
     return out_elements * _WEIGHT.get(name, 1)

@@ -40,6 +40,7 @@ from torch import nn
 from codesign.errors import SpecError, TraceError, UnsupportedOperatorError
 from codesign.workload import aten
 from codesign.workload.frontend import (
+    _arg,
     _density,
     _execute,
     _first_line,
@@ -55,12 +56,6 @@ __all__ = ["capture"]
 _RNN_GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}
 # nominal element ops per hidden element per time step of the gate arithmetic (docs/workload.md)
 _RNN_CELL_OPS = {"lstm": 9, "gru": 11, "rnn_tanh": 1, "rnn_relu": 1}
-
-
-def _arg(node: fx.Node, index: int, key: str, default: object = None) -> object:
-    if len(node.args) > index:
-        return node.args[index]
-    return node.kwargs.get(key, default)
 
 
 def _is_torch_nn(typ: object) -> bool:
@@ -119,12 +114,6 @@ class _Builder(_GraphBuilder):
             return next(v for v in value if isinstance(v, torch.Tensor))
         return value
 
-    def density(self, node: fx.Node) -> float:
-        if node in self.densities:
-            return self.densities[node]
-        args = _tensor_args(node)
-        return self.density(args[0]) if args else 1.0
-
     def layer_name(self, node: fx.Node) -> str:
         for name in (self.paths.get(node), node.name):
             if name and name not in self.used:
@@ -175,12 +164,21 @@ class _Builder(_GraphBuilder):
         return [self.alias[a] for a in acts if a in self.alias]
 
     def put_nest(
-        self, nest: LoopNest, inputs: list[str], out: torch.Tensor, params: list, density: float
+        self,
+        nest: LoopNest,
+        inputs: list[str],
+        out: torch.Tensor,
+        params: list,
+        density: float,
+        *,
+        final: bool = False,
     ) -> str:
+        """A loop nest; ``final``: it produces the operator's output tensor ``out`` (whose
+        shape it takes), else an intermediate of the nest's own output shape."""
         return self.put(
             nest,
             inputs,
-            shape=tuple(nest.outputs.shape(nest.sizes)),
+            shape=tuple(out.shape) if final else tuple(nest.outputs.shape(nest.sizes)),
             bits=self.act_bits(out),
             density=density,
             params=self.new_params(params),
@@ -220,13 +218,10 @@ class _Builder(_GraphBuilder):
         if cat == "view" and not is_view:
             cat = "data_movement"  # x[index] with an index tensor: a gather into a new buffer
         in_elements = [self.tensor(a).numel() for a in acts]
-        window, mode = 1, None
+        window = 1
         if cat == "pooling":
             window = aten.window(_arg(node, 1, "kernel_size", 1), max(out.dim() - 2, 1))
-        elif cat == "resize":
-            mode = op.removeprefix("upsample_").removeprefix("_upsample_").rstrip("123d_")
-            mode = {"bilinear2d": "bilinear", "linear1": "linear"}.get(mode, mode)
-        ops = aten.element_ops(op, in_elements, out.numel(), window=window, mode=mode)
+        ops = aten.element_ops(op, in_elements, out.numel(), window=window)
         if op in ("layer_norm", "native_layer_norm") and not params:
             ops = 5 * out.numel()
         count = self.new_params(params)
@@ -431,7 +426,9 @@ class _Builder(_GraphBuilder):
             **self._common(x_node, w, out, b_node is not None),
         )  # fmt: skip
         params = self.const_params(w_node) + self.const_params(b_node)
-        self.alias[node] = self.put_nest(nest, self.sources(acts), out, params, self.density(node))
+        self.alias[node] = self.put_nest(
+            nest, self.sources(acts), out, params, self.density(node), final=True
+        )
 
     def matmul(self, node: fx.Node, op: str, acts: list[fx.Node]) -> None:
         a, b = (node.args[1], node.args[2]) if op in ("addmm", "baddbmm") else node.args[:2]
@@ -478,7 +475,9 @@ class _Builder(_GraphBuilder):
         )
         has_bias = bias is not None or (op == "linear" and _arg(node, 2, "bias") is not None)
         nest = replace(nest, op="matmul", bias_elements=n if has_bias else 0)
-        self.alias[node] = self.put_nest(nest, self.sources(acts), out, params, self.density(node))
+        self.alias[node] = self.put_nest(
+            nest, self.sources(acts), out, params, self.density(node), final=True
+        )
 
     def _density_of(self, arg: object, value: torch.Tensor | None = None) -> float:
         if isinstance(arg, fx.Node) and arg in self.constants:
@@ -509,7 +508,8 @@ class _Builder(_GraphBuilder):
                 src.append(self.alias[operands[i]])
             params = self.const_params(operands[i]) + self.const_params(a_node)
             density = self.density(node) if last else 1.0
-            src, left, a_node = [self.put_nest(nest, src, out, params, density)], res, None
+            put = self.put_nest(nest, src, out, params, density, final=last)
+            src, left, a_node = [put], res, None
         self.alias[node] = src[0]
 
     def _einsum_nest(self, name, left, right, res, size, a_node, b_node, out) -> LoopNest:

@@ -325,6 +325,14 @@ class _GraphBuilder:
     def call(self, node: fx.Node) -> None:
         raise NotImplementedError
 
+    def density(self, node: fx.Node) -> float:
+        """Measured density of an activation (of the whole input for a multi-output node such
+        as chunk/split; 1.0 when nothing was measured)."""
+        if node in self.densities:
+            return self.densities[node]
+        args = _tensor_args(node)
+        return self.density(args[0]) if args else 1.0
+
     def mark_output(self, node: fx.Node) -> None:
         """The workload nodes producing the graph outputs stay live to the end."""
         for a in _tensor_args(node):
@@ -362,12 +370,6 @@ class _Builder(_GraphBuilder):
         if isinstance(value, (tuple, list)):  # chunk/split: the view of the whole input
             return self.tensor(_tensor_args(node)[0])
         return value
-
-    def density(self, node: fx.Node) -> float:
-        """Measured density of an activation (of the whole input for chunk/split)."""
-        if node in self.densities:
-            return self.densities[node]
-        return self.density(_tensor_args(node)[0])
 
     def layer_name(self, node: fx.Node) -> str:
         """The module path for a module called once (when torch.fx gave its node the natural,
