@@ -16,6 +16,7 @@ from codesign.arch.presets import (
     fpga_edge,
     output_stationary,
     preset,
+    vector_unit,
     weight_stationary,
 )
 from codesign.arch.spec import (
@@ -24,6 +25,7 @@ from codesign.arch.spec import (
     ComputeArray,
     MemoryLevel,
     Sparsity,
+    VectorUnit,
 )
 
 __all__ = [
@@ -31,10 +33,12 @@ __all__ = [
     "Dataflow",
     "CompressionFormat",
     "ComputeArray",
+    "VectorUnit",
     "MemoryLevel",
     "Sparsity",
     "PRESETS",
     "preset",
+    "vector_unit",
     "weight_stationary",
     "output_stationary",
     "eyeriss",

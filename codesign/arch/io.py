@@ -25,6 +25,7 @@ from codesign.arch.spec import (
     ComputeArray,
     MemoryLevel,
     Sparsity,
+    VectorUnit,
 )
 from codesign.errors import SpecError
 from codesign.workload.loopnest import TensorRole
@@ -219,6 +220,18 @@ def _levels(value: Any, where: str) -> tuple[MemoryLevel, ...]:
     )
 
 
+_VECTOR = {
+    "lanes": _convert_int,
+    "bits": _convert_int,
+    "energy_per_op_pj": _convert_float,
+    "area_um2": _convert_float,
+}
+
+
+def _vector(value: Any, where: str) -> VectorUnit | None:
+    return None if value is None else build_dataclass(VectorUnit, value, where, _VECTOR)
+
+
 _ARCH = {
     "name": _convert_str,
     "compute": lambda v, w: build_dataclass(ComputeArray, v, w, _COMPUTE),
@@ -227,6 +240,7 @@ _ARCH = {
     "input_format": _enum_converter(CompressionFormat),
     "weight_format": _enum_converter(CompressionFormat),
     "index_bits": _convert_int,
+    "vector": _vector,
 }
 
 

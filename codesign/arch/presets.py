@@ -20,11 +20,12 @@ from collections.abc import Callable
 
 from codesign.arch import technology as tech
 from codesign.arch.dataflow import Dataflow
-from codesign.arch.spec import Architecture, ComputeArray, MemoryLevel, Sparsity
+from codesign.arch.spec import Architecture, ComputeArray, MemoryLevel, Sparsity, VectorUnit
 from codesign.errors import SpecError
 from codesign.workload.loopnest import TensorRole
 
 __all__ = [
+    "vector_unit",
     "weight_stationary",
     "output_stationary",
     "eyeriss",
@@ -35,6 +36,17 @@ __all__ = [
 
 _I, _W, _O = TensorRole.INPUTS, TensorRole.WEIGHTS, TensorRole.OUTPUTS
 _ALL = frozenset(TensorRole)
+
+
+def vector_unit(lanes: int = 16, bits: int = 16) -> VectorUnit:
+    """A vector unit of ``lanes`` multiply-add lanes, ``bits`` wide, from the technology
+    tables (`codesign.arch.technology.vector_op_energy_pj`, ``vector_lane_area_um2``)."""
+    return VectorUnit(
+        lanes=lanes,
+        bits=bits,
+        energy_per_op_pj=tech.vector_op_energy_pj(bits),
+        area_um2=tech.vector_lane_area_um2(bits),
+    )
 
 
 def _compute(

@@ -16,7 +16,14 @@ from codesign.arch.dataflow import Dataflow
 from codesign.errors import SpecError
 from codesign.workload.loopnest import TensorRole
 
-__all__ = ["Sparsity", "CompressionFormat", "ComputeArray", "MemoryLevel", "Architecture"]
+__all__ = [
+    "Sparsity",
+    "CompressionFormat",
+    "ComputeArray",
+    "MemoryLevel",
+    "VectorUnit",
+    "Architecture",
+]
 
 
 class Sparsity(enum.Enum):
@@ -283,6 +290,35 @@ class MemoryLevel:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class VectorUnit:
+    """The vector unit beside the PE array that runs the non-MAC operators (activation
+    functions, normalization, softmax, pooling, residual adds, ...; `codesign.cost.vector`).
+
+    Parameters
+    ----------
+    lanes : int
+        Element operations per cycle.
+    bits : int
+        Width of its data path and of the activations it reads and writes.
+    energy_per_op_pj : float
+        Energy of one element operation (one lane for one cycle).
+    area_um2 : float
+        Area of one lane.
+    """
+
+    lanes: int
+    bits: int = 16
+    energy_per_op_pj: float
+    area_um2: float = 0.0
+
+    def __post_init__(self) -> None:
+        _pos_int("vector: ", "lanes", self.lanes)
+        _pos_int("vector: ", "bits", self.bits)
+        _nonneg_num("vector: ", "energy_per_op_pj", self.energy_per_op_pj)
+        _nonneg_num("vector: ", "area_um2", self.area_um2)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Architecture:
     """A PE array, its memory levels (innermost first) and its clock.
 
@@ -301,6 +337,9 @@ class Architecture:
         Storage formats of the two operands in every level (outputs are dense).
     index_bits : int
         Bits of a run length (RLE) or coordinate (CSR) per stored non-zero.
+    vector : VectorUnit or None
+        The unit that runs non-MAC operators; ``None``: the architecture has none (its
+        non-MAC operators are not costed, e.g. they run on a host).
     """
 
     name: str
@@ -310,6 +349,7 @@ class Architecture:
     input_format: CompressionFormat = CompressionFormat.DENSE
     weight_format: CompressionFormat = CompressionFormat.DENSE
     index_bits: int = 4
+    vector: VectorUnit | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -357,6 +397,9 @@ class Architecture:
         _enum("", "input_format", self.input_format, CompressionFormat)
         _enum("", "weight_format", self.weight_format, CompressionFormat)
         _pos_int("", "index_bits", self.index_bits)
+        if self.vector is not None and not isinstance(self.vector, VectorUnit):
+            kind = type(self.vector).__name__
+            raise SpecError(f"vector must be a VectorUnit or None, not {kind}")
         if self.compute.nm is not None and self.weight_format is not CompressionFormat.DENSE:
             raise SpecError(
                 f"weight_format must be 'dense' when compute.nm is set, not "
@@ -383,7 +426,10 @@ class Architecture:
 
     @property
     def area_um2(self) -> float:
-        """PE array plus every on-chip level (all instances)."""
-        return self.compute.mac_area_um2 * self.compute.pes + sum(
-            lv.area_um2 * lv.instances for lv in self.levels
+        """PE array plus every on-chip level (all instances) plus the vector unit."""
+        vector = 0.0 if self.vector is None else self.vector.area_um2 * self.vector.lanes
+        return (
+            self.compute.mac_area_um2 * self.compute.pes
+            + sum(lv.area_um2 * lv.instances for lv in self.levels)
+            + vector
         )

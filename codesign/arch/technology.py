@@ -49,6 +49,8 @@ __all__ = [
     "sram_area_um2",
     "register_area_um2",
     "dram_access_energy_pj",
+    "vector_op_energy_pj",
+    "vector_lane_area_um2",
 ]
 
 HOROWITZ_45NM: dict[str, float] = {
@@ -146,3 +148,16 @@ def register_area_um2(capacity_bits: int) -> float:
 def dram_access_energy_pj(word_bits: int) -> float:
     """Energy of one ``word_bits`` DRAM access."""
     return DRAM_ENERGY_PJ_PER_64B * _bits("word_bits", word_bits) / 64
+
+
+def vector_op_energy_pj(bits: int) -> float:
+    """One element operation of a vector lane: a ``bits x bits`` multiply and a ``2 * bits``
+    add (the multiply-add every non-MAC operator is built from: scale and shift of a
+    normalization, a step of a polynomial exp or reciprocal, a compare-select of a max)."""
+    return multiply_energy_pj(bits, bits) + add_energy_pj(2 * _bits("bits", bits))
+
+
+def vector_lane_area_um2(bits: int) -> float:
+    """Area of one vector lane: its multiply-add (as a MAC unit of ``bits`` operands and a
+    ``2 * bits`` accumulator) plus a ``bits`` operand register."""
+    return mac_area_um2(bits, bits, 2 * bits) + register_area_um2(bits)

@@ -35,9 +35,17 @@ from codesign.accel.costview import (
     layer_gemm,
     schedule_candidates,
 )
+from codesign.cost.vector import host_cost
 from codesign.errors import SpecError
-from codesign.explore.design import DEFAULT_PARAMS, DesignPoint, LayerDesign, layer_params
+from codesign.explore.design import (
+    DEFAULT_PARAMS,
+    DesignPoint,
+    LayerDesign,
+    check_others,
+    layer_params,
+)
 from codesign.explore.space import parse_pruning, split_param
+from codesign.workload.graph import OtherOp
 from codesign.workload.loopnest import LoopNest
 
 __all__ = ["ACCELERATOR_AXES", "accelerator_config", "prefetch_depth", "AcceleratorEvaluator"]
@@ -146,6 +154,8 @@ class AcceleratorEvaluator:
     ----------
     layers : sequence of LoopNest
         The workload's MAC layers, in order (names unique).
+    others : sequence of OtherOp
+        The workload's non-MAC operators: the host runtime runs them (listed, not costed).
     mapper_objective : str
         What each layer's schedule minimizes: ``latency``, ``energy`` or ``edp``.
     cache_size : int
@@ -155,11 +165,13 @@ class AcceleratorEvaluator:
     def __init__(
         self,
         layers: Sequence[LoopNest],
+        others: Sequence[OtherOp] = (),
         *,
         mapper_objective: str = "edp",
         cache_size: int = 4096,
     ) -> None:
         self.layers = tuple(layers)
+        self.others = check_others(others)
         names = [n.name for n in self.layers]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
@@ -228,6 +240,7 @@ class AcceleratorEvaluator:
                     lower_bound_gap=gap,
                 )
             )
+        host = tuple(host_cost(op) for op in self.others)
         cycles = sum(lay.cycles for lay in out)
         energy = sum(lay.energy_pj for lay in out)
         macs = sum(lay.macs for lay in out)
@@ -240,6 +253,7 @@ class AcceleratorEvaluator:
             "edp_pj_s": energy * latency_s,
             "utilization": macs / (cycles * arch.compute.pes * arch.compute.lanes),
             "macs": float(macs),
+            "non_mac_element_ops": float(sum(v.element_ops for v in host)),
         }
         return DesignPoint(
             params=dict(params),
@@ -248,6 +262,7 @@ class AcceleratorEvaluator:
             metrics=metrics,
             accelerator=config,
             schedules=tuple(schedules),
+            vector_layers=host,
         )
 
     def __call__(self, params: dict) -> dict:

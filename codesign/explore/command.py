@@ -96,7 +96,7 @@ def _workload_layers(args: argparse.Namespace):
     layers = workload.loop_nests
     if not layers:
         raise SpecError(f"model {args.model!r} has no MAC layers (convolutions, linear, matmul)")
-    return module, layers
+    return module, layers, workload.other_ops
 
 
 def _fmt(value: object) -> str:
@@ -175,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
     for name, value in (("budget", args.budget), ("jobs", args.jobs)):
         if value < 1:
             raise SpecError(f"--{name} must be a positive integer, not {value}")
-    module, layers = _workload_layers(args)
+    module, layers, others = _workload_layers(args)
     space = dataclasses.replace(
         space.expand(n.name for n in layers), constraints=Constraints(**limits)
     )
@@ -193,7 +193,12 @@ def run(args: argparse.Namespace) -> int:
         add_metrics = AccuracyObjective(args.model, covered, dataset=args.dataset)
     out = Path(args.out)
     store_path = Path(args.store) if args.store else out / "study.db"
-    layer_sig = hashlib.sha256(repr([n.shape_key() for n in layers]).encode()).hexdigest()[:16]
+    # the non-MAC operators are part of every point's cost: a study of another workload's
+    # operators must not be resumed
+    work = [n.shape_key() for n in layers] + [
+        (op.category, op.element_ops, op.input_shapes, op.output_shape) for op in others
+    ]
+    layer_sig = hashlib.sha256(repr(work).encode()).hexdigest()[:16]
     study = {
         "model": args.model,
         "layers": layer_sig,
@@ -208,10 +213,11 @@ def run(args: argparse.Namespace) -> int:
     }
     store = open_store(store_path, resume=args.resume)
     if space.target == "accelerator":
-        evaluator = AcceleratorEvaluator(layers, mapper_objective=args.mapper_objective)
+        evaluator = AcceleratorEvaluator(layers, others, mapper_objective=args.mapper_objective)
     else:
         evaluator = DesignEvaluator(
             layers,
+            others,
             mapper=args.mapper,
             mapper_objective=args.mapper_objective,
             mapper_budget=args.mapper_budget,

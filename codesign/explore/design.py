@@ -15,7 +15,10 @@ they gate them (bitmask storage).
 
 Every MAC layer of the workload is mapped (identical layer shapes once, ``LoopNest.shape_key``)
 and the costs are summed, layers running one after another: latency (cycles and seconds),
-energy, area, EDP and utilization. Non-MAC operators are not costed.
+energy, area, EDP and utilization. The non-MAC operators run on the point's vector unit
+(``vector_lanes`` lanes, 16 bits; `codesign.cost.vector`), after one another and between the
+MAC layers: their cycles and energy are part of the totals and are reported on their own
+(``vector_cycles``, ``vector_energy_pj``; ``mac_cycles`` is the MAC layers' share).
 """
 
 from __future__ import annotations
@@ -29,10 +32,12 @@ from pathlib import Path
 
 from codesign.accel.config import AcceleratorConfig
 from codesign.accel.costview import LayerSchedule
+from codesign.cost.vector import VectorCost, evaluate_vector
 from codesign.errors import SpecError
 from codesign.explore.mapper import MapperResult, make_mapper
 from codesign.explore.space import parse_pruning, split_param
 from codesign.mapping.mapping import Mapping, mapping_from_dict, mapping_to_dict
+from codesign.workload.graph import OtherOp
 from codesign.workload.loopnest import LoopNest, TensorRole
 
 __all__ = [
@@ -58,10 +63,11 @@ DEFAULT_PARAMS: dict[str, object] = {
     "pruning": "none",
     "acc_buf_rows": 64,
     "overlap_passes": False,
+    "vector_lanes": 16,
 }
 """Value of every axis a design space leaves out."""
 
-_FORMAT_VERSION = 2
+_FORMAT_VERSION = 3
 
 _ACCELERATOR_ONLY = ("acc_buf_rows", "overlap_passes")
 
@@ -91,6 +97,7 @@ def build_architecture(params: dict, layers: Sequence[LoopNest]):
     )
     from codesign.arch import technology as tech
     from codesign.arch.dataflow import Dataflow
+    from codesign.arch.presets import vector_unit
 
     for name in params:
         base, _ = split_param(name)
@@ -177,7 +184,7 @@ def build_architecture(params: dict, layers: Sequence[LoopNest]):
             weight_format=CompressionFormat.CSR if all_24 else CompressionFormat.BITMASK,
             index_bits=2 if all_24 else arch.index_bits,
         )
-    return arch
+    return replace(arch, vector=vector_unit(_param(params, "vector_lanes")))
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -250,6 +257,9 @@ class DesignPoint:
         ``codesign generate`` builds; None for a model-only point.
     schedules : tuple of LayerSchedule
         Buildable points: each layer's schedule on the accelerator, in layer order.
+    vector_layers : tuple of VectorCost
+        Every non-MAC operator, in workload order: its cost on the vector unit (model-only
+        points) or, unit ``host``, its element operations on the host (buildable points).
     """
 
     params: dict = field(hash=False)
@@ -258,6 +268,7 @@ class DesignPoint:
     metrics: dict = field(hash=False)
     accelerator: AcceleratorConfig | None = None
     schedules: tuple[LayerSchedule, ...] = ()
+    vector_layers: tuple[VectorCost, ...] = ()
 
     def __post_init__(self) -> None:
         if self.accelerator is not None and len(self.schedules) != len(self.layers):
@@ -275,7 +286,8 @@ class DesignPoint:
         return self.accelerator is not None
 
     def to_dict(self) -> dict:
-        """The JSON form: ``{version, target, params, arch, accelerator, layers, metrics}``;
+        """The JSON form: ``{version, target, params, arch, accelerator, layers, vector_layers,
+        metrics}``;
         ``target`` is ``"accelerator"`` (buildable: ``accelerator`` is the generator's
         configuration and every layer has its ``schedule``) or ``"model"`` (model only:
         ``accelerator`` is null)."""
@@ -291,23 +303,29 @@ class DesignPoint:
             "arch": architecture_to_dict(self.arch),
             "accelerator": None if self.accelerator is None else self.accelerator.to_dict(),
             "layers": layers,
+            "vector_layers": [v.to_dict() for v in self.vector_layers],
             "metrics": dict(self.metrics),
         }
 
     @classmethod
     def from_dict(cls, data: object) -> DesignPoint:
         """Inverse of `to_dict` (version 1 files, written before buildable spaces, read as
-        model-only points); unknown or missing keys are SpecErrors."""
+        model-only points; versions 1 and 2 have no ``vector_layers``); unknown or missing
+        keys are SpecErrors."""
         from codesign.arch import architecture_from_dict
 
         if not isinstance(data, dict):
             raise SpecError(f"design point must be a JSON object, not {type(data).__name__}")
         version = data.get("version")
-        if version not in (1, _FORMAT_VERSION):
-            raise SpecError(f"design point version must be 1 or {_FORMAT_VERSION}, not {version!r}")
+        if version not in (1, 2, _FORMAT_VERSION):
+            raise SpecError(
+                f"design point version must be 1, 2 or {_FORMAT_VERSION}, not {version!r}"
+            )
         keys = {"version", "params", "arch", "layers", "metrics"}
-        if version == _FORMAT_VERSION:
+        if version >= 2:
             keys |= {"target", "accelerator"}
+        if version >= 3:
+            keys.add("vector_layers")
         if set(data) != keys:
             raise SpecError(
                 f"design point keys must be {sorted(keys)}: unknown {sorted(set(data) - keys)}, "
@@ -338,6 +356,9 @@ class DesignPoint:
             if buildable:
                 schedules.append(LayerSchedule.from_dict(lay.pop("schedule")))
             layers.append(LayerDesign(**{**lay, "mapping": mapping_from_dict(lay["mapping"])}))
+        vector = data.get("vector_layers", [])
+        if not isinstance(vector, list):
+            raise SpecError("design point vector_layers must be a list")
         return cls(
             params=dict(data["params"]),
             arch=architecture_from_dict(data["arch"]),
@@ -345,6 +366,9 @@ class DesignPoint:
             metrics=dict(data["metrics"]),
             accelerator=AcceleratorConfig.from_dict(data["accelerator"]) if buildable else None,
             schedules=tuple(schedules),
+            vector_layers=tuple(
+                VectorCost.from_dict(v, f"vector_layers[{i}]") for i, v in enumerate(vector)
+            ),
         )
 
     def save(self, path: str | Path) -> Path:
@@ -367,6 +391,15 @@ class DesignPoint:
         return cls.from_dict(data)
 
 
+def check_others(others: Sequence[OtherOp]) -> tuple[OtherOp, ...]:
+    """``others`` as a tuple, each an `OtherOp` (a SpecError names the first that is not)."""
+    others = tuple(others)
+    for i, op in enumerate(others):
+        if not isinstance(op, OtherOp):
+            raise SpecError(f"others[{i}] must be an OtherOp, not {type(op).__name__}")
+    return others
+
+
 class DesignEvaluator:
     """Evaluates design points of one workload: picklable, so it is shipped once to each worker.
 
@@ -374,6 +407,9 @@ class DesignEvaluator:
     ----------
     layers : sequence of LoopNest
         The workload's MAC layers, in order (names unique).
+    others : sequence of OtherOp
+        The workload's non-MAC operators, costed on the vector unit (graph inputs cost
+        nothing).
     mapper : str
         ``exhaustive``, ``random`` or ``local``.
     mapper_objective : str
@@ -389,6 +425,7 @@ class DesignEvaluator:
     def __init__(
         self,
         layers: Sequence[LoopNest],
+        others: Sequence[OtherOp] = (),
         *,
         mapper: str = "local",
         mapper_objective: str = "edp",
@@ -397,6 +434,7 @@ class DesignEvaluator:
         cache_size: int = 4096,
     ) -> None:
         self.layers = tuple(layers)
+        self.others = check_others(others)
         names = [n.name for n in self.layers]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
@@ -444,8 +482,12 @@ class DesignEvaluator:
                     lower_bound_gap=r.gap_to_bound,
                 )
             )
-        cycles = sum(lay.cycles for lay in out)
-        energy = sum(lay.energy_pj for lay in out)
+        vector = tuple(evaluate_vector(op, arch) for op in self.others)
+        mac_cycles = sum(lay.cycles for lay in out)
+        vector_cycles = sum(v.cycles for v in vector)
+        vector_energy = sum(v.energy_pj for v in vector)
+        cycles = mac_cycles + vector_cycles
+        energy = sum(lay.energy_pj for lay in out) + vector_energy
         macs = sum(lay.macs for lay in out)
         latency_s = cycles / (arch.clock_mhz * 1e6)
         metrics = {
@@ -456,8 +498,18 @@ class DesignEvaluator:
             "edp_pj_s": energy * latency_s,
             "utilization": macs / (cycles * arch.compute.pes * arch.compute.lanes),
             "macs": float(macs),
+            "mac_cycles": mac_cycles,
+            "vector_cycles": float(vector_cycles),
+            "vector_energy_pj": float(vector_energy),
+            "non_mac_element_ops": float(sum(v.element_ops for v in vector)),
         }
-        return DesignPoint(params=dict(params), arch=arch, layers=tuple(out), metrics=metrics)
+        return DesignPoint(
+            params=dict(params),
+            arch=arch,
+            layers=tuple(out),
+            metrics=metrics,
+            vector_layers=vector,
+        )
 
     def __call__(self, params: dict) -> dict:
         """The metrics of ``params`` (the executors' evaluate callable)."""

@@ -17,10 +17,13 @@ each with a value type checked at construction:
                             fraction in [0, 1)
 ``acc_buf_rows``            accelerator only: rows of the accumulator buffer (``max_tile_m``)
 ``overlap_passes``          accelerator only (``ws``): overlapped passes (true / false)
+``vector_lanes``            model only: lanes of the vector unit running the non-MAC operators
+                            (positive integer)
 ==========================  ===================================================================
 
 ``target: accelerator`` makes the space *buildable* (`TARGETS`): only the generator's
-parameters (no ``glb_kib``, ``rf_bytes``; dataflows ``ws`` and ``os``; one
+parameters (no ``glb_kib``, ``rf_bytes``, ``vector_lanes``: the generated accelerator runs
+the MAC layers and its host runtime the rest; dataflows ``ws`` and ``os``; one
 ``activation_bits`` for every layer). The default ``target: model`` is *model only*.
 
 ``weight_bits``, ``activation_bits`` and ``pruning`` may be *per layer*: ``expand(layers)``
@@ -132,6 +135,7 @@ _VALIDATORS = {
     "pruning": _pruning,
     "acc_buf_rows": _positive_int,
     "overlap_passes": _bool,
+    "vector_lanes": _positive_int,
 }
 
 TARGETS: tuple[str, ...] = ("model", "accelerator")
@@ -140,7 +144,7 @@ the mapper finds; *model only*, nothing is generated). ``accelerator``: a builda
 every point an accelerator ``codesign generate`` builds, scored with the schedules its
 controller executes (``codesign.explore.buildable``)."""
 
-_MODEL_ONLY_AXES = frozenset({"glb_kib", "rf_bytes"})
+_MODEL_ONLY_AXES = frozenset({"glb_kib", "rf_bytes", "vector_lanes"})
 _ACCELERATOR_ONLY_AXES = frozenset({"acc_buf_rows", "overlap_passes"})
 _BUILDABLE_DATAFLOWS = ("ws", "os")
 

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from codesign.errors import SpecError, TraceError, UnsupportedOperatorError
+from codesign.workload import aten
 from codesign.workload.graph import Node, OtherOp, Workload
 from codesign.workload.loopnest import LoopNest, conv1d, conv2d, einsum, linear
 
@@ -169,6 +170,15 @@ _PER_OUTPUT_ELEMENT = {
 # Element ops per input element (reductions).
 _PER_INPUT_ELEMENT = {"adaptive_avg_pool": 1, "mean": 1, "sum": 1}
 _POOL_OPS = {"max_pool", "avg_pool"}  # output elements x kernel area
+
+
+def _fx_category(op: str, is_view: bool) -> str:
+    """The `codesign.workload.aten` category of a torch.fx front-end operator."""
+    if op in _VIEW_OPS:
+        return "view" if is_view else "data_movement"
+    if op in _POOL_OPS or op == "adaptive_avg_pool":
+        return "pooling"
+    return aten.category(op)
 
 
 def _function_name(fn: Callable) -> str:
@@ -426,7 +436,13 @@ class _Builder(_GraphBuilder):
         return _FUNCTIONS.get(node.target)
 
     def input(self, node: fx.Node, t: torch.Tensor) -> None:
-        layer = OtherOp(name=node.name, op="input", input_shapes=(), output_shape=tuple(t.shape))
+        layer = OtherOp(
+            name=node.name,
+            op="input",
+            input_shapes=(),
+            output_shape=tuple(t.shape),
+            category="input",
+        )
         self.add(node, layer, [])
 
     def call(self, node: fx.Node) -> None:
@@ -451,6 +467,7 @@ class _Builder(_GraphBuilder):
             params = list(self.gm.get_submodule(node.target).parameters())
         params += [p for a in args if a in self.constants for p in self.const_params(a)]
         is_view = op in _VIEW_OPS and len(acts) == 1
+        kind = _fx_category(op, is_view)
         if op in _VIEW_OPS:  # with several activations (x[index]): a gather into a new buffer
             element_ops = 0
         elif op in _PER_OUTPUT_ELEMENT:
@@ -471,6 +488,7 @@ class _Builder(_GraphBuilder):
             input_shapes=in_shapes,
             output_shape=tuple(out.shape),
             element_ops=element_ops,
+            category=kind,
         )
         bits = sum(p.numel() * self.w_bits(p) for p in params) if count else 0
         self.add(node, layer, acts, params=count, param_bits=bits, is_view=is_view)

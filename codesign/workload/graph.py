@@ -267,6 +267,16 @@ class Workload:
         """The loop nest of each MAC-bearing layer, in schedule order."""
         return tuple(layer for layer in self.layers if isinstance(layer, LoopNest))
 
+    @property
+    def other_ops(self) -> tuple[OtherOp, ...]:
+        """Every non-MAC operator, graph inputs excluded, in schedule order (what the
+        vector-unit model costs, `codesign.cost.vector`)."""
+        return tuple(
+            layer
+            for layer in self.layers
+            if isinstance(layer, OtherOp) and layer.category != "input"
+        )
+
     # --- totals ------------------------------------------------------------------------------
     @property
     def total_macs(self) -> int:
