@@ -3,7 +3,9 @@
 train (or load from the cache) -> analyze -> explore a buildable joint space with the accuracy
 objective -> knee of the Pareto front -> generate its accelerator -> run the whole quantized
 network on the RTL with cocotb (bit-exact, predicted vs measured cycles per layer) -> synthesize
-with Yosys -> ``OUT/report.md`` and ``OUT/report.html``.
+with Yosys -> a model-only exploration of the small transformer (ViT-tiny), where the non-MAC
+operators (softmax, layer norms, GELU, residual adds) run on the vector unit ->
+``OUT/report.md`` and ``OUT/report.html``.
 
 Every stage runs the same code as its CLI subcommand (``codesign.cli.main``), so the demo is also
 an integration test of the command line; every number in the report is read back from the files
@@ -31,6 +33,10 @@ MODEL = "examples/models.py:digits_cnn"
 IMAGES = 8
 """Held-out digits the whole network runs on in RTL."""
 
+TRANSFORMER = "examples/models.py:vit_tiny"
+TRANSFORMER_SPACE = Path("examples/space_vit.yaml")
+"""The small transformer explored model only (its non-MAC operators on the vector unit)."""
+
 DEMO_SPACE = Path("examples/space_accel.yaml")
 """The demo's design space (``target: accelerator``, every point buildable): array shape, the
 two dataflows, accumulator buffer, bus width, overlapped passes, per-layer weight widths
@@ -57,6 +63,8 @@ class DemoConfig:
         Yosys flow: ``generic``, ``ice40`` or ``xilinx``.
     space : Path
         The design space file (strict YAML, see ``codesign.explore.space``).
+    transformer_budget : int
+        Design points of the transformer's model-only exploration.
     """
 
     out: Path
@@ -66,6 +74,7 @@ class DemoConfig:
     seed: int = 0
     synth_target: str = "generic"
     space: Path = DEMO_SPACE
+    transformer_budget: int = 16
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -133,7 +142,7 @@ def run_demo(cfg: DemoConfig) -> Path:
         )
     _prepare_out(cfg)
     out = cfg.out
-    n = 7
+    n = 8
     timings: dict[str, float] = {}
 
     t = _stage(1, n, "train the digits CNN on scikit-learn's digits (or load it from the cache)")
@@ -196,7 +205,26 @@ def run_demo(cfg: DemoConfig) -> Path:
     _cli(["synth", str(rtl), "--target", cfg.synth_target])
     timings["synth"] = time.perf_counter() - t
 
-    _stage(7, n, "write the report")
+    t = _stage(
+        7, n, "explore the small transformer ViT-tiny (model only: non-MAC operators on the "
+        "vector unit)"
+    )
+    _cli(
+        [
+            "explore", TRANSFORMER,
+            "--space", str(TRANSFORMER_SPACE),
+            "--objectives", "latency,energy,area",
+            "--budget", str(cfg.transformer_budget),
+            "--jobs", str(cfg.jobs),
+            "--mapper-budget", str(cfg.mapper_budget),
+            "--seed", str(cfg.seed),
+            "--out", str(out / "transformer"),
+            "--no-progress",
+        ]
+    )  # fmt: skip
+    timings["transformer"] = time.perf_counter() - t
+
+    _stage(8, n, "write the report")
     return write_report(out, int16_acc=int16_acc, int8_acc=int8_acc, timings=timings)
 
 
@@ -300,6 +328,7 @@ def write_report(out: Path, *, int16_acc: float, int8_acc: float, timings: dict)
             ],
         ),
         "![per-layer breakdown](explore/best_layers.png)",
+        _host_section(best),
         "## 4. Generated RTL",
         _table(
             ["field", "value"],
@@ -354,6 +383,7 @@ def write_report(out: Path, *, int16_acc: float, int8_acc: float, timings: dict)
             ["field", "value"],
             [[k, json.dumps(v) if isinstance(v, (dict, list)) else v] for k, v in synth.items()],
         ),
+        _transformer_section(out / "transformer"),
         "## Stage times",
         _table(["stage", "seconds"], [[k, round(v, 1)] for k, v in timings.items()]),
     ]
@@ -362,6 +392,71 @@ def write_report(out: Path, *, int16_acc: float, int8_acc: float, timings: dict)
     path.write_text(md)
     (out / "report.html").write_text(_markdown_to_html(md))
     return path
+
+
+def _host_section(best: dict) -> str:
+    """The knee's non-MAC operators: the host runtime runs them (not accelerator cycles)."""
+    ops = [v for v in best.get("vector_layers", []) if v["category"] != "view"]
+    if not ops:
+        return "The network has no non-MAC operators."
+    return (
+        "Non-MAC operators: the generated accelerator runs the MAC layers (ReLU is part of its "
+        "requantizer); the host runtime runs the rest, so they are listed here and not in "
+        "the accelerator's cycles.\n\n"
+        + _table(
+            ["operator", "category", "element ops", "runs on"],
+            [[v["name"], v["category"], v["element_ops"], v["unit"]] for v in ops],
+        )
+    )
+
+
+def _transformer_section(folder: Path) -> str:
+    """Section 7: the knee of the transformer's model-only exploration, MAC and non-MAC layers
+    side by side (from ``best.json`` and ``best_layers.csv``)."""
+    import csv
+
+    best = _load(folder / "best.json")
+    try:
+        with (folder / "best_layers.csv").open() as f:
+            rows = list(csv.DictReader(f))
+    except OSError as exc:
+        raise CodesignError(f"demo output {str(folder)!r} is incomplete: {exc}") from None
+    m = best["metrics"]
+    share = {}
+    for r in rows:
+        kind = "MAC layers" if r["kind"] == "mac" else r["kind"]
+        c, e = share.get(kind, (0.0, 0.0))
+        share[kind] = (c + float(r["cycles"]), e + float(r["energy_pj"]))
+    lanes = best["arch"]["vector"]["lanes"]
+    return "\n\n".join(
+        [
+            f"## 7. A transformer, model only: `{TRANSFORMER}`",
+            f"The knee of a model-only exploration ({best['arch']['name']}, a {lanes}-lane "
+            f"vector unit for the non-MAC operators; `codesign.cost.vector`): "
+            f"{m['latency_cycles']:,.0f} cycles, of which the vector unit "
+            f"{m['vector_cycles']:,.0f} ({m['vector_cycles'] / m['latency_cycles']:.1%}); "
+            f"{m['energy_pj'] * 1e-6:,.1f} uJ, of which "
+            f"{m['vector_energy_pj'] / m['energy_pj']:.1%} on the vector unit. "
+            f"This point is model only: no generator builds a vector unit.",
+            _table(
+                ["kind", "cycles", "share of latency", "energy uJ", "share of energy"],
+                [
+                    [k, _whole(c), f"{c / m['latency_cycles']:.1%}", e * 1e-6,
+                     f"{e / m['energy_pj']:.1%}"]
+                    for k, (c, e) in sorted(share.items(), key=lambda kv: -kv[1][0])
+                ],
+            ),  # fmt: skip
+            _table(
+                ["layer", "kind", "runs on", "MACs", "element ops", "cycles", "energy pJ"],
+                [
+                    [r["name"], r["kind"], r["unit"], int(r["macs"]), int(r["element_ops"]),
+                     _whole(float(r["cycles"])), float(r["energy_pj"])]
+                    for r in rows
+                ],
+            ),  # fmt: skip
+            "![transformer per-layer breakdown](transformer/best_layers.png)",
+        ]
+    )
 
 
 def _pareto_section(points: list[dict]) -> str:

@@ -28,7 +28,11 @@ def test_demo_flow_writes_a_report_from_this_run(tmp_path, monkeypatch):
     out = tmp_path / "demo"
     space = tmp_path / "space.yaml"
     space.write_text(TINY_SPACE)
-    report = run_demo(DemoConfig(out=out, budget=4, mapper_budget=50, jobs=1, space=space))
+    report = run_demo(
+        DemoConfig(
+            out=out, budget=4, mapper_budget=50, jobs=1, space=space, transformer_budget=2
+        )
+    )
     text = report.read_text()
     verify = json.loads((out / "verify.json").read_text())
     best = json.loads((out / "explore" / "best.json").read_text())
@@ -43,6 +47,11 @@ def test_demo_flow_writes_a_report_from_this_run(tmp_path, monkeypatch):
     assert f"| pe_rows | {best['params']['pe_rows']:,} |" in text
     assert f"{synth['cells']:,}" in text
     assert (out / "report.html").read_text().startswith("<!doctype html>")
+    # the transformer's non-MAC operators are costed and reported beside its MAC layers
+    vit = json.loads((out / "transformer" / "best.json").read_text())
+    assert f"{vit['metrics']['vector_cycles']:,.0f} (" in text
+    assert "| encoder.layers.0.norm1 | normalization | vector |" in text
+    assert "| pool | pooling | 1,024 | host |" in text
 
 
 def test_demo_refuses_a_foreign_non_empty_folder(tmp_path):

@@ -35,7 +35,11 @@ def _arch(*, glb_bits: int = 1 << 20, lanes: int = 8, vector: bool = True) -> Ar
     return Architecture(
         name="hand",
         compute=ComputeArray(
-            rows=2, cols=2, mac_energy_pj=1.0, mac_area_um2=100.0, dataflow=Dataflow.WEIGHT_STATIONARY
+            rows=2,
+            cols=2,
+            mac_energy_pj=1.0,
+            mac_area_um2=100.0,
+            dataflow=Dataflow.WEIGHT_STATIONARY,
         ),
         levels=(
             MemoryLevel(
@@ -181,7 +185,10 @@ def _count(shape):
     return n
 
 
-LAYERS = (linear("fc1", in_features=64, out_features=32), linear("fc2", in_features=32, out_features=10))
+LAYERS = (
+    linear("fc1", in_features=64, out_features=32),
+    linear("fc2", in_features=32, out_features=10),
+)
 OTHERS = (
     _op(name="relu", op="relu", category="elementwise", ins=((1, 32),), ops=32),
     _op(name="flat", op="flatten", category="view", ins=((1, 32),), ops=0),
@@ -240,3 +247,30 @@ def test_version_2_design_points_still_load(tmp_path):
 def test_bad_others_name_the_entry():
     with pytest.raises(SpecError, match="others\\[0\\] must be an OtherOp"):
         DesignEvaluator(LAYERS, [LAYERS[0]])
+
+
+def test_explore_reports_the_non_mac_layers_of_a_transformer(tmp_path, capsys):
+    import csv
+
+    from codesign.cli import main
+
+    out = tmp_path / "out"
+    argv = [
+        "explore", "examples/models.py:vit_tiny", "--space", "examples/space_vit.yaml",
+        "--objectives", "latency,energy", "--budget", "2", "--executor", "serial",
+        "--no-progress", "--out", str(out),
+    ]  # fmt: skip
+    assert main(argv) == 0
+    assert "non-MAC operators on the 16-lane vector unit" in capsys.readouterr().out
+    best = json.loads((out / "best.json").read_text())
+    rows = list(csv.DictReader((out / "best_layers.csv").open()))
+    kinds = {r["kind"] for r in rows}
+    assert {"mac", "softmax", "normalization", "elementwise"} <= kinds and "view" not in kinds
+    # every row's cycles and energy add up to the point's totals
+    m = best["metrics"]
+    assert sum(float(r["cycles"]) for r in rows) == pytest.approx(m["latency_cycles"])
+    assert sum(float(r["energy_pj"]) for r in rows) == pytest.approx(m["energy_pj"])
+    # a layer norm of 65 tokens x 64 features: 7 element ops per output element
+    norm = next(r for r in rows if r["name"] == "encoder.layers.0.norm1")
+    assert int(norm["element_ops"]) == 7 * 65 * 64 and float(norm["cycles"]) > 0
+    assert m["vector_cycles"] > 0.05 * m["latency_cycles"]  # softmax and norms are not free

@@ -6,7 +6,8 @@ quantization and pruning of a PyTorch model: every layer is mapped per design po
 to a SQLite store (``--resume`` continues an interrupted run without re-evaluating), and the
 Pareto front is printed and written to ``OUT/pareto.csv``, ``OUT/pareto.json``,
 ``OUT/pareto.png``, ``OUT/best.json`` (the knee point as a `DesignPoint`) and
-``OUT/best_layers.png`` (its per-layer breakdown).
+``OUT/best_layers.png`` and ``OUT/best_layers.csv`` (its per-layer breakdown: MAC layers on the
+array, non-MAC operators on the vector unit or, for a buildable point, the host).
 """
 
 from __future__ import annotations
@@ -96,7 +97,45 @@ def _workload_layers(args: argparse.Namespace):
     layers = workload.loop_nests
     if not layers:
         raise SpecError(f"model {args.model!r} has no MAC layers (convolutions, linear, matmul)")
-    return module, layers, workload.other_ops
+    return module, layers, workload.other_ops, workload.schedule
+
+
+def _write_layer_csv(path: Path, rows: list[dict]) -> None:
+    import csv
+
+    with path.open("w", newline="") as f:
+        w = csv.DictWriter(
+            f, ["name", "kind", "unit", "macs", "element_ops", "cycles", "energy_pj"]
+        )
+        w.writeheader()
+        w.writerows(rows)
+
+
+def _non_mac_summary(point) -> str:
+    """One line on the knee's non-MAC operators: their share of latency and energy and the
+    costliest categories (or, on a buildable point, that the host runs them)."""
+    ops = [v for v in point.vector_layers if v.category != "view"]
+    if not ops:
+        return "knee: no non-MAC operators"
+    work = sum(v.element_ops for v in ops)
+    if point.buildable:
+        return (
+            f"knee: {len(ops)} non-MAC operators ({work:,} element ops) run on the host "
+            f"runtime, not on the accelerator: latency_cycles covers the MAC layers only"
+        )
+    m = point.metrics
+    by_kind: dict[str, float] = {}
+    for v in ops:
+        by_kind[v.category] = by_kind.get(v.category, 0) + v.cycles
+    top = ", ".join(
+        f"{k} {c:,.0f}" for k, c in sorted(by_kind.items(), key=lambda kv: -kv[1])[:3]
+    )
+    return (
+        f"knee: {len(ops)} non-MAC operators on the {point.arch.vector.lanes}-lane vector unit: "
+        f"{m['vector_cycles']:,.0f} cycles ({m['vector_cycles'] / m['latency_cycles']:.1%} of "
+        f"latency; {top}), {m['vector_energy_pj'] * 1e-6:,.2f} uJ "
+        f"({m['vector_energy_pj'] / m['energy_pj']:.1%} of energy)"
+    )
 
 
 def _fmt(value: object) -> str:
@@ -175,7 +214,7 @@ def run(args: argparse.Namespace) -> int:
     for name, value in (("budget", args.budget), ("jobs", args.jobs)):
         if value < 1:
             raise SpecError(f"--{name} must be a positive integer, not {value}")
-    module, layers, others = _workload_layers(args)
+    module, layers, others, schedule = _workload_layers(args)
     space = dataclasses.replace(
         space.expand(n.name for n in layers), constraints=Constraints(**limits)
     )
@@ -306,13 +345,18 @@ def run(args: argparse.Namespace) -> int:
     best = evaluator.design_point(result.knee.params)
     best = dataclasses.replace(best, metrics={**best.metrics, **result.knee.metrics})
     best.save(out / "best.json")
+    rows = best.layer_rows(schedule)
+    _write_layer_csv(out / "best_layers.csv", rows)
+    shown = [r for r in rows if r["unit"] != "host"]
     plot_layer_breakdown(
         out / "best_layers.png",
-        layers=[lay.name for lay in best.layers],
-        latency_cycles=[lay.cycles for lay in best.layers],
-        energy_pj=[lay.energy_pj for lay in best.layers],
+        layers=[r["name"] for r in shown],
+        latency_cycles=[r["cycles"] for r in shown],
+        energy_pj=[r["energy_pj"] for r in shown],
+        kinds=[r["kind"] for r in shown],
         title=f"knee point: {best.arch.name}",
     )
+    print(_non_mac_summary(best))
     summary = {
         "evaluated": result.evaluated,
         "reused": result.reused,
@@ -321,7 +365,10 @@ def run(args: argparse.Namespace) -> int:
         "wall_s": round(result.wall_s, 2),
     }
     print(json.dumps(summary), file=sys.stderr)
-    print(f"wrote {out}/pareto.csv, pareto.json, pareto.png, all.csv, best.json, best_layers.png")
+    print(
+        f"wrote {out}/pareto.csv, pareto.json, pareto.png, all.csv, best.json, best_layers.png, "
+        f"best_layers.csv"
+    )
     if not best.buildable:
         print(
             "best.json is a model-only point (target: model): `codesign generate` builds only "

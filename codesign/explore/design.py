@@ -371,6 +371,29 @@ class DesignPoint:
             ),
         )
 
+    def layer_rows(self, order: Sequence[str] | None = None) -> list[dict]:
+        """Every layer, MAC and non-MAC, as table rows ``{name, kind, unit, macs, element_ops,
+        cycles, energy_pj}``: ``kind`` is ``mac`` or the operator's category, ``unit`` is
+        ``array``, ``vector`` or ``host`` (listed, not costed). ``order`` (the workload's
+        schedule) interleaves them; without it the MAC layers come first. Views (free aliases)
+        are left out."""
+        rows = {
+            lay.name: {
+                "name": lay.name, "kind": "mac", "unit": "array", "macs": lay.macs,
+                "element_ops": 0, "cycles": lay.cycles, "energy_pj": lay.energy_pj,
+            }  # fmt: skip
+            for lay in self.layers
+        }
+        for v in self.vector_layers:
+            if v.category != "view":
+                rows[v.name] = {
+                    "name": v.name, "kind": v.category, "unit": v.unit, "macs": 0,
+                    "element_ops": v.element_ops, "cycles": v.cycles, "energy_pj": v.energy_pj,
+                }  # fmt: skip
+        if order is None:
+            return list(rows.values())
+        return [rows[n] for n in order if n in rows]
+
     def save(self, path: str | Path) -> Path:
         """Write the JSON form."""
         path = Path(path)

@@ -96,21 +96,37 @@ def plot_layer_breakdown(
     layers: Sequence[str],
     latency_cycles: Sequence[float],
     energy_pj: Sequence[float],
+    kinds: Sequence[str] | None = None,
     title: str = "Per-layer breakdown",
 ):
-    """Two bar charts, one bar per layer in order: latency (cycles) and energy (uJ)."""
+    """Two bar charts, one bar per layer in order: latency (cycles) and energy (uJ). With
+    ``kinds`` (``mac`` or a non-MAC category per layer), MAC layers and the vector unit's
+    operators get their own colours and a legend."""
     n = len(layers)
     if n == 0 or len(latency_cycles) != n or len(energy_pj) != n:
         raise SpecError(
             f"plot_layer_breakdown needs one latency and one energy per layer, got {n} layers, "
             f"{len(latency_cycles)} latencies and {len(energy_pj)} energies"
         )
+    if kinds is not None and len(kinds) != n:
+        raise SpecError(f"plot_layer_breakdown needs one kind per layer, got {len(kinds)} for {n}")
     plt = _pyplot()
     fig, (a1, a2) = plt.subplots(2, 1, figsize=(max(6.4, 0.35 * n + 2), 6.0), dpi=100, sharex=True)
     x = np.arange(n)
-    a1.bar(x, np.asarray(latency_cycles, dtype=float), color="tab:blue")
+    lat = np.asarray(latency_cycles, dtype=float)
+    energy = np.asarray(energy_pj, dtype=float) * 1e-6
+    if kinds is None:
+        a1.bar(x, lat, color="tab:blue")
+        a2.bar(x, energy, color="tab:orange")
+    else:
+        mac = np.array([k == "mac" for k in kinds])
+        groups = ((mac, "tab:blue", "MAC layers"), (~mac, "tab:green", "vector unit"))
+        for sel, color, label in groups:
+            if sel.any():
+                a1.bar(x[sel], lat[sel], color=color, label=label)
+                a2.bar(x[sel], energy[sel], color=color, label=label)
+        a1.legend(fontsize="small")
     a1.set_ylabel("latency (cycles)")
-    a2.bar(x, np.asarray(energy_pj, dtype=float) * 1e-6, color="tab:orange")
     a2.set_ylabel("energy (uJ)")
     a2.set_xticks(x, list(layers), rotation=90, fontsize="small")
     a1.set_title(title)
