@@ -378,8 +378,10 @@ def cost_model_cycles(plan: GemmPlan, *, sequential: bool = False) -> int:
     The mapping: weight-stationary unrolls ``K`` over the rows (``4 * rows`` lanes of the
     2:4 array, whose layer has weight density 1/2) and ``N`` over the columns and streams
     ``stream_len`` rows of ``A`` per pass; output-stationary unrolls ``M`` and ``N``
-    and streams ``stream_len`` reduction steps. A dim that the tiles do not divide is padded
-    by the model (the last RTL tile is shorter), so the two agree exactly when they divide.
+    and streams ``stream_len`` reduction steps. The streamed dim's tiles are the outermost
+    loop: the plan sends the stationary operand again with every tile, so every pass is a
+    reload in the model too. A dim that the tiles do not divide is padded by the model (the
+    last RTL tile is shorter), so the two agree exactly when they divide.
     """
     return array_model_cycles(
         plan.design.config, plan.m, plan.n, plan.k, plan.stream_len, sequential=sequential

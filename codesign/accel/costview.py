@@ -314,7 +314,9 @@ def array_model_cycles(
             LevelMapping(name=pe_level, loops=((streamed, t),)),
             LevelMapping(
                 name="scratchpad",
-                loops=tuple((d, -(-sizes[d] // per_pass[d])) for d in (on_rows, on_cols, streamed)),
+                # the bare array reloads its stationary operand for every tile (the host sends
+                # it again): the streamed dim's tiles outermost, so every pass is a reload
+                loops=tuple((d, -(-sizes[d] // per_pass[d])) for d in (streamed, on_rows, on_cols)),
             ),
         ),
         rows=((on_rows, depth),),

@@ -21,11 +21,13 @@ literally, loop by loop, and the tests require exact agreement):
   event that revisits a tile seen before (a reduction loop above the level) first reloads the
   partial sums from the parent. The first visit of a tile starts from zero.
 * **Cycles.** A *pass* is one run of the per-PE loops: ``passes = prod(loops at shared
-  levels)``, ``stream_len = prod(loops at per-PE levels)``; compute cycles are
-  ``passes * (stream_len + overhead)`` with the systolic overhead of
+  levels)``, ``stream_len = prod(loops at per-PE levels)``. The systolic array reloads its
+  stationary tensor (the dataflow template's) only on that tensor's fill events at the per-PE
+  levels (``loads``, counted as for the traffic); the passes between two loads stream as one.
+  Compute cycles are ``passes * stream_len + loads * overhead`` with the systolic overhead of
   ``codesign.cost.timing.pass_overhead_cycles`` (0 on a non-systolic array). With
   ``ComputeArray.overlap_passes`` (systolic WS/IS) each pass's stationary load overlaps the
-  previous pass's drain and they are ``passes * (stream_len + rows) + rows + cols - 1``
+  previous pass's drain and they are ``passes * stream_len + loads * rows + rows + cols - 1``
   (``codesign.cost.timing.pass_overheads_cycles``, read off ``systolic.ws_stream_cycles``).
   Each level needs ``ceil(traffic bits per instance / bandwidth)`` cycles for reads and for
   writes; transfers overlap compute (double buffering), but the last pass's *tail* (its
@@ -68,7 +70,7 @@ import numpy as np
 from codesign.arch.spec import Architecture, CompressionFormat, Sparsity
 from codesign.cost.timing import pass_load_cycles, pass_overheads_cycles, pass_tail_cycles
 from codesign.errors import MappingError, SpecError
-from codesign.mapping.dataflow import ROLE_ORDER
+from codesign.mapping.dataflow import ROLE_ORDER, TEMPLATES
 from codesign.mapping.mapping import Mapping, MappingBatch, validate_batch
 from codesign.workload.loopnest import LoopNest, TensorRole, TensorSpec
 
@@ -136,6 +138,16 @@ def _streams_from_outermost(arch: Architecture) -> bool:
     s = arch.num_per_pe_levels
     operands = {TensorRole.INPUTS, TensorRole.WEIGHTS}
     return not any(operands & set(lv.holds) for lv in arch.levels[s:-1])
+
+
+def _stationary_index(arch: Architecture) -> int | None:
+    """Position in ``ROLE_ORDER`` of the tensor a systolic array holds during a pass (its
+    dataflow template's ``stationary``), None when there is none or no fill/drain to share."""
+    c = arch.compute
+    role = TEMPLATES[c.dataflow].stationary
+    if not c.systolic or role is None or arch.num_per_pe_levels == 0:
+        return None
+    return ROLE_ORDER.index(role)
 
 
 def lower_bounds(nest: LoopNest, arch: Architecture) -> tuple[int, float]:
@@ -275,6 +287,7 @@ class _Constants:
     once: int
     tail: int
     load: int | None
+    stationary: int | None
     skip_eff: float
     lanes: int
     mac_energy_pj: float
@@ -342,6 +355,7 @@ def _constants(nest: LoopNest, arch: Architecture) -> _Constants:
         load=pass_load_cycles(c.dataflow, c.rows, c.cols, c.systolic)
         if _streams_from_outermost(arch)
         else None,
+        stationary=_stationary_index(arch),
         skip_eff=eff if c.sparsity is Sparsity.SKIP else 1.0,
         lanes=c.lanes,
         mac_energy_pj=c.mac_energy_pj * eff,
@@ -397,6 +411,7 @@ def evaluate(
         Costs per mapping; rows whose tiles overflow a level are flagged in ``fits``.
     """
     kc = _constants(nest, arch)
+    groups = None  # stationary reloads (set with the stationary tensor's fill events)
     if validate:
         validate_batch(nest, arch, mappings)
     n_lv, n_d, s = kc.n_lv, kc.n_d, kc.s
@@ -471,6 +486,10 @@ def evaluate(
             events[lv] = np.where(last[up] >= 0, above_all[up] * prefix[up], events[up])
             distinct[lv] = distinct[up] * rel_prod[up]
         distinct_all = distinct[0] * rel_prod[0]
+        if ti == kc.stationary:
+            # the array reloads its stationary tile exactly when the per-PE levels are refilled
+            # with it: consecutive passes between two such fills stream as one
+            groups = events[s - 1].copy()
         is_out = role is TensorRole.OUTPUTS
         # parent of each child: the next kept level above (the outermost keeps everything)
         if uniform:
@@ -538,7 +557,9 @@ def evaluate(
     if kc.skip_eff < 1.0:
         stream = np.ceil(stream * kc.skip_eff - 1e-9)
     compute_cycles = passes * stream
-    fill_drain = passes * kc.overhead + kc.once
+    if kc.stationary is None:
+        groups = passes
+    fill_drain = groups * kc.overhead + kc.once
     # traffic in bits per level and per instance (explicit sums: no BLAS threads)
     rbits = (reads * stored[:, None]).sum(axis=1)
     wbits = (writes * stored[:, None]).sum(axis=1)
@@ -550,8 +571,8 @@ def evaluate(
     # tail follows its last streamed beat: neither overlaps the transfers
     head = 0.0
     if kc.load is not None:
-        first = np.ceil(rbits[-1] / kc.rbw[-1] / passes - 1e-9)
-        head = np.maximum(first - (stream + kc.load), 0.0)
+        first = np.ceil(rbits[-1] / kc.rbw[-1] / groups - 1e-9)
+        head = np.maximum(first - (compute_cycles / groups + kc.load), 0.0)
     cycles = np.maximum(busy + head, level_cycles.max(axis=0) + kc.tail)
 
     # energy

@@ -21,7 +21,7 @@ import numpy as np
 
 from codesign.arch.spec import Architecture, CompressionFormat
 from codesign.cost.timing import systolic_tile_cycles
-from codesign.mapping.dataflow import ROLE_ORDER, Dataflow
+from codesign.mapping.dataflow import ROLE_ORDER, TEMPLATES, Dataflow
 from codesign.mapping.mapping import MappingBatch
 from codesign.workload.loopnest import LoopNest, TensorRole
 
@@ -45,9 +45,11 @@ class ReferenceCounts:
     passes : int
         Runs of the per-PE loops.
     busy_cycles : int
-        Cycles from the start of the first pass to the end of the last: the sum of the pass
-        latencies (stream length plus systolic fill/drain), or with ``overlap_passes`` each
-        pass's stationary load starting right after the previous pass's last streamed beat.
+        Cycles from the start of the first pass to the end of the last. Consecutive passes
+        that keep the stationary tensor stream as one *group* (one stationary load); the sum
+        of the group latencies (their beats plus systolic fill/drain), or with
+        ``overlap_passes`` each group's stationary load starting right after the previous
+        group's last streamed beat.
     tail_cycles : int
         Cycles from the last pass's last streamed beat to the end of ``busy_cycles`` (its
         drain): the layer takes ``max(busy_cycles, max(level cycles) + tail_cycles)``.
@@ -267,23 +269,40 @@ def simulate(
     for j in per_pe:
         stream *= loops[j].bound
     c = arch.compute
-    # A timeline, pass by pass: each pass starts at `start` and its last output leaves at
-    # `start + tile - 1`. Sequential issue starts the next pass after that; overlapped issue
-    # (WS/IS) starts the next pass's stationary load (`rows` beats) in the cycle after this
-    # pass's last streamed beat, i.e. `rows + stream` cycles after `start`.
-    # The last streamed beat of a pass is its cycle `load + stream - 1` after `start`, with
+    # Consecutive passes that leave the stationary tensor (the dataflow template's: weights
+    # for WS, outputs for OS, inputs for IS) where it is stream as one: the array reloads it
+    # only when a shared loop that indexes it moves, watched here as the loops run.
+    stationary = TEMPLATES[c.dataflow].stationary if c.systolic and s else None
+    moves = set()
+    if stationary is not None:
+        dims = {dim_pos[d] for d in nest.tensor(stationary).dims}
+        moves = {j for j in shared if loops[j].dim in dims and loops[j].bound > 1}
+    groups: list[int] = []  # passes per stationary load
+    prev = None
+    for point in itertools.product(*[range(loops[j].bound) for j in shared]):
+        key = tuple(i for j, i in zip(shared, point, strict=True) if j in moves)
+        if stationary is not None and groups and key == prev:
+            groups[-1] += 1
+        else:
+            groups.append(1)
+        prev = key
+    # A timeline, group by group: each starts at `start` and its last output leaves at
+    # `start + tile - 1`. Sequential issue starts the next group after that; overlapped issue
+    # (WS/IS) starts the next group's stationary load (`rows` beats) in the cycle after this
+    # group's last streamed beat, i.e. `rows + beats` cycles after `start`.
+    # The last streamed beat of a group is its cycle `load + beats - 1` after `start`, with
     # `load` the stationary-operand beats that precede the stream (WS/IS systolic: `rows`).
     load = c.rows if c.systolic and c.dataflow is not Dataflow.OUTPUT_STATIONARY else 0
-    passes = 0
+    passes = sum(groups)
     start = 0
     end = 0
     last_beat = 0
-    for _ in itertools.product(*[range(loops[j].bound) for j in shared]):
-        passes += 1
-        tile = systolic_tile_cycles(c.dataflow, c.rows, c.cols, stream) if c.systolic else stream
+    for g in groups:
+        beats = g * stream
+        tile = systolic_tile_cycles(c.dataflow, c.rows, c.cols, beats) if c.systolic else beats
         end = max(end, start + tile)
-        last_beat = start + load + stream - 1
-        start = start + c.rows + stream if c.overlap_passes else end
+        last_beat = start + load + beats - 1
+        start = start + c.rows + beats if c.overlap_passes else end
     tail = end - 1 - last_beat
     macs = passes * stream * len(instances)
     return ReferenceCounts(
