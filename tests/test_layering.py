@@ -17,7 +17,10 @@ ALLOWED: dict[str, set[str]] = {
     "workload": {"errors"},
     "arch": {"errors", "workload"},
     "mapping": {"errors", "workload", "arch"},
-    "cost": {"errors", "workload", "arch", "mapping"},
+    # spec importers (Timeloop, ZigZag): other tools' files as workload, arch and mapping
+    "interop": {"errors", "workload", "arch", "mapping"},
+    # the map command reads Timeloop runs (codesign.cost.command)
+    "cost": {"errors", "workload", "arch", "mapping", "interop"},
     "quant": {"errors", "workload", "arch"},
     "report": {"errors"},
     "accel": {"errors", "workload", "arch", "mapping", "cost", "quant"},

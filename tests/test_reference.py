@@ -45,6 +45,14 @@ def _generic(
     )
 
 
+def _sliding(arch: Architecture, which: str) -> Architecture:
+    """``arch`` with ``sliding_window`` on at every level (``all``) or at one level."""
+    levels = tuple(
+        replace(lv, sliding_window=which in ("all", lv.name)) for lv in arch.levels
+    )
+    return replace(arch, name=f"{arch.name}-sliding-{which}", levels=levels)
+
+
 def _shared_only() -> Architecture:
     """No per-PE level: the spatial loops sit below every level."""
     base = output_stationary(2, 2)
@@ -71,6 +79,10 @@ ARCHS = [
     _generic(Dataflow.WEIGHT_STATIONARY, 2, 2, True, nm=(1, 2)),
     _generic(Dataflow.WEIGHT_STATIONARY, 1, 2, True, overlap=True, nm=(1, 3)),
     weight_stationary(1, 1, nm=(2, 4)),
+    # sliding-window reuse (Timeloop's): every level, and the buffer only
+    _sliding(_generic(Dataflow.UNCONSTRAINED, 2, 2, False), "all"),
+    _sliding(_generic(Dataflow.WEIGHT_STATIONARY, 2, 3, True), "glb"),
+    _sliding(_generic(Dataflow.OUTPUT_STATIONARY, 2, 2, True), "all"),
 ]
 
 

@@ -16,3 +16,6 @@ class Dataflow(enum.Enum):
     OUTPUT_STATIONARY = "os"
     INPUT_STATIONARY = "is"
     ROW_STATIONARY = "rs"
+    UNCONSTRAINED = "any"
+    """No spatial template: any dim on rows or columns, nothing held stationary (a
+    non-systolic array described by another tool, e.g. an imported Timeloop architecture)."""

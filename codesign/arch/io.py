@@ -209,6 +209,7 @@ _LEVEL = {
     "write_energy_pj": _convert_float,
     "holds": _roles,
     "area_um2": _convert_float,
+    "sliding_window": _convert_bool,
 }
 
 

@@ -255,6 +255,11 @@ class MemoryLevel:
         The tensors this level may hold (the outermost level must hold all three).
     area_um2 : float
         Area of one instance.
+    sliding_window : bool
+        Whether a refill keeps the overlap of the new tile with the previous one (Timeloop's
+        behaviour: a window sliding along an input row fetches only its new elements) or
+        refetches the whole tile (false, the default: a plain buffer, as in the generated RTL).
+        It applies to read-only tensors whose tile is a box along every axis.
     """
 
     name: str
@@ -267,6 +272,7 @@ class MemoryLevel:
     write_energy_pj: float
     holds: frozenset[TensorRole]
     area_um2: float = 0.0
+    sliding_window: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:

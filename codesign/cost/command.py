@@ -5,11 +5,18 @@ Examples::
     codesign map --arch ws --layer 'gemm:M=256,N=256,K=256' --mapping m.yaml
     codesign map --arch arch.yaml --layer 'conv:K=64,C=64,P=56,Q=56,R=3,S=3' --json r.json
     codesign map --arch ws --layer examples/models.py:digits_cnn:conv2
+    codesign map --timeloop path/to/timeloop/run --convention timeloop
 
 ``--arch`` is a preset name or a YAML/JSON file; ``--layer`` a layer spec or
 ``MODULE_PATH:FACTORY:LAYER`` (a layer of a model traced by the workload front end, with
 ``--activation-bits``/``--weight-bits``, default 8); without ``--mapping`` the best (lowest EDP) of
 ``--samples`` random valid mappings that fit is reported.
+
+``--timeloop DIR`` reads a Timeloop v0.4 run instead (problem, architecture and mapping from
+``parsed-processed-input.yaml`` or the ``*.prob/arch/map.yaml`` inputs, energies from the
+``*.ERT.yaml``; `codesign.interop.timeloop`); ``--convention timeloop`` also prints the figures
+as Timeloop counts them and, when DIR holds Timeloop's own ``timeloop-model.stats.txt``,
+compares every field.
 """
 
 from __future__ import annotations
@@ -119,10 +126,23 @@ def model_layer(spec: str, activation_bits: int, weight_bits: int):
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``codesign map``."""
     parser.add_argument(
-        "--arch", required=True, help="preset name (ws, os, eyeriss, fpga_edge) or YAML/JSON file"
+        "--arch", help="preset name (ws, os, eyeriss, fpga_edge) or YAML/JSON file"
     )
     parser.add_argument(
-        "--layer", required=True, help="'conv:K=64,C=64,P=56,Q=56,R=3,S=3' or 'gemm:M=..,N=..,K=..'"
+        "--layer", help="'conv:K=64,C=64,P=56,Q=56,R=3,S=3' or 'gemm:M=..,N=..,K=..'"
+    )
+    parser.add_argument(
+        "--timeloop",
+        metavar="DIR",
+        help="a Timeloop v0.4 run (problem, architecture, mapping and ERT) instead of "
+        "--arch/--layer/--mapping",
+    )
+    parser.add_argument(
+        "--convention",
+        choices=("native", "timeloop"),
+        default="native",
+        help="with --timeloop: also report Timeloop's counts (drain reads, per-block energy) "
+        "and compare with its stats.txt when present",
     )
     parser.add_argument(
         "--activation-bits", type=int, default=8, help="activation bits of a model layer (8)"
@@ -156,6 +176,13 @@ def run(args: argparse.Namespace) -> int:
     from codesign.mapping import load_mapping, save_mapping
     from codesign.mapping.sampling import random_mappings
 
+    if args.timeloop:
+        return _run_timeloop(args)
+    if args.convention != "native":
+        raise SpecError("--convention timeloop needs --timeloop DIR")
+    missing = [f"--{k}" for k in ("arch", "layer") if not getattr(args, k)]
+    if missing:
+        raise SpecError(f"{' and '.join(missing)} required (or --timeloop DIR)")
     arch = preset(args.arch) if args.arch in PRESETS else load_architecture(args.arch)
     if _LAYER.match(args.layer) or args.layer.count(":") < 2:
         nest = parse_layer(args.layer)
@@ -201,4 +228,40 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {fpga.format()}")
     elif fpga_note:
         print(fpga_note)
+    return 0
+
+
+def _run_timeloop(args: argparse.Namespace) -> int:
+    """``codesign map --timeloop DIR``: the run's mapping, natively and (``--convention
+    timeloop``) as Timeloop counts it, compared with its stats when the folder has them."""
+    from codesign.cost.model import evaluate_one
+    from codesign.interop import timeloop as tl
+
+    clash = [f"--{k}" for k in ("arch", "layer", "mapping") if getattr(args, k)]
+    if clash:
+        raise SpecError(f"--timeloop gives the problem, architecture and mapping; drop {clash}")
+    spec = tl.load_timeloop(args.timeloop)
+    report = evaluate_one(spec.nest, spec.arch, spec.mapping)
+    print(report.format())
+    data: dict = {"native": report.to_dict()}
+    if args.convention == "timeloop":
+        stats = tl.timeloop_stats(report, spec)
+        data["timeloop"] = stats
+        print(tl.format_stats(stats, spec))
+        ref = Path(args.timeloop) / "timeloop-model.stats.txt"
+        if ref.is_file():
+            checked, bad = tl.compare_stats(stats, tl.parse_stats(ref.read_text()))
+            data["agreement"] = {"fields": checked, "mismatches": bad}
+            print(
+                f"  agreement with {ref.name}: {checked - len(bad)} of {checked} fields equal "
+                f"(counts exact, energies to 0.1 %)"
+            )
+            for path, mine, theirs in bad[:20]:
+                print(f"    {path}: codesign {mine}, Timeloop {theirs}")
+    if args.json:
+        try:
+            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.json).write_text(json.dumps(data, indent=2) + "\n")
+        except OSError as exc:
+            raise SpecError(f"--json: cannot write {args.json!r}: {exc.strerror}") from None
     return 0

@@ -288,6 +288,7 @@ class _Constants:
     tail: int
     load: int | None
     stationary: int | None
+    sliding: tuple[bool, ...]
     skip_eff: float
     lanes: int
     mac_energy_pj: float
@@ -356,6 +357,7 @@ def _constants(nest: LoopNest, arch: Architecture) -> _Constants:
         if _streams_from_outermost(arch)
         else None,
         stationary=_stationary_index(arch),
+        sliding=tuple(lv.sliding_window for lv in levels),
         skip_eff=eff if c.sparsity is Sparsity.SKIP else 1.0,
         lanes=c.lanes,
         mac_energy_pj=c.mac_energy_pj * eff,
@@ -374,6 +376,74 @@ def _constants(nest: LoopNest, arch: Architecture) -> _Constants:
         _CONSTANTS.clear()
     _CONSTANTS[key] = (nest, arch, out)
     return out
+
+
+def _window_overlap(
+    axes: list[tuple],
+    child: int,
+    s: int,
+    tiles: np.ndarray,
+    sp: np.ndarray,
+    moves: np.ndarray,
+    orders: np.ndarray,
+    in_order: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sliding-window reuse at level ``child`` (``MemoryLevel.sliding_window``): the elements
+    kept over all refills, per instance and for the union over the PEs, ``(B,)`` each.
+
+    The refills that keep anything are the steps of the innermost loop above ``child`` that
+    indexes the tensor (``j``: ``events / bound * (bound - 1)`` of them): the window moves by
+    the tile's extent of that loop's dim (inner loops of the dim above ``child`` have bound 1,
+    else ``j`` would be one of them; the spatial factor counts when ``j`` is above the
+    spatial loops), and each axis keeps ``max(0, extent - shift)`` when its tile is an
+    interval (a two-term axis, e.g. ``P + R``), nothing when the moved dim is its only term or
+    the tile has holes, all of it when the axis does not use the dim. Any other refill (an
+    outer loop steps and ``j`` starts over) fetches the whole tile, as in Timeloop."""
+    n_lv, b = moves.shape[0], moves.shape[2]
+    cols = np.arange(b)
+    level = np.full(b, -1)
+    pos = np.zeros(b, dtype=np.intp)
+    for lv in range(n_lv - 1, child, -1):  # the lowest level above child with such a loop wins
+        idx = np.where(moves[lv], np.arange(moves.shape[1])[:, None], -1).max(axis=0)
+        has = idx >= 0
+        level = np.where(has, lv, level)
+        pos = np.where(has, idx, pos)
+    found = level >= 0
+    lv_safe = np.maximum(level, 0)
+    dim = orders[lv_safe, pos, cols]
+    bound = in_order[lv_safe, pos, cols]
+    # steps of loop j: the product of the loops outside it, times (bound - 1)
+    outside = np.ones(b)
+    for lv in range(n_lv - 1, child, -1):
+        k = np.arange(in_order.shape[1])[:, None]
+        inside_level = np.where(k < pos, in_order[lv], 1.0).prod(axis=0)
+        outside = outside * np.where(
+            level == lv, inside_level, np.where(level < lv, in_order[lv].prod(axis=0), 1.0)
+        )
+    steps = np.where(found, outside * (bound - 1), 0.0)
+    tile_i = tiles[child]  # (D, B) per instance
+    tile_u = tiles[n_lv + child] if child < s else tiles[child]
+    scale = np.where((child < s) & (level >= s), sp[dim, cols], 1.0)
+    shift = tile_i[dim, cols] * scale
+
+    def kept(t: np.ndarray) -> np.ndarray:
+        out = np.ones(b)
+        for ax in axes:
+            if len(ax) == 1:
+                ext = t[ax[0]]
+                out = out * np.where(dim == ax[0], 0.0, ext)
+                continue
+            di, dj, a, bb = ax
+            ti, tj = t[di], t[dj]
+            ext = ti * tj - np.maximum(ti - bb, 0.0) * np.maximum(tj - a, 0.0)
+            span = a * (ti - 1) + bb * (tj - 1) + 1
+            coef = np.where(dim == di, a, np.where(dim == dj, bb, 0))
+            moved = coef > 0
+            keep_ax = np.where(ext == span, np.maximum(span - coef * shift, 0.0), 0.0)
+            out = out * np.where(moved, keep_ax, ext)
+        return out
+
+    return steps * kept(tile_i), steps * kept(tile_u)
 
 
 def _add(target: np.ndarray, parent: int | np.ndarray, amount: np.ndarray) -> None:
@@ -536,6 +606,13 @@ def evaluate(
                 par_reads = ev * e_par
                 if child >= 0:
                     filled = ev * e_child
+                    if kc.sliding[child]:
+                        kept_i, kept_u = _window_overlap(
+                            kc.axes[ti], child, s, tiles, sp, moves, orders, in_order
+                        )
+                        per_pe = active if child < s else 1.0
+                        filled = filled - kept_i * per_pe
+                        par_reads = par_reads - np.where(cross, kept_u, kept_i * per_pe)
                     if present is not None:
                         par_reads = np.where(present, par_reads, 0.0)
                         filled = np.where(present, filled, 0.0)

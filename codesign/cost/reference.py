@@ -15,6 +15,7 @@ exponential in the problem size, so only for tests on small nests.
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,6 +101,25 @@ def _write_back(
         for inst, e in current:
             writes[parent, ti] += len(e)
             written.update((inst if parent_inst is None else parent_inst, x) for x in e)
+
+
+def _progression(elements: set, ti: int, dim: int, proj: list) -> bool:
+    """Whether every axis of tensor ``ti`` that uses ``dim`` takes, over ``elements``, an
+    arithmetic progression with the step of its coefficients' gcd (an interval, up to
+    scale): where sliding-window reuse applies."""
+    for a, axis in enumerate(proj[ti]):
+        coefs = [c for d, c in axis if d == dim]
+        if not coefs:
+            continue
+        if len(axis) < 2:
+            return False  # the moved dim is the axis' only term: nothing overlaps
+        step = 0
+        for _, c in axis:
+            step = math.gcd(step, c)
+        values = {e[a] for e in elements}
+        if (max(values) - min(values)) // step + 1 != len(values):
+            return False
+    return True
 
 
 def _bits_per_element(nest: LoopNest, arch: Architecture, role: TensorRole) -> float:
@@ -209,6 +229,13 @@ def simulate(
             written: set = set()  # (parent instance, element) holding a partial sum
             prev_key = None
             current: list[tuple] = []  # (instance, elements) of the visit in progress
+            # sliding-window reuse (MemoryLevel.sliding_window): a step of the innermost loop
+            # above the child that indexes the tensor refills only the new elements
+            window = child >= 0 and not is_out and arch.levels[child].sliding_window
+            idx_loops = [j for j in above if loops[j].dim in relevant and loops[j].bound > 1]
+            j_star = idx_loops[-1] if idx_loops else None
+            prev_fixed: dict | None = None
+            previous: list[tuple] = []
             up = (reads, writes, written, ti, child, parent, cross, 0 if parent >= s else None)
             for point in itertools.product(*[range(loops[j].bound) for j in above]):
                 fixed = dict(zip(above, point, strict=True))
@@ -219,10 +246,20 @@ def simulate(
                     prev_key = key
                 if is_out:
                     _write_back(current, *up)
+                previous = current
                 if child >= 0 and child >= s:
                     current = [(None, tile(ti, child, fixed, None))]
                 else:
                     current = [(inst, tile(ti, child, fixed, inst)) for inst in instances]
+                slid = (
+                    window
+                    and prev_fixed is not None
+                    and j_star is not None
+                    and fixed[j_star] == prev_fixed[j_star] + 1
+                    and all(fixed[j] == prev_fixed[j] for j in idx_loops if j != j_star)
+                    and all(_progression(e, ti, loops[j_star].dim, proj) for _, e in current)
+                )
+                prev_fixed = fixed
                 if child >= 0:
                     held: dict = {}
                     for inst, e in current:
@@ -248,14 +285,19 @@ def simulate(
                                 writes[child, ti] += n
                     # after a reload the parent copy is still valid: mark as written at end
                 else:
+                    news = [e for _, e in current]
+                    union = set().union(*news)
+                    if slid:  # only what the previous tile of the same instance lacks
+                        news = [e - old for (_, e), (_, old) in zip(current, previous, strict=True)]
+                        union = union - set().union(*(old for _, old in previous))
                     if child >= 0:
-                        n_child = sum(len(e) for _, e in current)
+                        n_child = sum(len(e) for e in news)
                         fills[child, ti] += n_child
                         writes[child, ti] += n_child
                     if cross:
-                        reads[parent, ti] += len(set().union(*(e for _, e in current)))
+                        reads[parent, ti] += len(union)
                     else:
-                        reads[parent, ti] += sum(len(e) for _, e in current)
+                        reads[parent, ti] += sum(len(e) for e in news)
             if is_out:
                 _write_back(current, *up)
         peak[n_lv - 1, ti] = peak_pe[n_lv - 1, ti] = len(tile(ti, n_lv - 1, {}, None))

@@ -49,6 +49,8 @@ def _classes(*sets: tuple[TensorRole, ...]) -> frozenset[frozenset[TensorRole]]:
     return frozenset(frozenset(s) for s in sets)
 
 
+_ANY = [(_I,), (_W,), (_O,), (_I, _W), (_I, _O), (_W, _O), (_I, _W, _O)]
+
 TEMPLATES: dict[Dataflow, DataflowTemplate] = {
     # TPU/Gemmini: reduction down the rows, output channels across the columns, weights held.
     Dataflow.WEIGHT_STATIONARY: DataflowTemplate(
@@ -68,6 +70,10 @@ TEMPLATES: dict[Dataflow, DataflowTemplate] = {
         rows=_classes((_I, _W), (_I, _W, _O)),
         cols=_classes((_I, _O), (_I, _W, _O)),
         stationary=None,
+    ),
+    # Imported architectures (Timeloop): any spatial unrolling, nothing stationary.
+    Dataflow.UNCONSTRAINED: DataflowTemplate(
+        rows=_classes(*_ANY), cols=_classes(*_ANY), stationary=None
     ),
 }
 """The template of each dataflow."""

@@ -1,0 +1,2 @@
+"""Other tools' spec files as codesign objects: Timeloop (`codesign.interop.timeloop`) and
+ZigZag (`codesign.interop.zigzag`)."""
