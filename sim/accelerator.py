@@ -141,6 +141,9 @@ class AcceleratorResult:
         Wall time of the simulation.
     work_dir : str
     waves_path : str or None
+    activity : tuple of LevelActivity
+        With ``activity=True``: the switching activity per level beside the cost model's
+        energy (`codesign.sim.activity`).
     """
 
     what: str
@@ -158,6 +161,7 @@ class AcceleratorResult:
     seconds: float
     work_dir: str
     waves_path: str | None
+    activity: tuple = ()
 
     @property
     def cycles_error(self) -> float:
@@ -174,6 +178,7 @@ class AcceleratorResult:
                 "cycles_error": round(self.cycles_error, 6),
                 "cycles_register": self.cycles_register,
                 "cycles_breakdown": self.breakdown,
+                **({"activity": [a.to_dict() for a in self.activity]} if self.activity else {}),
             },
         )
 
@@ -242,7 +247,9 @@ def _verify(
     work_dir: str | os.PathLike | None = None,
     cache_dir: str | os.PathLike | None = None,
     repeat: int = 1,
+    activity: bool = False,
 ) -> AcceleratorResult:
+    waves = waves or activity
     res, build, run, seconds = run_program(
         design,
         program,
@@ -275,6 +282,11 @@ def _verify(
     stalled = back_pressure > 0 or idle > 0
     close = abs(measured - predicted) <= CYCLE_TOLERANCE * predicted
     mismatch_count = board.mismatch_count + protocol.mismatch_count
+    rows = ()
+    if activity and run.waves_path:
+        from codesign.sim.activity import layer_activity
+
+        rows = tuple(layer_activity(run.waves_path, design.config, report))
     return AcceleratorResult(
         what=what,
         passed=run.passed and mismatch_count == 0 and (stalled or close),
@@ -296,6 +308,7 @@ def _verify(
         seconds=seconds,
         work_dir=str(run.work_dir),
         waves_path=str(run.waves_path) if run.waves_path else None,
+        activity=rows,
     )
 
 
@@ -328,8 +341,9 @@ def verify_accelerator_gemm(
 ) -> AcceleratorResult:
     """Run ``requant(bias + a @ w)`` through the accelerator and compare with
     ``codesign.quant.intref.requantize`` of the int64 torch product (see `program_layer`;
-    ``options``: ``seed``, ``back_pressure``, ``idle``, ``waves``, ``work_dir``,
-    ``cache_dir``, ``repeat`` (run the layer this many times back to back without a reset;
+    ``options``: ``seed``, ``back_pressure``, ``idle``, ``waves``, ``activity`` (switching
+    activity from the VCD, `codesign.sim.activity`), ``work_dir``, ``cache_dir``, ``repeat``
+    (run the layer this many times back to back without a reset;
     every run is compared, cycles are the first run's))."""
     program = program_layer(design.config, a, w, bias, multiplier, shift, zero_point, tile_m=tile_m)
     acc = torch.matmul(

@@ -119,6 +119,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--waves", action="store_true", help="dump a VCD waveform")
     parser.add_argument(
+        "--activity",
+        action="store_true",
+        help="accelerator --layer: count the toggled bits per level in the waveform and print "
+        "them beside the cost model's energy (codesign.sim.activity)",
+    )
+    parser.add_argument(
         "-o", "--output", default=None, help="where to write verify.json (default DIR/verify.json)"
     )
 
@@ -210,6 +216,7 @@ def _run_accelerator(args: argparse.Namespace, options: dict) -> dict:
         )
     design = load_accelerator(args.design)
     options = {k: v for k, v in options.items() if k not in ("sequential", "stream_len")}
+    options["activity"] = args.activity
     result = verify_accelerator_layer(design, args.layer, tile_m=args.stream_len, **options)
     report = result.to_json()
     report["design"] = design.top
@@ -246,7 +253,13 @@ def _run_array(args: argparse.Namespace, options: dict) -> dict:
 def run(args: argparse.Namespace) -> int:
     """Run the verification; exit status 0 when it passed, 1 otherwise."""
     if args.network is not None:
+        if args.activity:
+            raise SpecError("--activity applies to an accelerator --layer, not to --network")
         return _run_network(args)
+    if args.activity and _kind(args.design) != "accelerator":
+        raise SpecError(
+            "--activity needs an accelerator folder (codesign generate --top accelerator)"
+        )
     options = {
         "seed": args.seed,
         "back_pressure": args.back_pressure,
@@ -289,5 +302,16 @@ def run(args: argparse.Namespace) -> int:
     print(f"  simulated in {report['seconds']:.2f} s; bench files in {report['work_dir']}")
     if report.get("waves"):
         print(f"  waves: {report['waves']}")
+    if report.get("activity"):
+        print(
+            f"  {'level':<15} {'accesses':>10} {'bits':>5} {'toggles':>10} {'activity':>9} "
+            f"{'model pJ':>12} {'activity pJ':>12}"
+        )
+        for a in report["activity"]:
+            print(
+                f"  {a['level']:<15} {a['accesses']:>10,.0f} {a['bits_per_access']:>5} "
+                f"{a['toggles']:>10,} {a['activity']:>9.3f} {a['model_energy_pj']:>12,.1f} "
+                f"{a['activity_energy_pj']:>12,.1f}"
+            )
     print(f"  wrote {out}")
     return 0 if report["passed"] else 1
