@@ -200,9 +200,7 @@ class LevelActivity:
 def layer_activity(vcd: str | Path, config, report) -> list[LevelActivity]:
     """The activity table of one layer run: ``config`` the `AcceleratorConfig` simulated,
     ``report`` the cost model's `CostReport` of the same layer (``codesign.accel.costview``)."""
-    from codesign.arch import Architecture
-
-    arch: Architecture = config.architecture()
+    arch = config.architecture()
     top = r"[^.]+"
     pes = r"[^.]+\.array\.pe_\d+_\d+"
     select = {
