@@ -99,7 +99,8 @@ def test_missing_field_and_bad_values_are_errors_naming_the_field():
     d = _dict()
     d["compute"]["dataflow"] = "xs"
     with pytest.raises(
-        SpecError, match=r"^compute\.dataflow must be one of \['ws', 'os', 'is', 'rs', 'any'\], not 'xs'"
+        SpecError,
+        match=r"^compute\.dataflow must be one of \['ws', 'os', 'is', 'rs', 'any'\], not 'xs'",
     ):
         architecture_from_dict(d)
     d = _dict()
