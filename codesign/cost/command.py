@@ -6,6 +6,7 @@ Examples::
     codesign map --arch arch.yaml --layer 'conv:K=64,C=64,P=56,Q=56,R=3,S=3' --json r.json
     codesign map --arch ws --layer examples/models.py:digits_cnn:conv2
     codesign map --timeloop path/to/timeloop/run --convention timeloop
+    codesign map --zigzag-workload resnet18.yaml --zigzag-accelerator tpu_like.yaml
 
 ``--arch`` is a preset name or a YAML/JSON file; ``--layer`` a layer spec or
 ``MODULE_PATH:FACTORY:LAYER`` (a layer of a model traced by the workload front end, with
@@ -16,7 +17,9 @@ Examples::
 ``parsed-processed-input.yaml`` or the ``*.prob/arch/map.yaml`` inputs, energies from the
 ``*.ERT.yaml``; `codesign.interop.timeloop`); ``--convention timeloop`` also prints the figures
 as Timeloop counts them and, when DIR holds Timeloop's own ``timeloop-model.stats.txt``,
-compares every field.
+compares every field. ``--zigzag-workload W --zigzag-accelerator A [--zigzag-mapping M]``
+reads ZigZag 3.x YAML files (`codesign.interop.zigzag`) and maps every layer of the workload
+(or ``--layer NAME``) with the best of ``--samples`` random mappings.
 """
 
 from __future__ import annotations
@@ -137,6 +140,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a Timeloop v0.4 run (problem, architecture, mapping and ERT) instead of "
         "--arch/--layer/--mapping",
     )
+    parser.add_argument("--zigzag-workload", metavar="YAML", help="a ZigZag 3.x workload YAML")
+    parser.add_argument(
+        "--zigzag-accelerator", metavar="YAML", help="a ZigZag 3.x accelerator YAML"
+    )
+    parser.add_argument(
+        "--zigzag-mapping",
+        metavar="YAML",
+        help="the ZigZag mapping YAML of the accelerator (its spatial mapping gives the dataflow)",
+    )
     parser.add_argument(
         "--convention",
         choices=("native", "timeloop"),
@@ -178,6 +190,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.timeloop:
         return _run_timeloop(args)
+    if args.zigzag_workload or args.zigzag_accelerator:
+        return _run_zigzag(args)
     if args.convention != "native":
         raise SpecError("--convention timeloop needs --timeloop DIR")
     missing = [f"--{k}" for k in ("arch", "layer") if not getattr(args, k)]
@@ -259,6 +273,75 @@ def _run_timeloop(args: argparse.Namespace) -> int:
             for path, mine, theirs in bad[:20]:
                 print(f"    {path}: codesign {mine}, Timeloop {theirs}")
     if args.json:
+        try:
+            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.json).write_text(json.dumps(data, indent=2) + "\n")
+        except OSError as exc:
+            raise SpecError(f"--json: cannot write {args.json!r}: {exc.strerror}") from None
+    return 0
+
+
+def _best_random(nest, arch, samples: int, seed: int):
+    """The lowest-EDP mapping that fits of ``samples`` random valid mappings."""
+    import numpy as np
+
+    from codesign.cost.model import evaluate
+    from codesign.mapping.sampling import random_mappings
+
+    if samples <= 0:
+        raise SpecError(f"--samples must be a positive integer, not {samples}")
+    batch = random_mappings(nest, arch, samples, seed)
+    costs = evaluate(nest, arch, batch, validate=False)
+    if not costs.fits.any():
+        raise SpecError(
+            f"layer {nest.name!r}: none of {samples} random mappings fits {arch.name!r}; "
+            f"give more --samples"
+        )
+    return batch.mapping(int(np.argmin(np.where(costs.fits, costs.edp, np.inf))), arch)
+
+
+def _run_zigzag(args: argparse.Namespace) -> int:
+    """``codesign map --zigzag-workload W --zigzag-accelerator A``: every layer (or
+    ``--layer``) of a ZigZag workload on a ZigZag accelerator."""
+    import sys
+
+    from codesign.cost.model import evaluate_one
+    from codesign.interop.zigzag import load_zigzag_accelerator, load_zigzag_workload
+
+    if not (args.zigzag_workload and args.zigzag_accelerator):
+        raise SpecError("--zigzag-workload and --zigzag-accelerator go together")
+    clash = [f"--{k}" for k in ("arch", "mapping", "timeloop") if getattr(args, k)]
+    if clash:
+        raise SpecError(f"the ZigZag files give the workload and the architecture; drop {clash}")
+    notes: list[str] = []
+    layers = load_zigzag_workload(args.zigzag_workload, notes=notes)
+    arch = load_zigzag_accelerator(args.zigzag_accelerator, args.zigzag_mapping, notes=notes)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    if args.layer:
+        by_name = {n.name: n for n in layers}
+        if args.layer not in by_name:
+            raise SpecError(f"--layer must be one of {sorted(by_name)}, not {args.layer!r}")
+        layers = [by_name[args.layer]]
+    reports = []
+    for nest in layers:
+        reports.append((nest, evaluate_one(nest, arch, _best_random(nest, arch, args.samples,
+                                                                    args.seed))))  # fmt: skip
+    if len(reports) == 1:
+        print(reports[0][1].format())
+    else:
+        print(f"{len(reports)} layers of {args.zigzag_workload} on {arch.name} "
+              f"(best EDP of {args.samples} random mappings each, seed {args.seed}):")  # fmt: skip
+        print(f"  {'layer':<22} {'MACs':>14} {'cycles':>12} {'energy uJ':>11} {'util':>6}")
+        for nest, rep in reports:
+            print(f"  {nest.name:<22} {nest.macs:>14,} {rep.cycles:>12,} "
+                  f"{rep.energy_pj * 1e-6:>11.3f} {rep.utilization:>6.1%}")  # fmt: skip
+        macs = sum(n.macs for n, _ in reports)
+        cycles = sum(r.cycles for _, r in reports)
+        energy = sum(r.energy_pj for _, r in reports)
+        print(f"  {'total':<22} {macs:>14,} {cycles:>12,} {energy * 1e-6:>11.3f}")
+    if args.json:
+        data = {n.name: r.to_dict() for n, r in reports}
         try:
             Path(args.json).parent.mkdir(parents=True, exist_ok=True)
             Path(args.json).write_text(json.dumps(data, indent=2) + "\n")
