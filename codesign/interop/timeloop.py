@@ -1,6 +1,7 @@
 """Timeloop specs in, Timeloop-style statistics out: a user switching tools keeps their files.
 
-`load_timeloop(folder)` reads a Timeloop v0.4 run: the problem, the architecture and the
+`load_timeloop(folder)` reads a Timeloop v0.4 (or v0.3: the same ``subtree``/``local``
+architecture) run: the problem, the architecture and the
 mapping from ``parsed-processed-input.yaml`` (what every Timeloop run writes beside its
 outputs) or from the three input files (``*.prob.yaml``, ``*.arch.yaml``, ``*.map.yaml``), and
 the energies from Accelergy's ``*.ERT.yaml`` (there is no Accelergy here: the ERT is required)
@@ -268,8 +269,8 @@ def _flatten_nodes(arch: Any) -> list[dict]:
     if not isinstance(arch, dict) or "architecture" not in arch:
         raise SpecError("Timeloop architecture spec must have a top-level 'architecture' key")
     arch = arch["architecture"]
-    if str(arch.get("version")) != "0.4":
-        raise SpecError(f"architecture.version must be 0.4, not {arch.get('version')!r}")
+    if str(arch.get("version")) not in ("0.3", "0.4"):
+        raise SpecError(f"architecture.version must be 0.3 or 0.4, not {arch.get('version')!r}")
     out: list[dict] = []
     if "nodes" in arch:
         fan_x = fan_y = 1
@@ -527,8 +528,8 @@ def load_timeloop(folder: str | Path) -> TimeloopSpec:
     ert = _ert(_read_yaml(_find(folder, ("*.ERT.yaml",), "ERT (Accelergy energy table)")))
     art_path = _find(folder, ("*.ART.yaml",), "ART", required=False)
     art = _art(_read_yaml(art_path)) if art_path else {}
-    if str((prob_doc or {}).get("version", "0.4")) != "0.4":
-        raise SpecError(f"problem.version must be 0.4, not {prob_doc.get('version')!r}")
+    if str((prob_doc or {}).get("version", "0.4")) not in ("0.3", "0.4"):
+        raise SpecError(f"problem.version must be 0.3 or 0.4, not {prob_doc.get('version')!r}")
     nest, names = _problem(prob_doc)
     nodes = _flatten_nodes(arch_doc)
     storage, mac, compute, _, _ = _architecture(nodes, ert, art)
