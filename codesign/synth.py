@@ -248,15 +248,17 @@ def place_and_route(
     exe = _nextpnr(target)
     _, options, device = PNR_TARGETS[target]
     with tempfile.TemporaryDirectory(prefix="codesign-pnr-") as tmp:
+        # YoWASP's WebAssembly tools see only their working folder: run there, relative paths
+        shutil.copyfile(netlist, Path(tmp) / "netlist.json")
         report_path = Path(tmp) / "report.json"
         cmd = [
-            exe, *options, "--json", str(netlist), "--freq", f"{target_mhz:g}",
-            "--seed", str(seed), "--report", str(report_path), "--timing-allow-fail",
+            exe, *options, "--json", "netlist.json", "--freq", f"{target_mhz:g}",
+            "--seed", str(seed), "--report", "report.json", "--timing-allow-fail",
         ]  # fmt: skip
         start = time.perf_counter()
         try:
             proc = subprocess.run(
-                cmd, capture_output=True, text=True, timeout=timeout_s, check=False
+                cmd, capture_output=True, text=True, timeout=timeout_s, check=False, cwd=tmp
             )
         except subprocess.TimeoutExpired:
             raise CodesignError(

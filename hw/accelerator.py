@@ -29,7 +29,7 @@ from types import SimpleNamespace
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import fifo, memory, wiring
 from amaranth.lib.wiring import In, Out
-from codesign.hw.requant import MULT_BITS, SHIFT_BITS, Requantizer
+from codesign.hw.requant import MULT_BITS, REQUANT_LATENCY, SHIFT_BITS, PipelinedRequantizer
 from codesign.hw.systolic import OutputStationaryArray, WeightStationaryArray
 
 from codesign.accel.config import (
@@ -246,6 +246,7 @@ class Accelerator(wiring.Component):
         retire = tile_loops("retire") if overlap else issue
 
         out_valid = Signal()
+        in_flight = Signal()  # a value in the requantization pipeline
         out_taken = array.outputs.valid & array.outputs.ready
         pass_done = out_taken & array.outputs.payload.last
         with m.If(pass_done & ~retire.final):
@@ -371,7 +372,7 @@ class Accelerator(wiring.Component):
                         with m.Else():
                             m.next = first_state
             with m.State("FLUSH"):
-                with m.If(~out_valid):
+                with m.If(~out_valid & ~in_flight):
                     m.d.sync += [busy.eq(0), done.eq(1)]
                     m.next = "IDLE"
 
@@ -413,33 +414,52 @@ class Accelerator(wiring.Component):
                 acc_wp.en.eq(out_taken & ~retire.last_k),
             ]
 
-        # --- requantization and the m_axis output register -------------------------------------
+        # --- requantization pipeline and the m_axis output register ---------------------------
+        # One global stall: every stage advances when the output register can take a value.
+        # Stage 0 registers the sums (and the column tile's parameters with them), then the
+        # requantizer's REQUANT_LATENCY stages, then the output register: OUTPUT_LATENCY
+        # cycles from a sum to its m_axis beat, one beat per cycle.
         out_bits = arr_cfg.act_bits
+        advance = Signal()
+        m.d.comb += advance.eq(~out_valid | self.m_axis_tready)
+        valid = Signal(REQUANT_LATENCY + 1)  # stage 0 .. REQUANT_LATENCY
+        last = Signal(REQUANT_LATENCY + 1)
+        entering = out_taken & retire.last_k
+        with m.If(advance):
+            m.d.sync += [
+                valid.eq(Cat(entering, valid[:-1])),
+                last.eq(Cat(retire.final & array.outputs.payload.last, last[:-1])),
+            ]
         quantized = []
         for c in range(cols):
-            rq = Requantizer(acc_bits=SUM_BITS, out_bits=out_bits, zp_bits=CSR_DATA_BITS)
+            s_acc = Signal(signed(SUM_BITS), name=f"s0_acc_c{c}")
+            s_mult = Signal(MULT_BITS, name=f"s0_mult_c{c}")
+            s_shift = Signal(SHIFT_BITS, name=f"s0_shift_c{c}")
+            with m.If(advance):
+                m.d.sync += [s_acc.eq(sums[c]), s_mult.eq(mult[c]), s_shift.eq(shift[c])]
+            rq = PipelinedRequantizer(acc_bits=SUM_BITS, out_bits=out_bits, zp_bits=CSR_DATA_BITS)
             m.submodules[f"requant_c{c}"] = rq
             m.d.comb += [
-                rq.acc.eq(sums[c]),
-                rq.mult.eq(mult[c]),
-                rq.shift.eq(shift[c]),
+                rq.en.eq(advance),
+                rq.acc.eq(s_acc),
+                rq.mult.eq(s_mult),
+                rq.shift.eq(s_shift),
                 rq.zero_point.eq(reg_zp),
             ]
             quantized.append(rq.out)
         out_data = Signal(cfg.axis_out_bits)
         out_last = Signal()
         m.d.comb += [
-            array.outputs.ready.eq(Mux(retire.last_k, ~out_valid | self.m_axis_tready, 1)),
+            in_flight.eq(valid.any()),
+            array.outputs.ready.eq(Mux(retire.last_k, advance, 1)),
             self.m_axis_tdata.eq(out_data),
             self.m_axis_tvalid.eq(out_valid),
             self.m_axis_tlast.eq(out_last),
         ]
-        with m.If(out_taken & retire.last_k):
+        with m.If(advance):
             m.d.sync += [
-                out_valid.eq(1),
+                out_valid.eq(valid[-1]),
                 out_data.eq(Cat(*quantized)),
-                out_last.eq(retire.final & array.outputs.payload.last),
+                out_last.eq(last[-1]),
             ]
-        with m.Elif(self.m_axis_tready):
-            m.d.sync += out_valid.eq(0)
         return m

@@ -421,6 +421,54 @@ def test_requantizer_matches_intref_bit_exactly():
         assert out == int(ref), (acc, mult, shift, zp)
 
 
+def test_pipelined_requantizer_matches_intref_and_stalls():
+    from amaranth.sim import Simulator
+    from codesign.hw.requant import REQUANT_LATENCY, PipelinedRequantizer
+
+    from codesign.quant.intref import requantize
+
+    rng = np.random.default_rng(8)
+    accs = [-(2**31), 2**31 - 1, 0, -1, 1] + rng.integers(-(2**31), 2**31, 60).tolist()
+    cases = [
+        (acc, int(rng.integers(1, 2**31)) if i % 4 else 2**31 - 1, int(rng.integers(1, 63)), -5)
+        for i, acc in enumerate(accs)
+    ]
+    dut = PipelinedRequantizer(acc_bits=32, out_bits=8, zp_bits=32)
+    got = []
+    enables = [int(x) for x in rng.random(4 * len(cases)) < 0.7]  # random stalls
+
+    async def bench(ctx):
+        ctx.set(dut.zero_point, -5)
+        fed, history = 0, []
+        for en in enables + [1] * (REQUANT_LATENCY + 1):
+            if fed < len(cases):
+                acc, mult, shift, _ = cases[fed]
+                ctx.set(dut.acc, acc)
+                ctx.set(dut.mult, mult)
+                ctx.set(dut.shift, shift)
+            ctx.set(dut.en, en)
+            await ctx.tick()
+            if en:
+                history.append(fed if fed < len(cases) else None)
+                fed += 1
+                # the value entered REQUANT_LATENCY enabled cycles ago is at the output now
+                if len(history) >= REQUANT_LATENCY and history[-REQUANT_LATENCY] is not None:
+                    got.append((history[-REQUANT_LATENCY], ctx.get(dut.out)))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    assert [i for i, _ in got] == list(range(len(cases)))
+    for i, out in got:
+        acc, mult, shift, zp = cases[i]
+        ref = requantize(
+            torch.tensor([[acc]]), torch.tensor([mult]), torch.tensor([shift]), zp, 8,
+            channel_axis=1,
+        )  # fmt: skip
+        assert out == int(ref), (acc, mult, shift, zp)
+
+
 def test_generate_options_take_buffer_sizes_from_a_design_point(tmp_path):
     import argparse
     import json

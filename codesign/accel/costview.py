@@ -19,6 +19,7 @@ from codesign.errors import SpecError
 
 __all__ = [
     "PIPELINE_CYCLES",
+    "OUTPUT_LATENCY",
     "LayerSchedule",
     "NetworkPlan",
     "PlannedLayer",
@@ -31,10 +32,16 @@ __all__ = [
     "array_model_cycles",
 ]
 
-PIPELINE_CYCLES = 3
+OUTPUT_LATENCY = 6
+"""Register stages from an array output to its ``m_axis`` beat: the sum register, the four
+stages of the pipelined requantizer (``codesign.hw.requant.REQUANT_LATENCY``) and the output
+register."""
+
+PIPELINE_CYCLES = 2 + OUTPUT_LATENCY
 """Cycles the RTL adds to the cost model's count on every whole layer: the prefetch FIFO's
-register stage in front of the array and the output register behind the requantizer (measured
-on every layer of the accelerator RTL tests, compute- and bandwidth-bound alike)."""
+register stages in front of the array (2) and the output pipeline behind it
+(`OUTPUT_LATENCY`), measured on every layer of the accelerator RTL tests, compute- and
+bandwidth-bound alike."""
 
 _MAX_CANDIDATES = 24
 
