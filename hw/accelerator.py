@@ -291,7 +291,12 @@ class Accelerator(wiring.Component):
             ]
         else:
             m.d.comb += array.weights.payload.eq(prefetch.r_data[: cols * arr_cfg.weight_bits])
-        m.d.comb += array.inputs.payload.last.eq(i_count == pass_beats - 1)
+        # the pass's last beat index, registered (a subtract, compare and mux off the critical
+        # path): it changes only when the issue loops advance, and a ws pass starts with its
+        # `rows` weight beats, an os pass's length is the constant K
+        beat_last = Signal(DIM_BITS)
+        m.d.sync += beat_last.eq(pass_beats - 1)
+        m.d.comb += array.inputs.payload.last.eq(i_count == beat_last)
 
         # --- input buffer (ws, optional): the T x rows input slice of (m2, k2), written in its
         # n2 = 0 pass as it streams through, read back in its n2 > 0 passes -----------------
