@@ -106,7 +106,7 @@ CASES = {
 }  # fmt: skip
 
 
-def _no_orphans(workload) -> None:
+def assert_no_orphans(workload) -> None:
     for layer in workload.layers:
         if not (isinstance(layer, OtherOp) and layer.op == "input"):
             assert workload.graph.in_degree(layer.name) > 0, layer.name
@@ -121,7 +121,7 @@ def test_macs_equal_torch_flop_counter_and_no_node_is_dropped(case):
     module = factory().eval()
     workload = from_torch(module, *inputs)
     assert workload.total_macs == flop_counter_macs(module, *inputs) > 0
-    _no_orphans(workload)
+    assert_no_orphans(workload)
 
 
 def test_lstm_is_its_gate_matmuls_per_time_step_by_hand():
@@ -134,7 +134,7 @@ def test_lstm_is_its_gate_matmuls_per_time_step_by_hand():
     assert list(nests) == ["rnn.l0.ih", "rnn.l0.hh", "rnn.l1.ih", "rnn.l1.hh"]
     assert nests["rnn.l0.hh"].sizes == {"T": 7, "M": 2, "N": 64, "K": 16}
     assert workload.total_params == sum(p.numel() for p in module.parameters())
-    _no_orphans(workload)
+    assert_no_orphans(workload)
 
 
 def test_attention_is_two_matmuls_per_head_with_the_softmax_between():
@@ -151,6 +151,30 @@ def test_mha_params_are_counted_once():
     module = MHA(False).eval()
     workload = from_torch(module, r(2, 5, 16))
     assert workload.total_params == sum(p.numel() for p in module.parameters())
+
+
+class BiasedAttention(nn.Module):
+    """T5's relative position bias: a learned embedding of clamped offsets as the SDPA mask."""
+
+    def __init__(self):
+        super().__init__()
+        self.bias = nn.Embedding(9, 4)  # offsets -4..4 x heads
+
+    def forward(self, q, k, v):
+        pos = torch.arange(q.shape[-2])
+        offsets = (pos[None, :] - pos[:, None]).clamp(-4, 4) + 4
+        mask = self.bias(offsets).permute(2, 0, 1)[None]  # (1, heads, L, S)
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+
+
+def test_a_learned_attention_mask_counts_its_parameters_with_the_softmax():
+    q, k, v = r(2, 4, 6, 8), r(2, 4, 6, 8), r(2, 4, 6, 8)
+    module = BiasedAttention().eval()
+    workload = from_torch(module, q, k, v)
+    assert workload.total_macs == flop_counter_macs(module, q, k, v) == 2 * (8 * 6 * 6 * 8)
+    assert workload.total_params == 36
+    assert workload.node("scaled_dot_product_attention.softmax").params == 36
+    assert_no_orphans(workload)
 
 
 def test_forward_defaults_are_not_required_inputs():
@@ -174,7 +198,7 @@ def test_unknown_operators_are_costed_layers():
     ops = {layer.op: layer for layer in workload.layers}
     assert ops["special_bessel_j0"].category == "other"
     assert ops["special_bessel_j0"].element_ops == 12
-    _no_orphans(workload)
+    assert_no_orphans(workload)
 
 
 def test_batchnorm_still_folds_and_counts_like_torch_fx():
@@ -207,7 +231,7 @@ def test_the_example_vit_tiny_matches_the_flop_counter_and_its_parameters():
     assert workload.total_params == sum(p.numel() for p in module.parameters())
     ops = {layer.op for layer in workload.layers}
     assert {"attention_qk", "attention_pv", "softmax", "layer_norm", "gelu"} <= ops
-    _no_orphans(workload)
+    assert_no_orphans(workload)
 
 
 def test_explore_runs_on_the_example_vit_tiny(tmp_path):

@@ -14,8 +14,11 @@ record every activation's shape, dtype and measured density.
   arithmetic).
 * Every other operator becomes an :class:`OtherOp` of a category (`codesign.workload.aten`);
   an operator outside the table is category ``other``, never an error and never dropped.
-* Nodes computed from parameters only (``weight.t()``) and tensor factories (``zeros``) are
-  constants; values that are not tensors (sizes) are not layers.
+* Nodes computed from parameters only (``weight.t()``, also a weight-only subgraph with MACs
+  such as Swin V2's position-bias MLP) and tensor factories (``zeros``) are constants; values
+  that are not tensors (sizes) are not layers.
+* An output holding tensors inside objects torch.export cannot flatten (a Hugging Face KV
+  cache) is captured with those tensors as the graph outputs.
 
 Layer names: the module path for a ``torch.nn`` module that is called once and produces one
 operator (``layer1.0.conv1``), else the ATen node name (``relu_1``, ``add``); the loop nests of
@@ -35,6 +38,7 @@ from dataclasses import replace
 
 import torch
 import torch.fx as fx
+import torch.utils._pytree as pytree
 from torch import nn
 
 from codesign.errors import SpecError, TraceError, UnsupportedOperatorError
@@ -71,6 +75,18 @@ class _Builder(_GraphBuilder):
     def setup(self) -> None:
         self.used: set[str] = set()
         self.paths = self._module_names(self.gm)
+        self._params_of: dict[fx.Node, list[torch.Tensor]] = {}
+
+    def const_params(self, node: object) -> list[torch.Tensor]:
+        """The parameters a constant node is computed from, each once, memoized: constants
+        built from shared constants (Swin's relative-position index and shifted-window mask)
+        form a DAG with exponentially many paths."""
+        if not isinstance(node, fx.Node):
+            return []
+        if node not in self._params_of:
+            found = super().const_params(node)
+            self._params_of[node] = list({id(p): p for p in found}.values())
+        return self._params_of[node]
 
     @staticmethod
     def _module_names(gm: fx.GraphModule) -> dict[fx.Node, str]:
@@ -579,7 +595,13 @@ class _Builder(_GraphBuilder):
             element_ops=(4 + 1 + (mask is not None)) * n_scores,  # scale, mask add, softmax
             category="softmax",
         )
-        soft_name = self.put(soft, srcs, shape=scores, bits=bits)
+        # a mask computed from parameters: a learned bias (T5's relative position bias)
+        mask_params = self.const_params(mask) if mask in self.constants else []
+        count = self.new_params(mask_params)
+        soft_name = self.put(
+            soft, srcs, shape=scores, bits=bits, params=count,
+            param_bits=sum(p.numel() * self.w_bits(p) for p in mask_params) if count else 0,
+        )  # fmt: skip
         pv = einsum(
             "O[b,l,f] += P[b,l,s] * V[b,s,f]", name=f"{name}.pv", b=batch, l=seq_q, s=seq_k, f=ev,
             input_density=1.0, weight_density=self.density(v_node), **common,
@@ -712,9 +734,10 @@ def _dim_names(letters: dict) -> dict[str, str]:
     return names
 
 
-def _run_eagerly(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
+def _run_eagerly(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> object:
     """Run the module once as it is, so that an input it cannot take fails with the name of
-    the innermost module that raised (torch.export would report a fake-tensor check)."""
+    the innermost module that raised (torch.export would report a fake-tensor check); returns
+    its output."""
     stack: list[str] = []
     names = {m: n for n, m in module.named_modules()}
 
@@ -728,7 +751,7 @@ def _run_eagerly(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
     hooks += [m.register_forward_hook(leave) for m in names]
     try:
         with torch.no_grad():
-            module(*inputs)
+            return module(*inputs)
     except Exception as exc:
         path = stack[-1] if stack else ""
         where = (
@@ -757,7 +780,55 @@ def _export_reason(exc: BaseException) -> str:
     return next((ln for ln in lines if not ln.startswith(code)), type(exc).__name__)
 
 
-def _export(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> torch.export.ExportedProgram:
+_PLAIN = (torch.Tensor, int, float, bool, str, type(None))
+
+
+def _output_tensors(value: object, seen: set[int]) -> list[torch.Tensor]:
+    """The tensors of a module's output, in order: its pytree leaves (tuples, lists, dicts,
+    Hugging Face ``ModelOutput``s) and, inside a leaf that is some other object (a Hugging Face
+    ``DynamicCache``), the tensors of its attributes, found the same way."""
+    found: list[torch.Tensor] = []
+    for leaf in pytree.tree_leaves(value):
+        if isinstance(leaf, torch.Tensor):
+            found.append(leaf)
+        elif not isinstance(leaf, (nn.Module, type)) and hasattr(leaf, "__dict__"):
+            if id(leaf) not in seen:
+                seen.add(id(leaf))
+                found += _output_tensors(vars(leaf), seen)
+    return found
+
+
+class _TensorOutputs(nn.Module):
+    """Exports a module whose output holds tensors inside objects torch.export cannot flatten
+    (a KV cache) as the tuple of those tensors. Its ``forward`` has the module's signature (the
+    graph inputs keep their names); `_unwrap` removes its level from the module paths."""
+
+    def __init__(self, module: nn.Module):
+        super().__init__()
+        self.module = module
+
+        def forward(*inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            return tuple(_output_tensors(module(*inputs), set()))
+
+        with contextlib.suppress(ValueError):  # a builtin forward has no signature
+            forward.__signature__ = inspect.signature(module.forward)
+        self.forward = forward
+
+
+def _unwrap(gm: fx.GraphModule) -> None:
+    """The module paths of a `_TensorOutputs` capture as if the module had been exported itself
+    (``module.h.0.attn`` -> ``h.0.attn``)."""
+    for node in gm.graph.nodes:
+        stack = node.meta.get("nn_module_stack")
+        if stack:
+            node.meta["nn_module_stack"] = {
+                key: (path.removeprefix("module").removeprefix("."), *rest)
+                for key, (path, *rest) in list(stack.items())[1:]
+            }
+
+
+def _export(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> fx.GraphModule:
+    """The module captured by torch.export, as a graph module."""
     label = type(module).__name__
     try:
         sig = inspect.signature(module.forward)
@@ -774,7 +845,8 @@ def _export(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> torch.export
         ) from exc
     except ValueError:
         pass  # no signature (a builtin forward): let torch.export check the arguments
-    _run_eagerly(module, inputs)
+    output = _run_eagerly(module, inputs)
+    wrap = not all(isinstance(v, _PLAIN) for v in pytree.tree_leaves(output))
     sink = io.StringIO()
     quiet = logging.getLogger("torch")
     level = quiet.level
@@ -782,7 +854,8 @@ def _export(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> torch.export
     try:
         # ... and prints the graph code of a failed guard
         with torch.no_grad(), contextlib.redirect_stderr(sink), contextlib.redirect_stdout(sink):
-            return torch.export.export(module, inputs, strict=False)
+            ep = torch.export.export(_TensorOutputs(module) if wrap else module, inputs,
+                                     strict=False)  # fmt: skip
     except Exception as exc:  # torch raises many types; all mean "cannot capture"
         where = next(
             (ln.strip().removeprefix("# File: ") for ln in (str(exc) + "\n" + sink.getvalue())
@@ -797,14 +870,17 @@ def _export(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> torch.export
         ) from exc
     finally:
         quiet.setLevel(level)
+    gm = ep.module()
+    if wrap:
+        _unwrap(gm)
+    return gm
 
 
 def capture(
     module: nn.Module, inputs: tuple[torch.Tensor, ...], opts: _Options, name: str
 ) -> Workload:
     """The workload of ``module`` on ``inputs`` through torch.export (see the module doc)."""
-    ep = _export(module, inputs)
-    gm = ep.module()
+    gm = _export(module, inputs)
     values, densities = _execute(gm, inputs)
     graph = _Builder(gm, values, densities, opts).build()
     return Workload(graph=graph, name=name)
