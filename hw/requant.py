@@ -20,6 +20,12 @@ SHIFT_BITS = 6
 """Width of the shift (``1..62``)."""
 
 
+def _clamp(value, bits: int):
+    """``value`` saturated to the signed range of ``bits``."""
+    qmin, qmax = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    return Mux(value > qmax, qmax, Mux(value < qmin, qmin, value))
+
+
 class Requantizer(wiring.Component):
     """Combinational requantizer of one ``acc_bits`` accumulator to ``out_bits``.
 
@@ -59,10 +65,7 @@ class Requantizer(wiring.Component):
         product = self.acc * self.mult  # signed, acc_bits + 31 bits
         half = Mux(self.shift == 0, 0, Const(1, unsigned(64)) << (self.shift - 1)[:SHIFT_BITS])
         rounded = (product + half.as_signed()) >> self.shift
-        value = rounded + self.zero_point
-        qmin = -(1 << (self._out_bits - 1))
-        qmax = (1 << (self._out_bits - 1)) - 1
-        m.d.comb += self.out.eq(Mux(value > qmax, qmax, Mux(value < qmin, qmin, value)))
+        m.d.comb += self.out.eq(_clamp(rounded + self.zero_point, self._out_bits))
         return m
 
 
@@ -129,8 +132,5 @@ class PipelinedRequantizer(wiring.Component):
                 shift3.eq(shift2),
                 shifted.eq(rounded >> shift3),
             ]
-        value = shifted + self.zero_point
-        qmin = -(1 << (self._out_bits - 1))
-        qmax = (1 << (self._out_bits - 1)) - 1
-        m.d.comb += self.out.eq(Mux(value > qmax, qmax, Mux(value < qmin, qmin, value)))
+        m.d.comb += self.out.eq(_clamp(shifted + self.zero_point, self._out_bits))
         return m

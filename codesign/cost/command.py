@@ -181,12 +181,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the report (and write JSON / the mapping when asked)."""
-    import numpy as np
 
     from codesign.arch import PRESETS, fpga_area, load_architecture, preset
-    from codesign.cost.model import evaluate, evaluate_one
+    from codesign.cost.model import evaluate_one
     from codesign.mapping import load_mapping, save_mapping
-    from codesign.mapping.sampling import random_mappings
 
     if args.timeloop:
         return _run_timeloop(args)
@@ -207,17 +205,7 @@ def run(args: argparse.Namespace) -> int:
     if args.mapping:
         mapping = load_mapping(args.mapping)
     else:
-        if args.samples <= 0:
-            raise SpecError(f"--samples must be a positive integer, not {args.samples}")
-        batch = random_mappings(nest, arch, args.samples, args.seed)
-        costs = evaluate(nest, arch, batch, validate=False)
-        if not costs.fits.any():
-            raise SpecError(
-                f"--samples: none of {args.samples} random mappings fits {arch.name!r}; "
-                f"give --mapping or more samples"
-            )
-        best = int(np.argmin(np.where(costs.fits, costs.edp, np.inf)))
-        mapping = batch.mapping(best, arch)
+        mapping = _best_random(nest, arch, args.samples, args.seed)
         print(f"best EDP of {args.samples} random mappings (seed {args.seed}):")
     report = evaluate_one(nest, arch, mapping)
     fpga, fpga_note = None, ""
@@ -230,11 +218,7 @@ def run(args: argparse.Namespace) -> int:
         data = report.to_dict()
         if fpga is not None:
             data["fpga_area"] = fpga.to_dict()
-        try:
-            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-            Path(args.json).write_text(json.dumps(data, indent=2) + "\n")
-        except OSError as exc:
-            raise SpecError(f"--json: cannot write {args.json!r}: {exc.strerror}") from None
+        _write_json(args.json, data)
     if args.save_mapping:
         save_mapping(mapping, args.save_mapping)
     print(report.format())
@@ -273,12 +257,16 @@ def _run_timeloop(args: argparse.Namespace) -> int:
             for path, mine, theirs in bad[:20]:
                 print(f"    {path}: codesign {mine}, Timeloop {theirs}")
     if args.json:
-        try:
-            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-            Path(args.json).write_text(json.dumps(data, indent=2) + "\n")
-        except OSError as exc:
-            raise SpecError(f"--json: cannot write {args.json!r}: {exc.strerror}") from None
+        _write_json(args.json, data)
     return 0
+
+
+def _write_json(path: str, data: object) -> None:
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(data, indent=2) + "\n")
+    except OSError as exc:
+        raise SpecError(f"--json: cannot write {path!r}: {exc.strerror}") from None
 
 
 def _best_random(nest, arch, samples: int, seed: int):
@@ -294,8 +282,8 @@ def _best_random(nest, arch, samples: int, seed: int):
     costs = evaluate(nest, arch, batch, validate=False)
     if not costs.fits.any():
         raise SpecError(
-            f"layer {nest.name!r}: none of {samples} random mappings fits {arch.name!r}; "
-            f"give more --samples"
+            f"--samples: none of {samples} random mappings fits {arch.name!r} (layer "
+            f"{nest.name!r}); give --mapping or more samples"
         )
     return batch.mapping(int(np.argmin(np.where(costs.fits, costs.edp, np.inf))), arch)
 
@@ -341,10 +329,5 @@ def _run_zigzag(args: argparse.Namespace) -> int:
         energy = sum(r.energy_pj for _, r in reports)
         print(f"  {'total':<22} {macs:>14,} {cycles:>12,} {energy * 1e-6:>11.3f}")
     if args.json:
-        data = {n.name: r.to_dict() for n, r in reports}
-        try:
-            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-            Path(args.json).write_text(json.dumps(data, indent=2) + "\n")
-        except OSError as exc:
-            raise SpecError(f"--json: cannot write {args.json!r}: {exc.strerror}") from None
+        _write_json(args.json, {n.name: r.to_dict() for n, r in reports})
     return 0
