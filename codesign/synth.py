@@ -340,7 +340,9 @@ def yosys_script(
     target = _check_target(target)
     if target == "generic":
         if use_dsp:
-            raise SpecError("use_dsp applies only to targets 'ice40' and 'xilinx', not 'generic'")
+            raise SpecError(
+                "use_dsp applies only to targets 'ice40', 'xilinx' and 'ecp5', not 'generic'"
+            )
         synth = f"synth -flatten -top {top}"
     elif target == "ice40":
         synth = f"synth_ice40 -top {top}" + (" -dsp" if use_dsp else "")

@@ -96,7 +96,7 @@ def test_parse_generic_counts_flip_flops_only():
 def test_parse_errors():
     with pytest.raises(
         SpecError,
-        match=r"^target must be one of 'generic', 'ice40', 'xilinx', "
+        match=r"^target must be one of 'generic', 'ice40', 'xilinx', 'ecp5', "
         r"not 'asic'$",
     ):
         parse_stat(stat({}), target="asic", top="top")
@@ -114,9 +114,11 @@ def test_scripts_use_the_documented_flows():
     assert "synth_ice40 -top t;" in yosys_script("a.v", "t", "ice40", "s")
     assert "synth_ice40 -top t -dsp;" in yosys_script("a.v", "t", "ice40", "s", use_dsp=True)
     assert "synth -flatten -top t;" in yosys_script("a.v", "t", "generic", "s")
-    with pytest.raises(SpecError, match=r"^use_dsp applies only to targets 'ice40' and 'xilinx'"):
+    with pytest.raises(SpecError, match=r"^use_dsp applies only to targets 'ice40', 'xilinx' and"):
         yosys_script("a.v", "t", "generic", "s", use_dsp=True)
-    assert TARGETS == ("generic", "ice40", "xilinx")
+    assert TARGETS == ("generic", "ice40", "xilinx", "ecp5")
+    assert "synth_ecp5 -top t;" in yosys_script("a.v", "t", "ecp5", "s")
+    assert yosys_script("a.v", "t", "ecp5", "s", netlist_path="n.json").count("write_json n.json")
 
 
 def test_synthesize_input_errors(tmp_path):
@@ -175,7 +177,7 @@ def test_cli_synth_prints_json(design_2x2, capsys):
     assert printed["target"] == "generic" and printed["ffs"] > 0
     assert main(["synth", str(design_2x2), "--target", "asic"]) == 2
     assert capsys.readouterr().err == (
-        "error: target must be one of 'generic', 'ice40', 'xilinx', not 'asic'\n"
+        "error: target must be one of 'generic', 'ice40', 'xilinx', 'ecp5', not 'asic'\n"
     )
 
 
@@ -207,6 +209,7 @@ def test_cli_synth_prints_synth_json_without_cell_types(design_2x2, capsys):
     printed = json.loads(capsys.readouterr().out)
     written = json.loads((design_2x2 / "synth.json").read_text())
     assert written.pop("cell_types")
+    assert written.pop("pnr") is None and written["fmax_mhz"] is None  # no --pnr
     assert printed == written
 
 
