@@ -75,18 +75,6 @@ class _Builder(_GraphBuilder):
     def setup(self) -> None:
         self.used: set[str] = set()
         self.paths = self._module_names(self.gm)
-        self._params_of: dict[fx.Node, list[torch.Tensor]] = {}
-
-    def const_params(self, node: object) -> list[torch.Tensor]:
-        """The parameters a constant node is computed from, each once, memoized: constants
-        built from shared constants (Swin's relative-position index and shifted-window mask)
-        form a DAG with exponentially many paths."""
-        if not isinstance(node, fx.Node):
-            return []
-        if node not in self._params_of:
-            found = super().const_params(node)
-            self._params_of[node] = list({id(p): p for p in found}.values())
-        return self._params_of[node]
 
     @staticmethod
     def _module_names(gm: fx.GraphModule) -> dict[fx.Node, str]:

@@ -303,13 +303,20 @@ class _GraphBuilder:
         return total
 
     def const_params(self, node: object) -> list[torch.Tensor]:
-        """The parameters a constant node is computed from (none for a non-node)."""
+        """The parameters a constant node is computed from, each once (none for a non-node).
+        Memoized per node: constants built from shared constants (Swin's relative-position
+        index and shifted-window mask) form a DAG with exponentially many paths."""
         if not isinstance(node, fx.Node):
             return []
-        if node.op == "get_attr":
-            value = self.values[node]
-            return [value] if isinstance(value, torch.Tensor) else []
-        return [p for a in _tensor_args(node) for p in self.const_params(a)]
+        memo = self.__dict__.setdefault("_const_params", {})
+        if node not in memo:
+            if node.op == "get_attr":
+                value = self.values[node]
+                found = [value] if isinstance(value, torch.Tensor) else []
+            else:
+                found = [p for a in _tensor_args(node) for p in self.const_params(a)]
+            memo[node] = list({id(p): p for p in found}.values())
+        return memo[node]
 
     def build(self) -> nx.DiGraph:
         """One pass over the graph in program order."""
