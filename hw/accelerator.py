@@ -295,7 +295,15 @@ class Accelerator(wiring.Component):
         # path): it changes only when the issue loops advance, and a ws pass starts with its
         # `rows` weight beats, an os pass's length is the constant K
         beat_last = Signal(DIM_BITS)
-        m.d.sync += beat_last.eq(pass_beats - 1)
+        if not os_flow and rows >= 2:  # the row tile in two registered steps (rows >= 2 weight
+            # beats separate an advance from the pass's first input beat)
+            remaining_r = Signal(DIM_BITS + 1)
+            m.d.sync += [
+                remaining_r.eq(remaining),
+                beat_last.eq(Mux(remaining_r < reg_tile_m, remaining_r, reg_tile_m) - 1),
+            ]
+        else:
+            m.d.sync += beat_last.eq(pass_beats - 1)
         m.d.comb += array.inputs.payload.last.eq(i_count == beat_last)
 
         # --- input buffer (ws, optional): the T x rows input slice of (m2, k2), written in its
@@ -381,13 +389,36 @@ class Accelerator(wiring.Component):
                     m.d.sync += [busy.eq(0), done.eq(1)]
                     m.next = "IDLE"
 
-        # --- accumulator buffer (ws) ------------------------------------------------------------
+        # --- D: each output beat registered with what it adds to ------------------------------
+        # (the partial sum read from acc_buf or the bias), the column tile's parameters and its
+        # flags. The add and the acc_buf write happen one cycle later, from registers: the block
+        # RAM's read feeds a register, not the add and the write port in the same cycle. A row is
+        # read again only by the next pass's beat of that row, at least two cycles later.
+        advance = Signal()  # the output register can take a value: the requantizer advances
+        m.d.comb += advance.eq(~out_valid | self.m_axis_tready)
+        d_valid, d_last_k, d_final, d_go = Signal(), Signal(), Signal(), Signal()
+        m.d.comb += d_go.eq(~d_valid | ~d_last_k | advance)
+        d_data = [Signal(signed(SUM_BITS), name=f"d_data_c{c}") for c in range(cols)]
+        d_add = [Signal(signed(SUM_BITS), name=f"d_add_c{c}") for c in range(cols)]
+        d_mult = [Signal(MULT_BITS, name=f"d_mult_c{c}") for c in range(cols)]
+        d_shift = [Signal(SHIFT_BITS, name=f"d_shift_c{c}") for c in range(cols)]
+        with m.If(d_go):
+            m.d.sync += [
+                d_valid.eq(out_taken),
+                d_last_k.eq(retire.last_k),
+                d_final.eq(retire.final & array.outputs.payload.last),
+                *(d_data[c].eq(array.outputs.payload.data[c]) for c in range(cols)),
+                *(d_mult[c].eq(mult[c]) for c in range(cols)),
+                *(d_shift[c].eq(shift[c]) for c in range(cols)),
+            ]
         sums = []
+        for c in range(cols):
+            total = Signal(signed(SUM_BITS), name=f"sum_c{c}")
+            m.d.comb += total.eq(d_data[c] + d_add[c])
+            sums.append(total)
         if os_flow:
-            for c in range(cols):
-                total = Signal(signed(SUM_BITS), name=f"sum_c{c}")
-                m.d.comb += total.eq(array.outputs.payload.data[c] + bias[c])
-                sums.append(total)
+            with m.If(d_go):
+                m.d.sync += [d_add[c].eq(bias[c]) for c in range(cols)]
         else:
             acc_mem = memory.Memory(
                 shape=unsigned(cols * SUM_BITS), depth=cfg.acc_buf_rows, init=[]
@@ -396,6 +427,7 @@ class Accelerator(wiring.Component):
             acc_wp = acc_mem.write_port()
             acc_rp = acc_mem.read_port(transparent_for=(acc_wp,))
             t_out = Signal(range(cfg.max_tile_m))
+            d_row = Signal.like(acc_wp.addr)
             with m.If(out_taken):
                 m.d.sync += t_out.eq(Mux(array.outputs.payload.last, 0, t_out + 1))
             # sync read: the row of the next output beat
@@ -406,34 +438,29 @@ class Accelerator(wiring.Component):
                     retire.acc_base + Mux(out_taken, t_out + 1, t_out),
                 )
             )
-            for c in range(cols):
-                stored = acc_rp.data[c * SUM_BITS : (c + 1) * SUM_BITS].as_signed()
-                total = Signal(signed(SUM_BITS), name=f"sum_c{c}")
-                m.d.comb += total.eq(
-                    array.outputs.payload.data[c] + Mux(retire.first_k, bias[c], stored)
-                )
-                sums.append(total)
+            with m.If(d_go):
+                m.d.sync += d_row.eq(retire.acc_base + t_out)
+                for c in range(cols):
+                    stored = acc_rp.data[c * SUM_BITS : (c + 1) * SUM_BITS].as_signed()
+                    m.d.sync += d_add[c].eq(Mux(retire.first_k, bias[c], stored))
             m.d.comb += [
-                acc_wp.addr.eq(retire.acc_base + t_out),
+                acc_wp.addr.eq(d_row),
                 acc_wp.data.eq(Cat(*sums)),
-                acc_wp.en.eq(out_taken & ~retire.last_k),
+                acc_wp.en.eq(d_valid & ~d_last_k),
             ]
 
         # --- requantization pipeline and the m_axis output register ---------------------------
         # One global stall: every stage advances when the output register can take a value.
         # Stage 0 registers the sums (and the column tile's parameters with them), then the
         # requantizer's REQUANT_LATENCY stages, then the output register: OUTPUT_LATENCY
-        # cycles from a sum to its m_axis beat, one beat per cycle.
+        # cycles from an output beat to its m_axis beat (D included), one beat per cycle.
         out_bits = arr_cfg.act_bits
-        advance = Signal()
-        m.d.comb += advance.eq(~out_valid | self.m_axis_tready)
         valid = Signal(REQUANT_LATENCY + 1)  # stage 0 .. REQUANT_LATENCY
         last = Signal(REQUANT_LATENCY + 1)
-        entering = out_taken & retire.last_k
         with m.If(advance):
             m.d.sync += [
-                valid.eq(Cat(entering, valid[:-1])),
-                last.eq(Cat(retire.final & array.outputs.payload.last, last[:-1])),
+                valid.eq(Cat(d_valid & d_last_k, valid[:-1])),
+                last.eq(Cat(d_final, last[:-1])),
             ]
         quantized = []
         for c in range(cols):
@@ -441,7 +468,7 @@ class Accelerator(wiring.Component):
             s_mult = Signal(MULT_BITS, name=f"s0_mult_c{c}")
             s_shift = Signal(SHIFT_BITS, name=f"s0_shift_c{c}")
             with m.If(advance):
-                m.d.sync += [s_acc.eq(sums[c]), s_mult.eq(mult[c]), s_shift.eq(shift[c])]
+                m.d.sync += [s_acc.eq(sums[c]), s_mult.eq(d_mult[c]), s_shift.eq(d_shift[c])]
             rq = PipelinedRequantizer(acc_bits=SUM_BITS, out_bits=out_bits, zp_bits=CSR_DATA_BITS)
             m.submodules[f"requant_c{c}"] = rq
             m.d.comb += [
@@ -455,8 +482,8 @@ class Accelerator(wiring.Component):
         out_data = Signal(cfg.axis_out_bits)
         out_last = Signal()
         m.d.comb += [
-            in_flight.eq(valid.any()),
-            array.outputs.ready.eq(Mux(retire.last_k, advance, 1)),
+            in_flight.eq(valid.any() | d_valid),
+            array.outputs.ready.eq(d_go),
             self.m_axis_tdata.eq(out_data),
             self.m_axis_tvalid.eq(out_valid),
             self.m_axis_tlast.eq(out_last),

@@ -69,7 +69,7 @@ class Requantizer(wiring.Component):
         return m
 
 
-REQUANT_LATENCY = 4
+REQUANT_LATENCY = 6
 """Register stages of `PipelinedRequantizer` (its ``out`` follows ``acc`` by this many enabled
 cycles)."""
 
@@ -77,11 +77,12 @@ cycles)."""
 class PipelinedRequantizer(wiring.Component):
     """The requantizer of `Requantizer` in `REQUANT_LATENCY` register stages, for the clock an
     FPGA reaches (the combinational one is a 32x31 multiply, a 64-bit add, a barrel shift and a
-    clamp in one cycle). Stages, each advancing when ``en`` is high: the two partial products
-    ``acc * M[15:0]`` and ``acc * M[30:16]``; their sum and the rounding term; the rounded sum;
-    the shift. The zero point and the clamp follow the last stage combinationally (the
-    accelerator registers ``out``). ``mult`` and ``shift`` travel with their accumulator, so a
-    new column tile's parameters never meet an old tile's sums.
+    clamp in one cycle). Stages, each advancing when ``en`` is high: the four 16-bit partial
+    products of ``acc * M`` (one DSP each, no adder behind it); two sums of two; their sum and
+    the rounding term; the rounded sum; the shift; the zero point added. The clamp follows the
+    last stage combinationally (the accelerator registers ``out``). ``mult`` and ``shift``
+    travel with their accumulator, so a new column tile's parameters never meet an old tile's
+    sums.
 
     Members
     -------
@@ -113,24 +114,39 @@ class PipelinedRequantizer(wiring.Component):
 
         m = Module()
         width = self._acc_bits + MULT_BITS
-        lo = Signal(signed(self._acc_bits + 17))
-        hi = Signal(signed(self._acc_bits + 16))
-        shift1, shift2, shift3 = (Signal(unsigned(SHIFT_BITS)) for _ in range(3))
+        acc_lo, acc_hi = self.acc[:16], self.acc[16:].as_signed()
+        m_lo, m_hi = self.mult[:16], self.mult[16:]
+        # four products of at most 17 x 16 bits: one DSP each, no adder behind it
+        p_ll = Signal(unsigned(32))
+        p_lh = Signal(unsigned(31))
+        p_hl = Signal(signed(self._acc_bits + 1))
+        p_hh = Signal(signed(self._acc_bits))
+        low, high = Signal(signed(width + 1)), Signal(signed(width + 1))
+        shifts = [Signal(unsigned(SHIFT_BITS), name=f"shift{i}") for i in range(1, 5)]
         product = Signal(signed(width + 1))
         half = Signal(unsigned(64))
         rounded = Signal(signed(width + 2))
         shifted = Signal(signed(width + 2))
+        value = Signal(signed(width + 3))
         with m.If(self.en):
             m.d.sync += [
-                lo.eq(self.acc * self.mult[:16]),
-                hi.eq(self.acc * self.mult[16:]),
-                shift1.eq(self.shift),
-                product.eq(lo + (hi << 16)),
-                half.eq(Mux(shift1 == 0, 0, Const(1, unsigned(64)) << (shift1 - 1)[:SHIFT_BITS])),
-                shift2.eq(shift1),
+                p_ll.eq(acc_lo * m_lo),
+                p_lh.eq(acc_lo * m_hi),
+                p_hl.eq(acc_hi * m_lo),
+                p_hh.eq(acc_hi * m_hi),
+                shifts[0].eq(self.shift),
+                low.eq(p_ll + (p_lh << 16)),
+                high.eq((p_hl << 16) + (p_hh << 32)),
+                shifts[1].eq(shifts[0]),
+                product.eq(low + high),
+                half.eq(
+                    Mux(shifts[1] == 0, 0, Const(1, unsigned(64)) << (shifts[1] - 1)[:SHIFT_BITS])
+                ),
+                shifts[2].eq(shifts[1]),
                 rounded.eq(product + half.as_signed()),
-                shift3.eq(shift2),
-                shifted.eq(rounded >> shift3),
+                shifts[3].eq(shifts[2]),
+                shifted.eq(rounded >> shifts[3]),
+                value.eq(shifted + self.zero_point),
             ]
-        m.d.comb += self.out.eq(_clamp(shifted + self.zero_point, self._out_bits))
+        m.d.comb += self.out.eq(_clamp(value, self._out_bits))
         return m

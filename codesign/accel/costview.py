@@ -32,10 +32,11 @@ __all__ = [
     "array_model_cycles",
 ]
 
-OUTPUT_LATENCY = 6
-"""Register stages from an array output to its ``m_axis`` beat: the sum register, the four
-stages of the pipelined requantizer (``codesign.hw.requant.REQUANT_LATENCY``) and the output
-register."""
+OUTPUT_LATENCY = 9
+"""Register stages from an array output to its ``m_axis`` beat: the output beat with its
+addend (the partial sum read from the accumulator buffer, or the bias), the sum register, the
+six stages of the pipelined requantizer (``codesign.hw.requant.REQUANT_LATENCY``) and the
+output register."""
 
 PIPELINE_CYCLES = 2 + OUTPUT_LATENCY
 """Cycles the RTL adds to the cost model's count on every whole layer: the prefetch FIFO's
