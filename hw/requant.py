@@ -20,6 +20,21 @@ SHIFT_BITS = 6
 """Width of the shift (``1..62``)."""
 
 
+def _ports(acc_bits: int, out_bits: int, zp_bits: int) -> dict:
+    return {
+        "acc": In(signed(acc_bits)),
+        "mult": In(unsigned(MULT_BITS)),
+        "shift": In(unsigned(SHIFT_BITS)),
+        "zero_point": In(signed(zp_bits)),
+        "out": Out(signed(out_bits)),
+    }
+
+
+def _half(shift):
+    """The rounding term ``2**(shift - 1)`` (0 for ``shift == 0``)."""
+    return Mux(shift == 0, 0, Const(1, unsigned(64)) << (shift - 1)[:SHIFT_BITS])
+
+
 def _clamp(value, bits: int):
     """``value`` saturated to the signed range of ``bits``."""
     qmin, qmax = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
@@ -50,20 +65,12 @@ class Requantizer(wiring.Component):
 
     def __init__(self, *, acc_bits: int, out_bits: int, zp_bits: int = 32) -> None:
         self._out_bits = out_bits
-        super().__init__(
-            {
-                "acc": In(signed(acc_bits)),
-                "mult": In(unsigned(MULT_BITS)),
-                "shift": In(unsigned(SHIFT_BITS)),
-                "zero_point": In(signed(zp_bits)),
-                "out": Out(signed(out_bits)),
-            }
-        )
+        super().__init__(_ports(acc_bits, out_bits, zp_bits))
 
     def elaborate(self, platform):
         m = Module()
         product = self.acc * self.mult  # signed, acc_bits + 31 bits
-        half = Mux(self.shift == 0, 0, Const(1, unsigned(64)) << (self.shift - 1)[:SHIFT_BITS])
+        half = _half(self.shift)
         rounded = (product + half.as_signed()) >> self.shift
         m.d.comb += self.out.eq(_clamp(rounded + self.zero_point, self._out_bits))
         return m
@@ -98,16 +105,7 @@ class PipelinedRequantizer(wiring.Component):
     def __init__(self, *, acc_bits: int, out_bits: int, zp_bits: int = 32) -> None:
         self._acc_bits = acc_bits
         self._out_bits = out_bits
-        super().__init__(
-            {
-                "en": In(1),
-                "acc": In(signed(acc_bits)),
-                "mult": In(unsigned(MULT_BITS)),
-                "shift": In(unsigned(SHIFT_BITS)),
-                "zero_point": In(signed(zp_bits)),
-                "out": Out(signed(out_bits)),
-            }
-        )
+        super().__init__({"en": In(1), **_ports(acc_bits, out_bits, zp_bits)})
 
     def elaborate(self, platform):
         from amaranth.hdl import Signal
@@ -139,9 +137,7 @@ class PipelinedRequantizer(wiring.Component):
                 high.eq((p_hl << 16) + (p_hh << 32)),
                 shifts[1].eq(shifts[0]),
                 product.eq(low + high),
-                half.eq(
-                    Mux(shifts[1] == 0, 0, Const(1, unsigned(64)) << (shifts[1] - 1)[:SHIFT_BITS])
-                ),
+                half.eq(_half(shifts[1])),
                 shifts[2].eq(shifts[1]),
                 rounded.eq(product + half.as_signed()),
                 shifts[3].eq(shifts[2]),
