@@ -118,8 +118,7 @@ def toggle_counts(
         pending: list[tuple[str, str]] = []
 
         def flush() -> None:
-            rose = {c for c in clocks if any(i == c and v == "1" for i, v in pending)}
-            rose = {c for c in rose if value.get(c) == "0"}
+            rose = {i for i, v in pending if v == "1" and i in clocks and value.get(i) == "0"}
             if rose:
                 for g, ident, quals, clk in sampled:
                     if clk in rose and all(value.get(q) == "1" for q in quals):

@@ -414,8 +414,8 @@ def _window_overlap(
     bound = in_order[lv_safe, pos, cols]
     # steps of loop j: the product of the loops outside it, times (bound - 1)
     outside = np.ones(b)
+    k = np.arange(in_order.shape[1])[:, None]
     for lv in range(n_lv - 1, child, -1):
-        k = np.arange(in_order.shape[1])[:, None]
         inside_level = np.where(k < pos, in_order[lv], 1.0).prod(axis=0)
         outside = outside * np.where(
             level == lv, inside_level, np.where(level < lv, in_order[lv].prod(axis=0), 1.0)

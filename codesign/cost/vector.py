@@ -28,7 +28,7 @@ multiply-add per nominal operation.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from codesign.arch.spec import Architecture, MemoryLevel
 from codesign.errors import SpecError
@@ -82,20 +82,7 @@ class VectorCost:
 
     def to_dict(self) -> dict:
         """Plain data, key for key the fields."""
-        return {
-            "name": self.name,
-            "op": self.op,
-            "category": self.category,
-            "unit": self.unit,
-            "element_ops": self.element_ops,
-            "level": self.level,
-            "read_bits": self.read_bits,
-            "write_bits": self.write_bits,
-            "compute_cycles": self.compute_cycles,
-            "transfer_cycles": self.transfer_cycles,
-            "cycles": self.cycles,
-            "energy_pj": self.energy_pj,
-        }
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, data: object, where: str = "vector layer") -> VectorCost:
@@ -104,10 +91,6 @@ class VectorCost:
         if not isinstance(data, dict) or set(data) != keys:
             raise SpecError(f"{where} must be an object with keys {sorted(keys)}")
         return cls(**data)
-
-
-def _elements(shape: tuple[int, ...]) -> int:
-    return math.prod(shape)
 
 
 def _level(arch: Architecture, footprint_bits: int) -> MemoryLevel:
@@ -132,8 +115,8 @@ def evaluate_vector(op: OtherOp, arch: Architecture) -> VectorCost:
             f"give it one (`vector:` in the spec) or cost the operator as a host layer"
         )
     free = op.category in FREE_CATEGORIES
-    reads = 0 if free else sum(_elements(s) for s in op.input_shapes) * vec.bits
-    writes = 0 if free else _elements(op.output_shape) * vec.bits
+    reads = 0 if free else sum(math.prod(s) for s in op.input_shapes) * vec.bits
+    writes = 0 if free else math.prod(op.output_shape) * vec.bits
     work = 0 if free else op.element_ops
     compute = -(-work // vec.lanes)
     if reads == 0 and writes == 0:

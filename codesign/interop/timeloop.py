@@ -80,7 +80,6 @@ class TimeloopLevel:
     """What Timeloop knows of a storage level beyond the codesign `MemoryLevel`."""
 
     name: str
-    cls: str
     instances: int
     block: int
     datawidth: int
@@ -333,7 +332,7 @@ def _art(data: Any) -> dict[str, float]:
 
 def _architecture(
     nodes: list[dict], ert: dict, art: dict
-) -> tuple[list[dict], dict, ComputeArray, int, int]:
+) -> tuple[list[dict], dict, ComputeArray]:
     macs = [n for n in nodes if "mac" in str(n.get("class", "")).lower()]
     if len(macs) != 1:
         raise SpecError(
@@ -345,7 +344,7 @@ def _architecture(
         raise SpecError(f"the arithmetic component {mac['name']!r} must be the innermost node")
     rows, cols = mac["meshY"], mac["meshX"]
     pes = rows * cols
-    storage = [n for n in nodes[:-1]]
+    storage = nodes[:-1]
     for n in storage:
         inst = n["meshX"] * n["meshY"]
         if inst not in (1, pes):
@@ -368,12 +367,10 @@ def _architecture(
         dataflow=Dataflow.UNCONSTRAINED,
         systolic=False,
     )
-    return storage, mac, compute, rows, cols
+    return storage, mac, compute
 
 
 def _level(node: dict, ert: dict, art: dict, outermost: bool) -> tuple[MemoryLevel, TimeloopLevel]:
-    from codesign.workload.loopnest import TensorRole as R
-
     a = node.get("attributes") or {}
     name = node["name"]
     width = a.get("width", a.get("word-bits"))
@@ -405,13 +402,12 @@ def _level(node: dict, ert: dict, art: dict, outermost: bool) -> tuple[MemoryLev
         write_bits_per_cycle=bw("write_bandwidth"),
         read_energy_pj=e["read"],
         write_energy_pj=e.get("write", e["read"]),
-        holds=frozenset(R),
+        holds=frozenset(TensorRole),
         area_um2=art.get(name, 0.0),
         sliding_window=True,
     )
     info = TimeloopLevel(
         name=name,
-        cls=str(node.get("class", "")),
         instances=inst,
         block=width // dw,
         datawidth=dw,
@@ -532,7 +528,7 @@ def load_timeloop(folder: str | Path) -> TimeloopSpec:
         raise SpecError(f"problem.version must be 0.3 or 0.4, not {prob_doc.get('version')!r}")
     nest, names = _problem(prob_doc)
     nodes = _flatten_nodes(arch_doc)
-    storage, mac, compute, _, _ = _architecture(nodes, ert, art)
+    storage, mac, compute = _architecture(nodes, ert, art)
     dummies = {n["name"] for n in storage if n.get("class") == "dummy_storage"}
     real = [n for n in storage if n["name"] not in dummies]
     levels, info = [], []
@@ -641,10 +637,8 @@ def _loops(spec: TimeloopSpec):
         lm = by_name.get(arch.levels[i].name)
         for d, f in lm.loops if lm else ():
             out.append((i, d, f))
-        if i == s:
+        if i == s:  # with no per-PE level (s = 0) the spatial loops come last
             out += [(-1, d, f) for d, f in (*m.rows, *m.cols)]
-    if s == 0:
-        out += [(-1, d, f) for d, f in (*m.rows, *m.cols)]
     return out
 
 
@@ -674,9 +668,7 @@ def timeloop_stats(report, spec: TimeloopSpec) -> dict:
             spatial[d] = spatial.get(d, 1) * f
     pes_used = math.prod(spatial.values()) if spatial else 1
     cycles = report.cycles
-    keep = {}
-    for lm in spec.mapping.levels:
-        keep[lm.name] = lm.keep
+    keep = {lm.name: lm.keep for lm in spec.mapping.levels}
     sizes = dict(nest.dims)
     ops_elem = nest.macs
     out_elems = nest.elements(TensorRole.OUTPUTS)
@@ -690,22 +682,20 @@ def timeloop_stats(report, spec: TimeloopSpec) -> dict:
         node: dict = {"Cycles": float(cycles), "Bandwidth throttling": 1.0}
         energy_level = 0.0
         scalar_total = 0
+        # tile: every loop at this level and below (and the spatial ones for a shared level);
+        # partition: every temporal loop (and the spatial ones for a shared level)
+        below = {d: 1 for d in sizes}
+        part = {d: 1 for d in sizes}
+        for lvl, d, f in loops:
+            if lvl == -1 and i < s:
+                continue
+            part[d] *= f
+            if lvl <= i:
+                below[d] *= f
         for role, tname in spec.tensor_names.items():
             if role not in kept and i < len(arch.levels) - 1:
                 continue
             t = nest.tensor(role)
-            # tile: every loop at this level and below (and the spatial ones for a shared level)
-            below = {d: 1 for d in sizes}
-            part = {d: 1 for d in sizes}
-            for lvl, d, f in loops:
-                if lvl == -1:
-                    if i >= s:
-                        below[d] *= f
-                        part[d] *= f
-                    continue
-                part[d] *= f
-                if lvl <= i:
-                    below[d] *= f
             tile = _extent(t, below)
             partition = _extent(t, part)
             r = report.reads[lv.name][role.value] / inst_used
