@@ -43,6 +43,7 @@ from codesign.explore.design import (
     LayerDesign,
     check_others,
     layer_params,
+    point_metrics,
 )
 from codesign.explore.space import parse_pruning, split_param
 from codesign.workload.graph import OtherOp
@@ -241,25 +242,11 @@ class AcceleratorEvaluator:
                 )
             )
         host = tuple(host_cost(op) for op in self.others)
-        cycles = sum(lay.cycles for lay in out)
-        energy = sum(lay.energy_pj for lay in out)
-        macs = sum(lay.macs for lay in out)
-        latency_s = cycles / (clock * 1e6)
-        metrics = {
-            "latency_cycles": cycles,
-            "latency_s": latency_s,
-            "energy_pj": energy,
-            "area_mm2": arch.area_um2 / 1e6,
-            "edp_pj_s": energy * latency_s,
-            "utilization": macs / (cycles * arch.compute.pes * arch.compute.lanes),
-            "macs": float(macs),
-            "non_mac_element_ops": float(sum(v.element_ops for v in host)),
-        }
         return DesignPoint(
             params=dict(params),
             arch=arch,
             layers=tuple(out),
-            metrics=metrics,
+            metrics=point_metrics(out, host, arch),
             accelerator=config,
             schedules=tuple(schedules),
             vector_layers=host,

@@ -414,6 +414,36 @@ class DesignPoint:
         return cls.from_dict(data)
 
 
+def point_metrics(layers: Sequence[LayerDesign], vector: Sequence[VectorCost], arch) -> dict:
+    """A point's totals, layers one after another: the MAC layers and, on an architecture with
+    a vector unit, its operators (``mac_cycles``, ``vector_cycles``, ``vector_energy_pj``
+    apart); host operators only count their element ops."""
+    mac_cycles = sum(lay.cycles for lay in layers)
+    vector_cycles = sum(v.cycles for v in vector)
+    vector_energy = sum(v.energy_pj for v in vector)
+    cycles = mac_cycles + vector_cycles
+    energy = sum(lay.energy_pj for lay in layers) + vector_energy
+    macs = sum(lay.macs for lay in layers)
+    latency_s = cycles / (arch.clock_mhz * 1e6)
+    metrics = {
+        "latency_cycles": cycles,
+        "latency_s": latency_s,
+        "energy_pj": energy,
+        "area_mm2": arch.area_um2 / 1e6,
+        "edp_pj_s": energy * latency_s,
+        "utilization": macs / (cycles * arch.compute.pes * arch.compute.lanes),
+        "macs": float(macs),
+    }
+    if arch.vector is not None:
+        metrics.update(
+            mac_cycles=mac_cycles,
+            vector_cycles=float(vector_cycles),
+            vector_energy_pj=float(vector_energy),
+        )
+    metrics["non_mac_element_ops"] = float(sum(v.element_ops for v in vector))
+    return metrics
+
+
 def check_others(others: Sequence[OtherOp]) -> tuple[OtherOp, ...]:
     """``others`` as a tuple, each an `OtherOp` (a SpecError names the first that is not)."""
     others = tuple(others)
@@ -506,31 +536,11 @@ class DesignEvaluator:
                 )
             )
         vector = tuple(evaluate_vector(op, arch) for op in self.others)
-        mac_cycles = sum(lay.cycles for lay in out)
-        vector_cycles = sum(v.cycles for v in vector)
-        vector_energy = sum(v.energy_pj for v in vector)
-        cycles = mac_cycles + vector_cycles
-        energy = sum(lay.energy_pj for lay in out) + vector_energy
-        macs = sum(lay.macs for lay in out)
-        latency_s = cycles / (arch.clock_mhz * 1e6)
-        metrics = {
-            "latency_cycles": cycles,
-            "latency_s": latency_s,
-            "energy_pj": energy,
-            "area_mm2": arch.area_um2 / 1e6,
-            "edp_pj_s": energy * latency_s,
-            "utilization": macs / (cycles * arch.compute.pes * arch.compute.lanes),
-            "macs": float(macs),
-            "mac_cycles": mac_cycles,
-            "vector_cycles": float(vector_cycles),
-            "vector_energy_pj": float(vector_energy),
-            "non_mac_element_ops": float(sum(v.element_ops for v in vector)),
-        }
         return DesignPoint(
             params=dict(params),
             arch=arch,
             layers=tuple(out),
-            metrics=metrics,
+            metrics=point_metrics(out, vector, arch),
             vector_layers=vector,
         )
 
