@@ -14,6 +14,8 @@ SOURCES = {"codesign": ROOT / "codesign", "hw": ROOT / "hw", "sim": ROOT / "sim"
 # generators, the generators below their verification, the command line on top
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
+    # the limits and input checks every command applies (sizes, files read, paths written)
+    "validation": {"errors"},
     "workload": {"errors"},
     "arch": {"errors", "workload"},
     "mapping": {"errors", "workload", "arch"},
@@ -33,6 +35,11 @@ ALLOWED: dict[str, set[str]] = {
     "cli": {"errors"},
     "__init__": {"errors"},
 }
+
+# every layer above validation may use it
+for _name, _below in ALLOWED.items():
+    if _name not in ("errors", "validation"):
+        _below.add("validation")
 
 
 def _package_imports() -> dict[str, set[str]]:

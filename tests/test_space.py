@@ -107,7 +107,7 @@ def test_bad_yaml_is_a_spec_error_naming_the_field(tmp_path, text, match):
 
 
 def test_missing_file_is_a_spec_error(tmp_path):
-    with pytest.raises(SpecError, match=r"^design space file .* cannot be read"):
+    with pytest.raises(SpecError, match=r"^design space file .* does not exist"):
         load_space(tmp_path / "nope.yaml")
 
 

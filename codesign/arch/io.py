@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from codesign import validation
 from codesign.arch.dataflow import Dataflow
 from codesign.arch.spec import (
     Architecture,
@@ -28,6 +29,7 @@ from codesign.arch.spec import (
     VectorUnit,
 )
 from codesign.errors import SpecError
+from codesign.validation import shown
 from codesign.workload.loopnest import TensorRole
 
 __all__ = [
@@ -46,75 +48,38 @@ FORMAT_VERSION = 1
 """Version written to and required in every architecture file."""
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """A safe loader that rejects duplicate keys."""
-
-
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
-    seen: set = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise SpecError(
-                f"duplicate key {key!r} at line {key_node.start_mark.line + 1}; "
-                f"each key may appear once"
-            )
-        seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def _no_dup_pairs(pairs: list[tuple[str, Any]]) -> dict:
-    out: dict = {}
-    for k, v in pairs:
-        if k in out:
-            raise SpecError(f"duplicate key {k!r}; each key may appear once")
-        out[k] = v
-    return out
-
-
 def parse_spec_text(text: str, *, json_format: bool = False) -> Any:
-    """Parse YAML (or JSON) text strictly (duplicate keys are errors)."""
-    try:
-        if json_format:
-            return json.loads(text, object_pairs_hook=_no_dup_pairs)
-        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - SafeLoader subclass
-    except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        kind = "JSON" if json_format else "YAML"
-        raise SpecError(f"spec file is not valid {kind}: {exc}") from None
+    """Parse YAML (or JSON) text strictly (`codesign.validation.parse_spec_text`)."""
+    return validation.parse_spec_text(text, json_format=json_format)
 
 
 def read_spec_file(path: str | Path) -> Any:
-    """Read a ``.yaml``/``.yml``/``.json`` spec file strictly."""
-    p = Path(path)
-    if not p.is_file():
-        raise SpecError(f"spec file {str(p)!r} does not exist")
-    return parse_spec_text(p.read_text(), json_format=p.suffix.lower() == ".json")
+    """Read a ``.yaml``/``.yml``/``.json`` spec file strictly
+    (`codesign.validation.read_spec_file`: size, encoding, duplicate keys, aliases)."""
+    return validation.read_spec_file(path)
 
 
 def _convert_int(value: Any, where: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
-        raise SpecError(f"{where} must be an integer, not {value!r}")
+        raise SpecError(f"{where} must be an integer, not {shown(value)}")
     return value
 
 
 def _convert_float(value: Any, where: str) -> float:
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
-        raise SpecError(f"{where} must be a number, not {value!r}")
+        raise SpecError(f"{where} must be a number, not {shown(value)}")
     return float(value)
 
 
 def _convert_bool(value: Any, where: str) -> bool:
     if not isinstance(value, bool):
-        raise SpecError(f"{where} must be true or false, not {value!r}")
+        raise SpecError(f"{where} must be true or false, not {shown(value)}")
     return value
 
 
 def _convert_str(value: Any, where: str) -> str:
     if not isinstance(value, str):
-        raise SpecError(f"{where} must be a string, not {value!r}")
+        raise SpecError(f"{where} must be a string, not {shown(value)}")
     return value
 
 
@@ -123,18 +88,20 @@ def _enum_converter(cls: type[enum.Enum]) -> Callable[[Any, str], enum.Enum]:
         for member in cls:
             if value == member.value:
                 return member
-        raise SpecError(f"{where} must be one of {[m.value for m in cls]}, not {value!r}")
+        raise SpecError(f"{where} must be one of {[m.value for m in cls]}, not {shown(value)}")
 
     return convert
 
 
 def _roles(value: Any, where: str) -> frozenset[TensorRole]:
     if not isinstance(value, list):
-        raise SpecError(f"{where} must be a list of {[r.value for r in TensorRole]}, not {value!r}")
+        raise SpecError(
+            f"{where} must be a list of {[r.value for r in TensorRole]}, not {shown(value)}"
+        )
     conv = _enum_converter(TensorRole)
     roles = [conv(v, f"{where}[{i}]") for i, v in enumerate(value)]
     if len(set(roles)) != len(roles):
-        raise SpecError(f"{where} must not list a tensor twice, not {value!r}")
+        raise SpecError(f"{where} must not list a tensor twice, not {shown(value)}")
     return frozenset(roles)
 
 
@@ -147,7 +114,7 @@ def _nm(value: Any, where: str) -> tuple[int, int] | None:
     if value is None:
         return None
     if not isinstance(value, list) or len(value) != 2:
-        raise SpecError(f"{where} must be null (dense) or a pair [N, M], not {value!r}")
+        raise SpecError(f"{where} must be null (dense) or a pair [N, M], not {shown(value)}")
     return (_convert_int(value[0], f"{where}[0]"), _convert_int(value[1], f"{where}[1]"))
 
 
@@ -157,7 +124,7 @@ def build_dataclass(
     """Build ``cls`` from a mapping: every key must be a field (with a converter), every field
     without a default must be present. ``where`` prefixes field names in messages."""
     if not isinstance(data, dict):
-        raise SpecError(f"{where or 'spec'} must be a mapping of fields, not {data!r}")
+        raise SpecError(f"{where or 'spec'} must be a mapping of fields, not {shown(data)}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
     prefix = f"{where}." if where else ""
     unknown = sorted(set(data) - set(fields), key=str)
@@ -266,11 +233,11 @@ def architecture_to_dict(arch: Architecture) -> dict:
 def architecture_from_dict(data: Any) -> Architecture:
     """Inverse of ``architecture_to_dict``; strict (see the module docstring)."""
     if not isinstance(data, dict):
-        raise SpecError(f"architecture spec must be a mapping of fields, not {data!r}")
+        raise SpecError(f"architecture spec must be a mapping of fields, not {shown(data)}")
     data = dict(data)
     version = data.pop("version", None)
     if version != FORMAT_VERSION:
-        raise SpecError(f"version must be {FORMAT_VERSION}, not {version!r}")
+        raise SpecError(f"version must be {FORMAT_VERSION}, not {shown(version)}")
     return build_dataclass(Architecture, data, "", _ARCH)
 
 

@@ -50,10 +50,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from codesign.errors import SpecError
 from codesign.quant.policy import parse_pruning
+from codesign.validation import read_spec_file
 
 __all__ = [
     "AXIS_NAMES",
@@ -428,34 +427,8 @@ def _only(where: str, data: dict, allowed: set[str]) -> None:
         raise SpecError(f"{where}: unknown keys {unknown}; allowed keys are {sorted(allowed)}")
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """A safe YAML loader that rejects duplicate keys."""
-
-
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
-    seen: set = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise SpecError(f"duplicate key {key!r} at line {key_node.start_mark.line + 1}")
-        seen.add(key)
-    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
 def load_space(path: str | Path) -> DesignSpace:
-    """Read a design space from a strict YAML (or JSON) file."""
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise SpecError(f"design space file {str(path)!r} cannot be read: {exc.strerror}") from None
-    try:
-        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
-    except SpecError as exc:
-        raise SpecError(f"{path}: {exc}") from None
-    except yaml.YAMLError as exc:
-        raise SpecError(f"{path}: not valid YAML: {exc}") from None
+    """Read a design space from a strict YAML (or JSON) file
+    (`codesign.validation.read_spec_file`)."""
+    data = read_spec_file(path, "design space file")
     return DesignSpace.from_dict(data, source=str(path))
