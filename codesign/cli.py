@@ -13,6 +13,7 @@ import argparse
 import importlib
 import os
 import sys
+from typing import NoReturn
 
 from codesign.errors import CodesignError
 
@@ -31,9 +32,20 @@ COMMANDS: dict[str, str] = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one ``error: ...`` line (exit status 2), like
+    every other error of the command line."""
+
+    def error(self, message: str) -> NoReturn:
+        message = " ".join(message.split())
+        if message.startswith("argument "):  # "argument --samples: must be ..."
+            message = message.removeprefix("argument ").replace(": ", " ", 1)
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand registered."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="codesign",
         description="Hardware/software co-design of DNN accelerators: PyTorch model -> "
         "workload -> cost model -> design-space exploration -> verified RTL.",
@@ -51,7 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``codesign`` script. Errors raised on purpose are printed as one line
     (``error: ...``) with exit status 2."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error (2), already printed
+        return exc.code if isinstance(exc.code, int) else 2
     try:
         status = int(args._run(args) or 0)
         sys.stdout.flush()  # a closed pipe surfaces here, not in the interpreter's exit

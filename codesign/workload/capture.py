@@ -858,7 +858,14 @@ def _export(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> fx.GraphModu
         ) from exc
     finally:
         quiet.setLevel(level)
-    gm = ep.module()
+    try:
+        gm = ep.module()
+    except Exception as exc:  # noqa: BLE001 - torch regenerates Python code from the graph
+        raise TraceError(
+            f"cannot capture {label} with torch.export: its graph does not compile back to "
+            f"Python ({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); a module name "
+            f"with quotes? rename it or try frontend='fx'"
+        ) from exc
     if wrap:
         _unwrap(gm)
     return gm

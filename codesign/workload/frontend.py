@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import inspect
 import math
 import operator
 import sys
@@ -377,27 +378,31 @@ class _Builder(_GraphBuilder):
     """Turns a traced, executed graph into workload nodes (one pass in program order)."""
 
     def setup(self) -> None:
-        self.names: dict[str, int] = {}
+        calls: dict[str, int] = {}
         for node in self.gm.graph.nodes:
             if node.op == "call_module":
-                self.names[node.target] = self.names.get(node.target, 0) + 1
+                calls[node.target] = calls.get(node.target, 0) + 1
+        # a module called once is named by its path, as the export front end and the
+        # quantizer (``named_modules``) name it, unless another node already has that name
+        node_names = {node.name for node in self.gm.graph.nodes}
+        self.paths: dict[fx.Node, str] = {
+            node: str(node.target)
+            for node in self.gm.graph.nodes
+            if node.op == "call_module"
+            and calls[node.target] == 1
+            and (node.name == node.target or node.target not in node_names)
+        }
+
+    def layer_name(self, node: fx.Node) -> str:
+        """The module path for a module called once (its name in ``named_modules``, hence in
+        quantization policies), else the torch.fx node name."""
+        return self.paths.get(node, node.name)
 
     def tensor(self, node: fx.Node) -> torch.Tensor:
         value = self.values[node]
         if isinstance(value, (tuple, list)):  # chunk/split: the view of the whole input
             return self.tensor(_tensor_args(node)[0])
         return value
-
-    def layer_name(self, node: fx.Node) -> str:
-        """The module path for a module called once (when torch.fx gave its node the natural,
-        hence unique, name), else the torch.fx node name."""
-        if (
-            node.op == "call_module"
-            and self.names[node.target] == 1
-            and node.name == node.target.replace(".", "_")
-        ):
-            return str(node.target)
-        return node.name
 
     # -- graph --
     def add(
@@ -819,10 +824,36 @@ def import_file(path: str | Path) -> ModuleType:
     sys.modules[mod_name] = py
     try:
         loader_spec.loader.exec_module(py)
-    except Exception as exc:
+    except SystemExit as exc:
+        del sys.modules[mod_name]
+        raise SpecError(f"model file {str(path)!r} called sys.exit({exc.code!r}) on import") from None
+    except Exception as exc:  # noqa: BLE001 - any failure of the user's file
         del sys.modules[mod_name]
         raise SpecError(f"model file {str(path)!r} failed to import: {_first_line(exc)}") from exc
     return py
+
+
+def _call_user(fn: Callable, label: str) -> object:
+    """``fn()`` for a function of the user's model file: required parameters, an exception,
+    ``sys.exit`` and endless recursion are `SpecError` s naming ``label``."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):  # a builtin without a signature: just call it
+        params = []
+    required = [
+        p.name for p in params
+        if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]  # fmt: skip
+    if required:
+        raise SpecError(f"{label} must take no arguments, but it requires {required}")
+    try:
+        return fn()
+    except SystemExit as exc:
+        raise SpecError(f"{label} called sys.exit({exc.code!r})") from None
+    except RecursionError:
+        raise SpecError(f"{label} recursed endlessly (RecursionError)") from None
+    except Exception as exc:  # noqa: BLE001 - any failure of the user's code
+        raise SpecError(f"{label} raised {type(exc).__name__}: {_first_line(exc)}") from exc
 
 
 def load_model(spec: str) -> tuple[nn.Module, tuple[torch.Tensor, ...] | None]:
@@ -854,7 +885,7 @@ def load_model(spec: str) -> tuple[nn.Module, tuple[torch.Tensor, ...] | None]:
             f"model file {path_text!r} has no factory {factory_name!r}; callables defined "
             f"there: {available}"
         )
-    result = factory()
+    result = _call_user(factory, f"factory {factory_name!r} of {path_text!r}")
     inputs = None
     if isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], nn.Module):
         result, inputs = result
@@ -864,9 +895,16 @@ def load_model(spec: str) -> tuple[nn.Module, tuple[torch.Tensor, ...] | None]:
             f"not {type(result).__name__}"
         )
     if inputs is None and callable(getattr(py, f"{factory_name}_inputs", None)):
-        inputs = getattr(py, f"{factory_name}_inputs")()
+        inputs = _call_user(getattr(py, f"{factory_name}_inputs"), f"{factory_name}_inputs")
     if isinstance(inputs, torch.Tensor):
         inputs = (inputs,)
     if inputs is not None:
+        if not isinstance(inputs, (tuple, list)) or not all(
+            isinstance(t, torch.Tensor) for t in inputs
+        ):
+            raise SpecError(
+                f"the example inputs of {factory_name!r} must be a tensor or a tuple of tensors, "
+                f"not {type(inputs).__name__}"
+            )
         inputs = tuple(inputs)
     return result, inputs
