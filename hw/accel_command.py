@@ -22,6 +22,7 @@ _OPTIONS = (
     "axis_in_bits",
     "input_buffer",
     "overlap_passes",
+    "requant_stages",
 )
 
 
@@ -54,6 +55,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         default=None,
         help="ws: load the next pass's weights while the previous pass drains",
+    )
+    group.add_argument(
+        "--requant-stages",
+        type=int,
+        default=None,
+        help="register stages of each requantizer, 0..6 (default 6: about 100 MHz on ECP5; "
+        "each stage fewer is a cycle less per layer)",
     )
     group.add_argument(
         "--axis-in-bits",

@@ -29,7 +29,7 @@ from types import SimpleNamespace
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import fifo, memory, wiring
 from amaranth.lib.wiring import In, Out
-from codesign.hw.requant import MULT_BITS, REQUANT_LATENCY, SHIFT_BITS, PipelinedRequantizer
+from codesign.hw.requant import MULT_BITS, SHIFT_BITS, PipelinedRequantizer
 from codesign.hw.systolic import OutputStationaryArray, WeightStationaryArray
 
 from codesign.accel.config import (
@@ -186,60 +186,125 @@ class Accelerator(wiring.Component):
             row_step = reg_tile_m
         overlap = cfg.overlap_passes
 
+        # Per-layer constants for the loops' look-ahead, registered from the CSRs (which do not
+        # change while busy; a loop first uses them at its first advance, a pass after start).
+        k_is1 = Signal(name="k_tiles_is1")
+        k_m2 = Signal(DIM_BITS, name="k_tiles_m2")
+        n_is1 = Signal(name="n_tiles_is1")
+        n_m2 = Signal(DIM_BITS, name="n_tiles_m2")
+        m_le_step = Signal(name="m_le_step")
+        two_steps = Signal(DIM_BITS + 2, name="two_row_steps")
+        m.d.sync += [
+            k_is1.eq(reg_k_tiles == 1),
+            k_m2.eq(reg_k_tiles - 2),
+            n_is1.eq(reg_n_tiles == 1),
+            n_m2.eq(reg_n_tiles - 2),
+            m_le_step.eq(reg_m <= row_step),
+            two_steps.eq(row_step * 2),
+        ]
+
         def tile_loops(name: str) -> SimpleNamespace:
-            k2 = Signal(DIM_BITS, name=f"{name}_k2")
-            n2 = Signal(DIM_BITS, name=f"{name}_n2")
-            m_base = Signal(DIM_BITS + 1, name=f"{name}_m_base")
-            acc_base = Signal(range(cfg.acc_buf_rows + 1), name=f"{name}_acc_base")
-            nxt = SimpleNamespace(
-                k2=Signal.like(k2, name=f"{name}_k2_next"),
-                n2=Signal.like(n2, name=f"{name}_n2_next"),
-                m_base=Signal.like(m_base, name=f"{name}_m_base_next"),
-                acc_base=Signal.like(acc_base, name=f"{name}_acc_base_next"),
+            """The tile loops' counters with their first/last flags as registers.
+
+            Each flag is computed one advance ahead (from registers only), so the compare-and-
+            advance logic starts from flip-flops: ``m_left`` (rows of M from this row tile on)
+            counts down instead of a base counting up, and ``last_m`` is ``m_left <= step``.
+            """
+
+            def reg(shape, suffix):
+                return Signal(shape, name=f"{name}_{suffix}")
+
+            cur = SimpleNamespace(
+                k2=reg(DIM_BITS, "k2"),
+                n2=reg(DIM_BITS, "n2"),
+                m_left=reg(DIM_BITS + 1, "m_left"),
+                acc_base=reg(range(cfg.acc_buf_rows + 1), "acc_base"),
+                last_k=Const(1) if os_flow else reg(1, "last_k"),
+                first_k=Const(1) if os_flow else reg(1, "first_k"),
+                last_m=reg(1, "last_m"),
+                last_n=reg(1, "last_n"),
+                first_n=reg(1, "first_n"),
             )
-            last_k = Const(1) if os_flow else k2 == reg_k_tiles - 1
-            last_m = m_base + row_step >= reg_m
-            last_n = n2 == reg_n_tiles - 1
-            m.d.comb += [
-                nxt.k2.eq(k2),
-                nxt.n2.eq(n2),
-                nxt.m_base.eq(m_base),
-                nxt.acc_base.eq(acc_base),
+            counters = [k for k, v in vars(cur).items() if isinstance(v, Signal)]
+            nxt = SimpleNamespace(
+                **{k: Signal.like(getattr(cur, k), name=f"{name}_{k}_next") for k in counters}
+            )
+            m.d.comb += [getattr(nxt, k).eq(getattr(cur, k)) for k in counters]
+
+            def step_k():
+                if os_flow:
+                    return
+                with m.If(cur.last_k):
+                    m.d.comb += [nxt.k2.eq(0), nxt.last_k.eq(k_is1), nxt.first_k.eq(1)]
+                with m.Else():
+                    m.d.comb += [
+                        nxt.k2.eq(cur.k2 + 1),
+                        nxt.last_k.eq(cur.k2 == k_m2),
+                        nxt.first_k.eq(0),
+                    ]
+
+            def step_m(wrap: bool):
+                down = [
+                    nxt.m_left.eq(cur.m_left - row_step),
+                    nxt.last_m.eq(cur.m_left <= two_steps),
+                ]
+                if not wrap:
+                    m.d.comb += down
+                    return
+                with m.If(cur.last_m):
+                    m.d.comb += [nxt.m_left.eq(reg_m), nxt.last_m.eq(m_le_step)]
+                with m.Else():
+                    m.d.comb += down
+
+            def step_n():
+                with m.If(cur.last_n):
+                    m.d.comb += [
+                        nxt.n2.eq(0),
+                        nxt.last_n.eq(n_is1),
+                        nxt.first_n.eq(1),
+                        nxt.acc_base.eq(0),
+                    ]
+                with m.Else():
+                    m.d.comb += [
+                        nxt.n2.eq(cur.n2 + 1),
+                        nxt.last_n.eq(cur.n2 == n_m2),
+                        nxt.first_n.eq(0),
+                        nxt.acc_base.eq(cur.acc_base + reg_tile_m),
+                    ]
+
+            if cfg.input_buffer:  # loop order m2, k2, n2 (m never wraps: final before)
+                step_n()
+                with m.If(cur.last_n):
+                    step_k()
+                    with m.If(cur.last_k):
+                        step_m(wrap=False)
+            else:  # loop order n2, m2, k2 (acc_base stays 0; n never wraps)
+                step_k()
+                with m.If(cur.last_k):
+                    step_m(wrap=True)
+                    with m.If(cur.last_m):
+                        m.d.comb += [
+                            nxt.n2.eq(cur.n2 + 1),
+                            nxt.last_n.eq(cur.n2 == n_m2),
+                            nxt.first_n.eq(0),
+                        ]
+            reset = [
+                cur.k2.eq(0),
+                cur.n2.eq(0),
+                cur.m_left.eq(reg_m),
+                cur.acc_base.eq(0),
+                cur.last_m.eq(reg_m <= row_step),
+                cur.last_n.eq(reg_n_tiles == 1),
+                cur.first_n.eq(1),
             ]
-            if cfg.input_buffer:  # loop order m2, k2, n2
-                with m.If(last_n):
-                    m.d.comb += [nxt.n2.eq(0), nxt.acc_base.eq(0)]
-                    with m.If(last_k):
-                        m.d.comb += [nxt.k2.eq(0), nxt.m_base.eq(m_base + row_step)]
-                    with m.Else():
-                        m.d.comb += nxt.k2.eq(k2 + 1)
-                with m.Else():
-                    m.d.comb += [nxt.n2.eq(n2 + 1), nxt.acc_base.eq(acc_base + reg_tile_m)]
-            else:  # loop order n2, m2, k2
-                with m.If(last_k):
-                    m.d.comb += nxt.k2.eq(0)
-                    with m.If(last_m):
-                        m.d.comb += [nxt.m_base.eq(0), nxt.n2.eq(n2 + 1)]
-                    with m.Else():
-                        m.d.comb += nxt.m_base.eq(m_base + row_step)
-                with m.Else():
-                    m.d.comb += nxt.k2.eq(k2 + 1)
+            if not os_flow:
+                reset += [cur.last_k.eq(reg_k_tiles == 1), cur.first_k.eq(1)]
             return SimpleNamespace(
-                k2=k2,
-                n2=n2,
-                m_base=m_base,
-                acc_base=acc_base,
+                **vars(cur),
                 nxt=nxt,
-                first_k=Const(1) if os_flow else k2 == 0,
-                last_k=last_k,
-                final=last_k & last_m & last_n,
-                advance=[
-                    k2.eq(nxt.k2),
-                    n2.eq(nxt.n2),
-                    m_base.eq(nxt.m_base),
-                    acc_base.eq(nxt.acc_base),
-                ],
-                reset=[k2.eq(0), n2.eq(0), m_base.eq(0), acc_base.eq(0)],
+                final=cur.last_k & cur.last_m & cur.last_n,
+                advance=[getattr(cur, k).eq(getattr(nxt, k)) for k in counters],
+                reset=reset,
             )
 
         issue = tile_loops("issue")
@@ -273,13 +338,9 @@ class Accelerator(wiring.Component):
         # --- controller ------------------------------------------------------------------------
         w_count = Signal(range(rows))
         i_count = Signal(DIM_BITS)
-        remaining = Signal(DIM_BITS + 1)
-        tile_rows = Signal(DIM_BITS)
+        tile_rows = Signal(DIM_BITS)  # rows of this row tile: the last one may be short
         pass_beats = reg_k if os_flow else tile_rows
-        m.d.comb += [
-            remaining.eq(reg_m - issue.m_base),
-            tile_rows.eq(Mux(remaining < reg_tile_m, remaining, reg_tile_m)),
-        ]
+        m.d.comb += tile_rows.eq(Mux(issue.m_left < reg_tile_m, issue.m_left, reg_tile_m))
 
         a_bits = rows * arr_cfg.act_bits
         if os_flow:
@@ -295,15 +356,7 @@ class Accelerator(wiring.Component):
         # path): it changes only when the issue loops advance, and a ws pass starts with its
         # `rows` weight beats, an os pass's length is the constant K
         beat_last = Signal(DIM_BITS)
-        if not os_flow and rows >= 2:  # the row tile in two registered steps (rows >= 2 weight
-            # beats separate an advance from the pass's first input beat)
-            remaining_r = Signal(DIM_BITS + 1)
-            m.d.sync += [
-                remaining_r.eq(remaining),
-                beat_last.eq(Mux(remaining_r < reg_tile_m, remaining_r, reg_tile_m) - 1),
-            ]
-        else:
-            m.d.sync += beat_last.eq(pass_beats - 1)
+        m.d.sync += beat_last.eq(pass_beats - 1)
         m.d.comb += array.inputs.payload.last.eq(i_count == beat_last)
 
         # --- input buffer (ws, optional): the T x rows input slice of (m2, k2), written in its
@@ -317,7 +370,7 @@ class Accelerator(wiring.Component):
             ib_wp = in_mem.write_port()
             ib_rp = in_mem.read_port()
             m.d.comb += [
-                from_buffer.eq(issue.n2 != 0),
+                from_buffer.eq(~issue.first_n),
                 ib_wp.addr.eq(i_count),
                 ib_wp.data.eq(prefetch.r_data[:a_bits]),
                 ib_wp.en.eq(in_state & in_taken & ~from_buffer),
@@ -426,20 +479,19 @@ class Accelerator(wiring.Component):
             m.submodules.acc_buf = acc_mem
             acc_wp = acc_mem.write_port()
             acc_rp = acc_mem.read_port(transparent_for=(acc_wp,))
-            t_out = Signal(range(cfg.max_tile_m))
+            # the acc_buf row of the next output beat (acc_base + its row in the tile), a
+            # register: the read address is a mux of registers and their increment
+            acc_row = Signal.like(acc_wp.addr)
             d_row = Signal.like(acc_wp.addr)
-            with m.If(out_taken):
-                m.d.sync += t_out.eq(Mux(array.outputs.payload.last, 0, t_out + 1))
+            acc_row_next = Mux(array.outputs.payload.last, retire.nxt.acc_base, acc_row + 1)
+            with m.If(start):
+                m.d.sync += acc_row.eq(0)
+            with m.Elif(out_taken):
+                m.d.sync += acc_row.eq(acc_row_next)
             # sync read: the row of the next output beat
-            m.d.comb += acc_rp.addr.eq(
-                Mux(
-                    pass_done,
-                    retire.nxt.acc_base,
-                    retire.acc_base + Mux(out_taken, t_out + 1, t_out),
-                )
-            )
+            m.d.comb += acc_rp.addr.eq(Mux(out_taken, acc_row_next, acc_row))
             with m.If(d_go):
-                m.d.sync += d_row.eq(retire.acc_base + t_out)
+                m.d.sync += d_row.eq(acc_row)
                 for c in range(cols):
                     stored = acc_rp.data[c * SUM_BITS : (c + 1) * SUM_BITS].as_signed()
                     m.d.sync += d_add[c].eq(Mux(retire.first_k, bias[c], stored))
@@ -452,11 +504,12 @@ class Accelerator(wiring.Component):
         # --- requantization pipeline and the m_axis output register ---------------------------
         # One global stall: every stage advances when the output register can take a value.
         # Stage 0 registers the sums (and the column tile's parameters with them), then the
-        # requantizer's REQUANT_LATENCY stages, then the output register: OUTPUT_LATENCY
-        # cycles from an output beat to its m_axis beat (D included), one beat per cycle.
+        # requantizer's `requant_stages`, then the output register: `output_latency` cycles
+        # from an output beat to its m_axis beat (D included), one beat per cycle.
         out_bits = arr_cfg.act_bits
-        valid = Signal(REQUANT_LATENCY + 1)  # stage 0 .. REQUANT_LATENCY
-        last = Signal(REQUANT_LATENCY + 1)
+        stages = cfg.requant_stages
+        valid = Signal(stages + 1)  # stage 0 .. stages
+        last = Signal(stages + 1)
         with m.If(advance):
             m.d.sync += [
                 valid.eq(Cat(d_valid & d_last_k, valid[:-1])),
@@ -469,7 +522,9 @@ class Accelerator(wiring.Component):
             s_shift = Signal(SHIFT_BITS, name=f"s0_shift_c{c}")
             with m.If(advance):
                 m.d.sync += [s_acc.eq(sums[c]), s_mult.eq(d_mult[c]), s_shift.eq(d_shift[c])]
-            rq = PipelinedRequantizer(acc_bits=SUM_BITS, out_bits=out_bits, zp_bits=CSR_DATA_BITS)
+            rq = PipelinedRequantizer(
+                acc_bits=SUM_BITS, out_bits=out_bits, zp_bits=CSR_DATA_BITS, stages=stages
+            )
             m.submodules[f"requant_c{c}"] = rq
             m.d.comb += [
                 rq.en.eq(advance),

@@ -7,11 +7,22 @@ and ``[qmin, qmax]`` the signed range of ``out_bits``. Purely combinational.
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, Module, Mux, signed, unsigned
+from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["Requantizer", "PipelinedRequantizer", "REQUANT_LATENCY", "MULT_BITS", "SHIFT_BITS"]
+from codesign.accel.config import MAX_REQUANT_STAGES, REQUANT_STAGES
+from codesign.errors import SpecError
+
+__all__ = [
+    "Requantizer",
+    "PipelinedRequantizer",
+    "REQUANT_LATENCY",
+    "REQUANT_STEPS",
+    "registered_steps",
+    "MULT_BITS",
+    "SHIFT_BITS",
+]
 
 MULT_BITS = 31
 """Width of the unsigned multiplier ``M`` (``codesign.quant.intref.MULTIPLIER_BITS``)."""
@@ -76,20 +87,45 @@ class Requantizer(wiring.Component):
         return m
 
 
-REQUANT_LATENCY = 6
-"""Register stages of `PipelinedRequantizer` (its ``out`` follows ``acc`` by this many enabled
-cycles)."""
+REQUANT_LATENCY = REQUANT_STAGES
+"""Register stages of `PipelinedRequantizer` by default (its ``out`` follows ``acc`` by this
+many enabled cycles); `REQUANT_STEPS` is the most it can have."""
+
+REQUANT_STEPS = (
+    "partial products",
+    "two sums of two",
+    "product and rounding term",
+    "rounded",
+    "shifted",
+    "zero point",
+)
+"""The requantizer's steps, in order; a register can follow each one."""
+
+_REGISTER_PRIORITY = (5, 0, 2, 4, 1, 3)
+"""Which steps are followed by a register, best first: ``stages`` registers follow the first
+``stages`` of these (the last step first, so one stage is the combinational requantizer with a
+register behind it; then the DSPs' outputs, then the long adds)."""
+
+
+def registered_steps(stages: int) -> frozenset[int]:
+    """The steps (indices into `REQUANT_STEPS`) followed by a register for ``stages``."""
+    if isinstance(stages, bool) or not isinstance(stages, int):
+        raise SpecError(f"requant_stages must be an integer, not {stages!r}")
+    if not 0 <= stages <= MAX_REQUANT_STAGES:
+        raise SpecError(f"requant_stages must be 0..{MAX_REQUANT_STAGES}, not {stages}")
+    return frozenset(_REGISTER_PRIORITY[:stages])
 
 
 class PipelinedRequantizer(wiring.Component):
-    """The requantizer of `Requantizer` in `REQUANT_LATENCY` register stages, for the clock an
-    FPGA reaches (the combinational one is a 32x31 multiply, a 64-bit add, a barrel shift and a
-    clamp in one cycle). Stages, each advancing when ``en`` is high: the four 16-bit partial
-    products of ``acc * M`` (one DSP each, no adder behind it); two sums of two; their sum and
-    the rounding term; the rounded sum; the shift; the zero point added. The clamp follows the
-    last stage combinationally (the accelerator registers ``out``). ``mult`` and ``shift``
-    travel with their accumulator, so a new column tile's parameters never meet an old tile's
-    sums.
+    """The requantizer of `Requantizer` in ``stages`` register stages (0..6, default
+    `REQUANT_LATENCY`), for the clock an FPGA reaches (the combinational one is a 32x31
+    multiply, a 64-bit add, a barrel shift and a clamp in one cycle). The steps
+    (`REQUANT_STEPS`): the four 16-bit partial products of ``acc * M`` (one DSP each, no adder
+    behind it); two sums of two; their sum and the rounding term; the rounded sum; the shift;
+    the zero point added. A register follows the steps `registered_steps` picks, each advancing
+    when ``en`` is high; the clamp follows the last step combinationally (the accelerator
+    registers ``out``). ``mult`` and ``shift`` travel with their accumulator, so a new column
+    tile's parameters never meet an old tile's sums.
 
     Members
     -------
@@ -102,47 +138,57 @@ class PipelinedRequantizer(wiring.Component):
     out : Out(signed(out_bits))
     """
 
-    def __init__(self, *, acc_bits: int, out_bits: int, zp_bits: int = 32) -> None:
+    def __init__(
+        self, *, acc_bits: int, out_bits: int, zp_bits: int = 32, stages: int = REQUANT_LATENCY
+    ) -> None:
         self._acc_bits = acc_bits
         self._out_bits = out_bits
+        self._registered = registered_steps(stages)
+        self.stages = stages
         super().__init__({"en": In(1), **_ports(acc_bits, out_bits, zp_bits)})
 
     def elaborate(self, platform):
-        from amaranth.hdl import Signal
-
         m = Module()
-        width = self._acc_bits + MULT_BITS
-        acc_lo, acc_hi = self.acc[:16], self.acc[16:].as_signed()
-        m_lo, m_hi = self.mult[:16], self.mult[16:]
-        # four products of at most 17 x 16 bits: one DSP each, no adder behind it
-        p_ll = Signal(unsigned(32))
-        p_lh = Signal(unsigned(31))
-        p_hl = Signal(signed(self._acc_bits + 1))
-        p_hh = Signal(signed(self._acc_bits))
-        low, high = Signal(signed(width + 1)), Signal(signed(width + 1))
-        shifts = [Signal(unsigned(SHIFT_BITS), name=f"shift{i}") for i in range(1, 5)]
-        product = Signal(signed(width + 1))
-        half = Signal(unsigned(64))
-        rounded = Signal(signed(width + 2))
-        shifted = Signal(signed(width + 2))
-        value = Signal(signed(width + 3))
-        with m.If(self.en):
-            m.d.sync += [
-                p_ll.eq(acc_lo * m_lo),
-                p_lh.eq(acc_lo * m_hi),
-                p_hl.eq(acc_hi * m_lo),
-                p_hh.eq(acc_hi * m_hi),
-                shifts[0].eq(self.shift),
-                low.eq(p_ll + (p_lh << 16)),
-                high.eq((p_hl << 16) + (p_hh << 32)),
-                shifts[1].eq(shifts[0]),
-                product.eq(low + high),
-                half.eq(_half(shifts[1])),
-                shifts[2].eq(shifts[1]),
-                rounded.eq(product + half.as_signed()),
-                shifts[3].eq(shifts[2]),
-                shifted.eq(rounded >> shifts[3]),
-                value.eq(shifted + self.zero_point),
-            ]
-        m.d.comb += self.out.eq(_clamp(value, self._out_bits))
+        acc_bits = self._acc_bits
+        zero_point = self.zero_point
+
+        def products(v):  # four products of at most 17 x 16 bits: one DSP each
+            acc_lo, acc_hi = v["acc"][:16], v["acc"][16:].as_signed()
+            m_lo, m_hi = v["mult"][:16], v["mult"][16:]
+            return {
+                "p_ll": (acc_lo * m_lo, unsigned(32)),
+                "p_lh": (acc_lo * m_hi, unsigned(31)),
+                "p_hl": (acc_hi * m_lo, signed(acc_bits + 1)),
+                "p_hh": (acc_hi * m_hi, signed(acc_bits)),
+            }
+
+        width = acc_bits + MULT_BITS
+        steps = [
+            products,
+            lambda v: {
+                "low": (v["p_ll"] + (v["p_lh"] << 16), signed(width + 1)),
+                "high": ((v["p_hl"] << 16) + (v["p_hh"] << 32), signed(width + 1)),
+            },
+            lambda v: {
+                "product": (v["low"] + v["high"], signed(width + 1)),
+                "half": (_half(v["shift"]), unsigned(64)),
+            },
+            lambda v: {"rounded": (v["product"] + v["half"].as_signed(), signed(width + 2))},
+            lambda v: {"shifted": (v["rounded"] >> v["shift"], signed(width + 2))},
+            lambda v: {"value": (v["shifted"] + zero_point, signed(width + 3))},
+        ]
+        last_shift_use = 4  # the shift step; the rounding term (step 2) reads it too
+        values = {"acc": self.acc, "mult": self.mult, "shift": self.shift}
+        for i, step in enumerate(steps):
+            out = step(values)
+            if i < last_shift_use:
+                out["shift"] = (values["shift"], unsigned(SHIFT_BITS))
+            values = {key: Signal(shape, name=f"{key}{i}") for key, (_, shape) in out.items()}
+            assigns = [values[key].eq(expr) for key, (expr, _) in out.items()]
+            if i in self._registered:
+                with m.If(self.en):
+                    m.d.sync += assigns
+            else:
+                m.d.comb += assigns
+        m.d.comb += self.out.eq(_clamp(values["value"], self._out_bits))
         return m

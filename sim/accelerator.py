@@ -25,7 +25,7 @@ from codesign.sim.scoreboard import Mismatch, Scoreboard, verify_json
 from codesign.sim.verify import _load_layer_model
 
 from codesign.accel.config import AcceleratorConfig, register_address
-from codesign.accel.costview import PIPELINE_CYCLES, predict
+from codesign.accel.costview import predict
 from codesign.accel.program import (
     LayerProgram,
     _matrix,
@@ -278,7 +278,7 @@ def _verify(
         protocol.compare_items("STATUS", [STATUS_DONE], [layer.get("status")])
     report = predict(design.config, program.m, program.n, program.k, program.tile_m)
     measured = int(res.get("cycles", -1))
-    predicted = int(report.cycles) + PIPELINE_CYCLES
+    predicted = int(report.cycles) + design.config.pipeline_cycles
     stalled = back_pressure > 0 or idle > 0
     close = abs(measured - predicted) <= CYCLE_TOLERANCE * predicted
     mismatch_count = board.mismatch_count + protocol.mismatch_count

@@ -421,9 +421,10 @@ def test_requantizer_matches_intref_bit_exactly():
         assert out == int(ref), (acc, mult, shift, zp)
 
 
-def test_pipelined_requantizer_matches_intref_and_stalls():
+@pytest.mark.parametrize("stages", [0, 1, 3, 6])
+def test_pipelined_requantizer_matches_intref_and_stalls(stages):
     from amaranth.sim import Simulator
-    from codesign.hw.requant import REQUANT_LATENCY, PipelinedRequantizer
+    from codesign.hw.requant import PipelinedRequantizer
 
     from codesign.quant.intref import requantize
 
@@ -433,30 +434,33 @@ def test_pipelined_requantizer_matches_intref_and_stalls():
         (acc, int(rng.integers(1, 2**31)) if i % 4 else 2**31 - 1, int(rng.integers(1, 63)), -5)
         for i, acc in enumerate(accs)
     ]
-    dut = PipelinedRequantizer(acc_bits=32, out_bits=8, zp_bits=32)
+    dut = PipelinedRequantizer(acc_bits=32, out_bits=8, zp_bits=32, stages=stages)
     got = []
     enables = [int(x) for x in rng.random(4 * len(cases)) < 0.7]  # random stalls
 
     async def bench(ctx):
         ctx.set(dut.zero_point, -5)
         fed, history = 0, []
-        for en in enables + [1] * (REQUANT_LATENCY + 1):
+        for en in enables + [1] * (stages + 1):
             if fed < len(cases):
                 acc, mult, shift, _ = cases[fed]
                 ctx.set(dut.acc, acc)
                 ctx.set(dut.mult, mult)
                 ctx.set(dut.shift, shift)
             ctx.set(dut.en, en)
-            await ctx.tick()
+            if not stages and en and fed < len(cases):  # combinational: the value just set
+                got.append((fed, ctx.get(dut.out)))
+            await (ctx.tick() if stages else ctx.delay(1e-8))
             if en:
                 history.append(fed if fed < len(cases) else None)
                 fed += 1
-                # the value entered REQUANT_LATENCY enabled cycles ago is at the output now
-                if len(history) >= REQUANT_LATENCY and history[-REQUANT_LATENCY] is not None:
-                    got.append((history[-REQUANT_LATENCY], ctx.get(dut.out)))
+                # the value entered `stages` enabled cycles ago is at the output now
+                if stages and len(history) >= stages and history[-stages] is not None:
+                    got.append((history[-stages], ctx.get(dut.out)))
 
     sim = Simulator(dut)
-    sim.add_clock(1e-8)
+    if stages:  # (no registers, no clock domain)
+        sim.add_clock(1e-8)
     sim.add_testbench(bench)
     sim.run()
     assert [i for i, _ in got] == list(range(len(cases)))

@@ -307,3 +307,28 @@ def test_input_buffer_bandwidth_bound_gemm_with_many_row_tiles(tmp_path):
     # tile's n2 > 0 passes (their inputs come from the buffer, nothing is left to fetch)
     assert res.cycles_measured > res.cycles_predicted
     assert res.passed, res.to_json()
+
+
+@pytest.mark.parametrize("stages", [0, 2])
+def test_requantizer_stages_change_the_latency_by_exactly_their_count(tmp_path, stages):
+    """Fewer requantizer stages: the same bits, ``6 - stages`` cycles less per layer, and the
+    prediction (model + ``pipeline_cycles``) still exact."""
+    from codesign.accel.costview import predict
+    from codesign.hw.accel_export import export_accelerator
+    from codesign.sim.accelerator import load_accelerator, verify_accelerator_layer
+
+    cfg = AcceleratorConfig(
+        array=SystolicConfig(rows=4, cols=4), max_tile_m=16, max_n_tiles=4, requant_stages=stages
+    )
+    assert cfg.pipeline_cycles == PIPELINE_CYCLES - (6 - stages) and f"_rq{stages}_" in cfg.top_name
+    export_accelerator(cfg, tmp_path / "design")
+    res = verify_accelerator_layer(
+        load_accelerator(tmp_path / "design"),
+        "examples/models.py:digits_cnn:conv1",
+        tile_m=16,
+        work_dir=tmp_path / "run",
+    )
+    assert res.mismatch_count == 0 and res.passed
+    model = int(predict(cfg, 64, 8, 9, 16).cycles)  # conv1: M 8x8 pixels, N 8, K 1x3x3
+    assert res.cycles_predicted == model + 5 + stages
+    assert res.cycles_measured == res.cycles_predicted

@@ -66,6 +66,12 @@ DIM_BITS = 16
 """Width of the dimension registers (``M``, ``TILE_M``, ``K_TILES``, ``N_TILES``)."""
 
 MAX_FIFO_DEPTH = 4096
+
+REQUANT_STAGES = 6
+"""Register stages of the requantizer by default (``codesign.hw.requant``)."""
+
+MAX_REQUANT_STAGES = 6
+"""Most register stages the requantizer has (one after each of its steps)."""
 MAX_TILE_M = 65535
 
 
@@ -102,6 +108,10 @@ class AcceleratorConfig:
         pass's last input beat (its weight load overlaps the previous pass's drain; the cost
         model's ``ComputeArray.overlap_passes``). False: the next pass starts after the
         previous pass's last output beat.
+    requant_stages : int
+        Register stages of each column's requantizer, ``0..6`` (default 6, the pipeline an
+        FPGA clock of 100 MHz wants; 0 is the combinational one). The RTL's fixed latency per
+        layer (`pipeline_cycles`) grows with it.
     """
 
     array: SystolicConfig
@@ -111,6 +121,7 @@ class AcceleratorConfig:
     axis_in_bits: int | None = None
     input_buffer: bool = False
     overlap_passes: bool = False
+    requant_stages: int = REQUANT_STAGES
 
     def __post_init__(self) -> None:
         if not isinstance(self.array, SystolicConfig):
@@ -128,6 +139,7 @@ class AcceleratorConfig:
         _bounded("max_tile_m", self.max_tile_m, 1, MAX_TILE_M)
         _bounded("max_n_tiles", self.max_n_tiles, 1, 2**DIM_BITS - 1)
         _bounded("fifo_depth", self.fifo_depth, 2, MAX_FIFO_DEPTH)
+        _bounded("requant_stages", self.requant_stages, 0, MAX_REQUANT_STAGES)
         if not isinstance(self.input_buffer, bool):
             raise SpecError(f"input_buffer must be true or false, not {self.input_buffer!r}")
         if not isinstance(self.overlap_passes, bool):
@@ -204,6 +216,21 @@ class AcceleratorConfig:
         return self.cols * self.array.act_bits
 
     @property
+    def output_latency(self) -> int:
+        """Register stages from an array output to its ``m_axis`` beat: the output beat with
+        its addend (the partial sum read from the accumulator buffer, or the bias), the sum
+        register, the requantizer's `requant_stages` and the output register."""
+        return 3 + self.requant_stages
+
+    @property
+    def pipeline_cycles(self) -> int:
+        """Cycles the RTL adds to the cost model's count on every whole layer: the prefetch
+        FIFO's register stages in front of the array (2) and `output_latency` behind it,
+        measured on every layer of the accelerator RTL tests, compute- and bandwidth-bound
+        alike."""
+        return 2 + self.output_latency
+
+    @property
     def max_channels(self) -> int:
         """Most output channels a layer may have."""
         return self.max_n_tiles * self.cols
@@ -217,6 +244,7 @@ class AcceleratorConfig:
             + ("" if self.output_stationary else f"_t{self.max_tile_m}")
             + ("_ib" if self.input_buffer else "")
             + ("_ov" if self.overlap_passes else "")
+            + ("" if self.requant_stages == REQUANT_STAGES else f"_rq{self.requant_stages}")
             + f"_bus{self.axis_in_bits}"
         )
 
@@ -230,6 +258,7 @@ class AcceleratorConfig:
             "axis_in_bits": self.axis_in_bits,
             "input_buffer": self.input_buffer,
             "overlap_passes": self.overlap_passes,
+            "requant_stages": self.requant_stages,
         }
 
     @classmethod

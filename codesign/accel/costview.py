@@ -32,17 +32,14 @@ __all__ = [
     "array_model_cycles",
 ]
 
-OUTPUT_LATENCY = 9
-"""Register stages from an array output to its ``m_axis`` beat: the output beat with its
-addend (the partial sum read from the accumulator buffer, or the bias), the sum register, the
-six stages of the pipelined requantizer (``codesign.hw.requant.REQUANT_LATENCY``) and the
-output register."""
+OUTPUT_LATENCY = AcceleratorConfig(array=SystolicConfig(rows=1, cols=1)).output_latency
+"""``AcceleratorConfig.output_latency`` of the default requantizer (9): the output beat with
+its addend, the sum register, the requantizer's six stages and the output register."""
 
 PIPELINE_CYCLES = 2 + OUTPUT_LATENCY
-"""Cycles the RTL adds to the cost model's count on every whole layer: the prefetch FIFO's
-register stages in front of the array (2) and the output pipeline behind it
-(`OUTPUT_LATENCY`), measured on every layer of the accelerator RTL tests, compute- and
-bandwidth-bound alike."""
+"""``AcceleratorConfig.pipeline_cycles`` of the default requantizer (11): what the RTL adds to
+the cost model's count on every whole layer (the prefetch FIFO's two register stages in front
+of the array and `OUTPUT_LATENCY` behind it)."""
 
 _MAX_CANDIDATES = 24
 
@@ -143,8 +140,8 @@ def schedule_candidates(
 
 def predict(config: AcceleratorConfig, m: int, n: int, k: int, tile_m: int | None = None) -> Any:
     """The cost model's `CostReport` of the GEMM on the accelerator's architecture and the
-    mapping its controller runs with row tile ``tile_m`` (``os``: None); without
-    `PIPELINE_CYCLES`."""
+    mapping its controller runs with row tile ``tile_m`` (``os``: None); without the
+    configuration's ``pipeline_cycles``."""
     from codesign.cost.model import evaluate_one
 
     mapping = config.mapping(m, n, k, None if config.output_stationary else tile_m)
@@ -154,8 +151,9 @@ def predict(config: AcceleratorConfig, m: int, n: int, k: int, tile_m: int | Non
 def predicted_cycles(
     config: AcceleratorConfig, m: int, n: int, k: int, tile_m: int | None = None
 ) -> int:
-    """Cycles the RTL takes for the layer: the model's count plus `PIPELINE_CYCLES`."""
-    return int(predict(config, m, n, k, tile_m).cycles) + PIPELINE_CYCLES
+    """Cycles the RTL takes for the layer: the model's count plus the configuration's
+    ``pipeline_cycles``."""
+    return int(predict(config, m, n, k, tile_m).cycles) + config.pipeline_cycles
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

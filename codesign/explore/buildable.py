@@ -30,7 +30,6 @@ from codesign.accel.array import Dataflow as ArrayDataflow
 from codesign.accel.array import SystolicConfig
 from codesign.accel.config import AcceleratorConfig
 from codesign.accel.costview import (
-    PIPELINE_CYCLES,
     gemm_nest,
     layer_gemm,
     schedule_candidates,
@@ -200,7 +199,7 @@ class AcceleratorEvaluator:
         nest = gemm_nest(config, m, n, k)
         mappings = [config.mapping(m, n, k, s.tile_m) for s in schedules]
         batch = evaluate(nest, arch, MappingBatch.from_mappings(nest, arch, mappings))
-        cycles = np.asarray(batch.cycles, dtype=float) + PIPELINE_CYCLES
+        cycles = np.asarray(batch.cycles, dtype=float) + config.pipeline_cycles
         energy = np.asarray(batch.energy_pj, dtype=float)
         score = {"latency": cycles, "energy": energy, "edp": cycles * energy}[self.objective]
         best = int(np.argmin(score))  # first of equals: the largest tile
