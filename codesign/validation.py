@@ -134,7 +134,9 @@ def float_option(
 # ----------------------------------------------------------------------------- files read
 
 
-def read_text_file(path: str | os.PathLike, what: str, *, max_bytes: int = MAX_SPEC_FILE_BYTES) -> str:
+def read_text_file(
+    path: str | os.PathLike, what: str, *, max_bytes: int = MAX_SPEC_FILE_BYTES
+) -> str:
     """The UTF-8 text of ``path``. ``what`` names it in messages (``"--arch file"``).
 
     Raises

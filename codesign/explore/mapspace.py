@@ -30,7 +30,6 @@ Sizes: ``raw_size`` counts tilings x orders before capacity pruning and order de
 
 from __future__ import annotations
 
-import functools
 import itertools
 import math
 from dataclasses import dataclass, field
@@ -39,53 +38,11 @@ import numpy as np
 
 from codesign.errors import SpecError
 from codesign.mapping.dataflow import ROLE_ORDER, TEMPLATES, dim_roles
+from codesign.mapping.factors import factorizations, prime_factors
 from codesign.mapping.mapping import MappingBatch
 from codesign.workload.loopnest import LoopNest
 
 __all__ = ["Mapspace", "build_mapspace", "factorizations", "prime_factors"]
-
-
-def prime_factors(n: int) -> dict[int, int]:
-    """``{prime: exponent}`` of a positive integer."""
-    out: dict[int, int] = {}
-    p = 2
-    while p * p <= n:
-        while n % p == 0:
-            out[p] = out.get(p, 0) + 1
-            n //= p
-        p += 1
-    if n > 1:
-        out[n] = out.get(n, 0) + 1
-    return out
-
-
-def _compositions(e: int, k: int) -> list[tuple[int, ...]]:
-    """Every way to write ``e`` as an ordered sum of ``k`` non-negative integers."""
-    if k == 1:
-        return [(e,)]
-    return [(i, *rest) for i in range(e + 1) for rest in _compositions(e - i, k - 1)]
-
-
-def factorizations(n: int, allowed: np.ndarray) -> np.ndarray:
-    """Every ordered factorization of ``n`` over the slots where ``allowed`` is true:
-    ``(F, len(allowed))`` int64 rows whose product is ``n`` (1 in the other slots)."""
-    return _factorizations(n, tuple(bool(a) for a in allowed)).copy()
-
-
-@functools.lru_cache(maxsize=4096)
-def _factorizations(n: int, allowed: tuple[bool, ...]) -> np.ndarray:
-    slots = np.flatnonzero(allowed)
-    if len(slots) == 0:
-        raise SpecError(f"no slot may hold a factor of a dim of size {n}")
-    rows = [np.ones(len(allowed), dtype=np.int64)]
-    for p, e in prime_factors(n).items():
-        new = []
-        for comp in _compositions(e, len(slots)):
-            mult = np.ones(len(allowed), dtype=np.int64)
-            mult[slots] = np.array([p**c for c in comp], dtype=np.int64)
-            new += [r * mult for r in rows]
-        rows = new
-    return np.array(rows, dtype=np.int64).reshape(-1, len(allowed))
 
 
 def _axis_extent(terms: list[tuple[int, int]], sizes: np.ndarray) -> np.ndarray:
@@ -276,12 +233,13 @@ def build_mapspace(nest: LoopNest, arch, *, pad: bool = True) -> Mapspace:
     stationary = nest.tensor(template.stationary).dims if template.stationary else frozenset()
     options = []
     for d, n in nest.dims:
+        what = f"layer {nest.name!r}: dim {d}"
         allowed = np.ones(n_lv + 2, dtype=bool)
         if d in stationary:
             allowed[:n_pe] = False
         allowed[n_lv] = roles[d] in template.rows and rows > 1
         allowed[n_lv + 1] = roles[d] in template.cols and cols > 1
-        opts = factorizations(n, allowed)
+        opts = factorizations(n, allowed, what=what)
         opts = opts[(opts[:, n_lv] <= rows) & (opts[:, n_lv + 1] <= cols)]
         if pad:
             extra = []
@@ -289,7 +247,7 @@ def build_mapspace(nest: LoopNest, arch, *, pad: bool = True) -> Mapspace:
                 if allowed[slot] and n > side and n % side:
                     rest = allowed.copy()
                     rest[n_lv] = rest[n_lv + 1] = False
-                    padded = factorizations(-(-n // side), rest)
+                    padded = factorizations(-(-n // side), rest, what=what)
                     padded[:, slot] = side
                     extra.append(padded)
             opts = np.concatenate([opts, *extra]) if extra else opts

@@ -10,13 +10,13 @@ uniform random permutations; every level keeps every tensor it may hold.
 
 from __future__ import annotations
 
-import functools
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from codesign.errors import MappingError
 from codesign.mapping.dataflow import ROLE_ORDER, TEMPLATES, dim_roles
+from codesign.mapping.factors import factorizations
 from codesign.mapping.mapping import MappingBatch
 from codesign.workload.loopnest import LoopNest
 
@@ -24,29 +24,6 @@ if TYPE_CHECKING:
     from codesign.arch.spec import Architecture
 
 __all__ = ["random_mappings", "factorizations"]
-
-
-@functools.lru_cache(maxsize=4096)
-def _ordered_factorizations(n: int, slots: int) -> tuple[tuple[int, ...], ...]:
-    if slots == 1:
-        return ((n,),)
-    out = []
-    for f in range(1, n + 1):
-        if n % f == 0:
-            out.extend((f, *rest) for rest in _ordered_factorizations(n // f, slots - 1))
-    return tuple(out)
-
-
-def factorizations(n: int, allowed: tuple[bool, ...]) -> np.ndarray:
-    """All ordered ways to write ``n`` as a product over ``len(allowed)`` slots, with factor 1
-    in every slot that is not allowed; int64 ``(count, slots)``."""
-    free = [i for i, a in enumerate(allowed) if a]
-    if not free:
-        raise MappingError(f"factorizations: no slot may hold a factor of {n}")
-    rows = _ordered_factorizations(n, len(free))
-    out = np.ones((len(rows), len(allowed)), dtype=np.int64)
-    out[:, free] = np.array(rows, dtype=np.int64)
-    return out
 
 
 def random_mappings(
@@ -69,7 +46,7 @@ def random_mappings(
             [not (lv < n_pe and d in stationary) for lv in range(n_lv)]
             + [roles[d] in template.rows, roles[d] in template.cols]
         )
-        tables.append(factorizations(size, allowed))
+        tables.append(factorizations(size, allowed, what=f"layer {nest.name!r}: dim {d}"))
     factors = np.empty((count, n_lv + 2, len(dims)), dtype=np.int64)
     todo = np.arange(count)
     for _ in range(max_rounds):

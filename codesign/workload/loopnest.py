@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from codesign.errors import SpecError
+from codesign.validation import MAX_DIM_SIZE, MAX_LAYER_MACS, MAX_TENSOR_BITS
 
 __all__ = [
     "TensorRole",
@@ -118,6 +119,10 @@ class TensorSpec:
             raise SpecError(
                 f"tensor {self.name!r}: bits must be a positive integer, not {self.bits!r}"
             )
+        if self.bits > MAX_TENSOR_BITS:
+            raise SpecError(
+                f"tensor {self.name!r}: bits must be at most {MAX_TENSOR_BITS}, not {self.bits}"
+            )
         if not (isinstance(self.density, (int, float)) and 0.0 < self.density <= 1.0):
             raise SpecError(
                 f"tensor {self.name!r}: density must be a number in (0, 1], not {self.density!r}"
@@ -187,6 +192,16 @@ class LoopNest:
                 raise SpecError(
                     f"layer {self.name!r}: dim {d} must be a positive integer, not {n!r}"
                 )
+            if n > MAX_DIM_SIZE:
+                raise SpecError(
+                    f"layer {self.name!r}: dim {d} must be at most {MAX_DIM_SIZE:,} (2**31 - 1), "
+                    f"not {n:,}"
+                )
+        if math.prod(n for _, n in self.dims) > MAX_LAYER_MACS:
+            raise SpecError(
+                f"layer {self.name!r}: {math.prod(n for _, n in self.dims):,} MACs exceed the "
+                f"limit of {MAX_LAYER_MACS:,} (2**53) per layer"
+            )
         roles = [t.role for t in self.tensors]
         if sorted(r.value for r in roles) != sorted(r.value for r in TensorRole):
             raise SpecError(
