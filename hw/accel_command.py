@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import argparse
 
+from codesign.accel.integration import CSR_INTERFACES, RESETS
 from codesign.errors import SpecError
 
-__all__ = ["add_arguments", "run", "config_from_args"]
+__all__ = ["add_arguments", "run", "config_from_args", "integration_from_args"]
 
 
 _OPTIONS = (
@@ -69,6 +70,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="s_axis_tdata width; must divide the beat width (default: the beat width)",
     )
+    group.add_argument(
+        "--csr",
+        choices=CSR_INTERFACES,
+        default=CSR_INTERFACES[0],
+        help="CSR interface: 'simple' (the one-cycle csr_* bus, default) or 'axi-lite' (an "
+        "AXI4-Lite slave s_axi_control_*, in the integration wrapper)",
+    )
+    group.add_argument(
+        "--reset",
+        choices=RESETS,
+        default=RESETS[0],
+        help="'sync-high' (default) or 'aresetn' (synchronous active-low, in the integration "
+        "wrapper); the wrapper names its clock aclk and pads TDATA to whole bytes",
+    )
+    group.add_argument(
+        "--freq-mhz",
+        type=float,
+        default=100.0,
+        help="target clock of the generated SDC/XDC constraint and FREQ_HZ (default 100 MHz)",
+    )
+
+
+def integration_from_args(args: argparse.Namespace) -> object:
+    """The `Integration` of ``--csr``, ``--reset`` and ``--freq-mhz``."""
+    from codesign.accel.integration import Integration
+
+    return Integration(csr=args.csr, reset=args.reset, freq_mhz=args.freq_mhz)
 
 
 def config_from_args(args: argparse.Namespace, array: object) -> object:
@@ -117,7 +145,10 @@ def run(
                 f"--design of a buildable point fixes the accelerator; it cannot be combined "
                 f"with {flags}"
             )
-    result = export_accelerator(config, args.out, force=args.force, network=network)
+    integration = integration_from_args(args)
+    result = export_accelerator(
+        config, args.out, force=args.force, network=network, integration=integration
+    )
     manifest = result.manifest
     print(
         f"wrote {result.verilog_path} ({result.verilog_path.stat().st_size} bytes, "
@@ -134,6 +165,13 @@ def run(
         f"array (a{a.act_bits} w{a.weight_bits}), {acc}{config.max_channels} channels, "
         f"FIFO {config.fifo_depth} beats, s_axis {config.axis_in_bits} bits, "
         f"m_axis {config.axis_out_bits} bits"
+    )
+    streams = manifest["streams"]
+    print(
+        f"  integration: CSR {integration.csr}, clock {integration.clock_port} "
+        f"({integration.freq_mhz:g} MHz), reset {integration.reset_port}, TDATA s_axis "
+        f"{streams['s_axis']['tdata_bits']} / m_axis {streams['m_axis']['tdata_bits']} bits; "
+        f"wrote {manifest['c_header']}, {', '.join(manifest['constraints'].values())}"
     )
     if network is not None:
         print(

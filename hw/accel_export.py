@@ -2,31 +2,45 @@
 
 The manifest has the keys of an array's manifest (``manifest_version``, ``top``, ``verilog``,
 ``parameters``, ``ports``, ``generator``; ``codesign synth`` reads ``top`` and ``verilog``) plus
-``kind: "accelerator"``, ``accelerator`` (the `AcceleratorConfig` as a dict), ``register_map``,
-``streams`` (beat formats) and the cost model's ``architecture`` name.
+``kind: "accelerator"``, ``accelerator`` (the `AcceleratorConfig` as a dict), ``integration``
+(the `Integration` as a dict: CSR interface, reset, clock and reset ports, target clock),
+``register_map`` (with each register's bit ``fields``), ``streams`` (beat formats and TDATA
+widths), ``c_header`` and ``constraints`` (the files written beside the Verilog by
+``codesign.hw.accel_files``) and the cost model's ``architecture`` name.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import codesign.hw.accel_files as files
 from codesign.hw.accelerator import Accelerator
 from codesign.hw.export import MANIFEST_VERSION, ExportResult, write_manifest, write_verilog
+from codesign.hw.integration import IntegratedAccelerator
 
+import codesign
 from codesign.accel.config import REGISTERS, AcceleratorConfig
 from codesign.accel.costview import NetworkPlan
+from codesign.accel.integration import Integration
 from codesign.errors import SpecError
 
 __all__ = ["export_accelerator", "stream_formats"]
 
 
-def stream_formats(config: AcceleratorConfig) -> dict[str, Any]:
-    """The beat formats of ``s_axis`` and ``m_axis`` (documented in ``docs/accelerator.md``)."""
+def stream_formats(
+    config: AcceleratorConfig, integration: Integration | None = None
+) -> dict[str, Any]:
+    """The beat formats of ``s_axis`` and ``m_axis`` (documented in ``docs/accelerator.md``);
+    ``tdata_bits`` is the port's width (whole bytes in the integration wrapper),
+    ``payload_bits`` the bits used (the low ones)."""
+    integration = Integration() if integration is None else integration
     a = config.array
     return {
         "s_axis": {
-            "tdata_bits": config.axis_in_bits,
+            "tdata_bits": integration.stream_bits(config.axis_in_bits),
+            "payload_bits": config.axis_in_bits,
             "words_per_beat": config.words_per_beat,
             "beat_bits": config.beat_bits,
             "order": "for n2, for m2, for k2: rows weight beats then T input beats",
@@ -37,7 +51,8 @@ def stream_formats(config: AcceleratorConfig) -> dict[str, Any]:
             "word_order": "low word first",
         },
         "m_axis": {
-            "tdata_bits": config.axis_out_bits,
+            "tdata_bits": integration.stream_bits(config.axis_out_bits),
+            "payload_bits": config.axis_out_bits,
             "beat": f"O[m, n2*{a.cols}+c] at bits [{a.act_bits}*c, {a.act_bits}*(c+1)), signed",
             "order": "for n2, for m: one beat per output row",
             "tlast": "last beat of the layer",
@@ -52,17 +67,38 @@ def export_accelerator(
     top: str | None = None,
     force: bool = False,
     network: NetworkPlan | None = None,
+    integration: Integration | None = None,
 ) -> ExportResult:
-    """Write ``<top>.v`` and ``manifest.json`` of the accelerator into ``out_dir`` (created if
-    missing; a non-empty folder is refused unless ``force``). ``network``: the deployment plan
-    of a buildable design point, written as the manifest's ``network`` (the host runtime and
-    ``codesign verify --network`` read the schedules and predictions from it)."""
+    """Write ``<top>.v``, ``<top>_regs.h``, ``<top>.sdc``, ``<top>.xdc`` and ``manifest.json``
+    of the accelerator into ``out_dir`` (created if missing; a non-empty folder is refused
+    unless ``force``). ``network``: the deployment plan of a buildable design point, written as
+    the manifest's ``network`` (the host runtime and ``codesign verify --network`` read the
+    schedules and predictions from it). ``integration``: the top's interfaces (default: the
+    bare accelerator; otherwise `IntegratedAccelerator`, its module name suffixed with
+    ``Integration.suffix``)."""
     if not isinstance(config, AcceleratorConfig):
         raise SpecError(f"config must be an AcceleratorConfig, not {type(config).__name__}")
-    top = config.top_name if top is None else top
-    out, verilog_path, ports, seconds = write_verilog(
-        lambda: Accelerator(config), out_dir, top=top, force=force
+    integration = Integration() if integration is None else integration
+    if not isinstance(integration, Integration):
+        raise SpecError(f"integration must be an Integration, not {type(integration).__name__}")
+    top = config.top_name + integration.suffix if top is None else top
+    if integration.wrapped:
+        build = partial(IntegratedAccelerator, config, integration)
+    else:
+        build = partial(Accelerator, config)
+    out, verilog_path, ports, seconds = write_verilog(build, out_dir, top=top, force=force)
+    if integration.wrapped:  # its clock and reset are ports of its own, not the implicit ones
+        ports = [p for p in ports if p["name"] not in ("clk", "rst")]
+    streams = stream_formats(config, integration)
+    header = out / f"{top}_regs.h"
+    header.write_text(
+        files.c_header(config, integration, top, streams, version=codesign.__version__)
     )
+    constraints = {}
+    for tool in ("sdc", "xdc"):
+        path = out / f"{top}.{tool}"
+        path.write_text(files.clock_constraint(integration, top, tool=tool))
+        constraints[tool] = path.name
     manifest = {
         "manifest_version": MANIFEST_VERSION,
         "kind": "accelerator",
@@ -70,16 +106,23 @@ def export_accelerator(
         "verilog": verilog_path.name,
         "parameters": config.array.to_dict(),
         "accelerator": config.to_dict(),
+        "integration": integration.to_dict(),
         "register_map": [
             {
                 "name": r.name,
                 "address": r.address,
                 "access": r.access,
                 "description": r.description,
+                "fields": [
+                    {"name": f.name, "lsb": f.lsb, "bits": f.bits, "description": f.description}
+                    for f in r.fields
+                ],
             }
             for r in REGISTERS
         ],
-        "streams": stream_formats(config),
+        "streams": streams,
+        "c_header": header.name,
+        "constraints": constraints,
         "ports": ports,
         "architecture": config.architecture().name,
         "network": None if network is None else network.to_dict(),

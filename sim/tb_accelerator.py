@@ -11,7 +11,9 @@ Runs inside the simulator (``codesign.sim.accelerator.run_program`` starts it). 
       "input_pause_probability": 0.0,            # idle cycles on s_axis
       "output_pause_probability": 0.0,           # m_axis_tready low
       "status_address": 4, "cycles_address": 28,
-      "repeat": 1                                # run the layer this many times, no reset
+      "repeat": 1,                               # run the layer this many times, no reset
+      "clock_port": "clk", "reset_port": "rst",  # the manifest's integration
+      "reset_active_low": false
     }
 
 or, for several layer programs run one after the other without a reset (a network's layer
@@ -20,7 +22,11 @@ in place of the three per-layer keys (``repeat`` then repeats each program).
 
 Cycles are numbered from the rising edge after the start write. The result holds the output
 words and ``tlast`` flags, the cycle of the first ``s_axis`` handshake and of the last ``m_axis``
-handshake, their inclusive difference (``cycles``), and STATUS and CYCLES read at the end.
+handshake, their inclusive difference (``cycles``), STATUS and CYCLES read at the end and
+``csr_errors``, the writes the accelerator refused (``csr_werr``; none in a correct program).
+
+`AcceleratorTB` drives the simple CSR bus with its own source and sink; ``tb_axi`` derives
+from it for the AXI4-Lite wrapper (cocotbext-axi drivers), with the same job and result.
 """
 
 from __future__ import annotations
@@ -61,52 +67,65 @@ class AcceleratorTB:
         self.out_words: list[int] = []
         self.out_last: list[int] = []
         self.out_cycles: list[int] = []
+        self.csr_errors = 0
         seed = int(job.get("seed", 1))
         p_in = float(job.get("input_pause_probability", 0.0))
         p_out = float(job.get("output_pause_probability", 0.0))
         self.in_pauses = random_pauses(p_in, seed * 1009 + 1) if p_in > 0 else no_pauses()
         self.out_pauses = random_pauses(p_out, seed * 1009 + 2) if p_out > 0 else no_pauses()
+        self.clk = getattr(dut, job.get("clock_port", "clk"))
+        self.rst = getattr(dut, job.get("reset_port", "rst"))
+        self.reset_active_low = bool(job.get("reset_active_low", False))
+        self.rst.value = int(self.reset_active_low)
+        self.idle_inputs()
+        cocotb.start_soon(Clock(self.clk, job.get("clock_period_ns", 10), unit="ns").start())
+
+    def idle_inputs(self) -> None:
+        """Drive the bus inputs idle (before reset)."""
+        dut = self.dut
         dut.s_axis_tvalid.value = 0
         dut.s_axis_tdata.value = 0
         dut.m_axis_tready.value = 0
         dut.csr_we.value = 0
         dut.csr_addr.value = 0
         dut.csr_wdata.value = 0
-        cocotb.start_soon(Clock(dut.clk, job.get("clock_period_ns", 10), unit="ns").start())
 
     async def reset(self) -> None:
-        """Two cycles of ``rst``."""
-        self.dut.rst.value = 1
-        await ClockCycles(self.dut.clk, 2)
-        self.dut.rst.value = 0
+        """Two cycles of reset (``rst`` high, or ``aresetn`` low)."""
+        self.rst.value = int(not self.reset_active_low)
+        await ClockCycles(self.clk, 2)
+        self.rst.value = int(self.reset_active_low)
 
     async def csr_write(self, address: int, value: int) -> None:
-        """One write; it takes effect at the next rising edge."""
-        await RisingEdge(self.dut.clk)
+        """One write; it takes effect at the next rising edge (a refused one, ``csr_werr``,
+        counts in `csr_errors`)."""
+        await RisingEdge(self.clk)
         self.dut.csr_addr.value = address
         self.dut.csr_wdata.value = value & 0xFFFFFFFF
         self.dut.csr_we.value = 1
-        await RisingEdge(self.dut.clk)
+        await ReadOnly()
+        self.csr_errors += int(_high(self.dut.csr_werr))
+        await RisingEdge(self.clk)
         self.dut.csr_we.value = 0
 
     async def csr_read(self, address: int) -> int:
         """One read (one cycle of latency)."""
-        await RisingEdge(self.dut.clk)
+        await RisingEdge(self.clk)
         self.dut.csr_addr.value = address
-        await RisingEdge(self.dut.clk)
+        await RisingEdge(self.clk)
         await ReadOnly()
         return self.dut.csr_rdata.value.to_unsigned()
 
     async def _count(self) -> None:
         while True:
-            await RisingEdge(self.dut.clk)
+            await RisingEdge(self.clk)
             self.cycle += 1
 
     async def _source(self, words: deque) -> None:
         dut = self.dut
         current = None
         while words or current is not None:
-            await RisingEdge(dut.clk)
+            await RisingEdge(self.clk)
             if current is None and not next(self.in_pauses):
                 current = words.popleft()
                 dut.s_axis_tdata.value = current
@@ -117,13 +136,13 @@ class AcceleratorTB:
             if current is not None and _high(dut.s_axis_tready):
                 self.in_cycles.append(self.cycle)
                 current = None
-        await RisingEdge(dut.clk)
+        await RisingEdge(self.clk)
         dut.s_axis_tvalid.value = 0
 
     async def _sink(self, count: int) -> None:
         dut = self.dut
         while len(self.out_words) < count:
-            await RisingEdge(dut.clk)
+            await RisingEdge(self.clk)
             ready = 0 if next(self.out_pauses) else 1
             dut.m_axis_tready.value = ready
             await ReadOnly()
@@ -131,13 +150,14 @@ class AcceleratorTB:
                 self.out_words.append(dut.m_axis_tdata.value.to_unsigned())
                 self.out_last.append(int(_high(dut.m_axis_tlast)))
                 self.out_cycles.append(self.cycle)
-        await RisingEdge(dut.clk)
+        await RisingEdge(self.clk)
         dut.m_axis_tready.value = 0
 
     async def run_layer(self, program: dict) -> dict:
         """Configure, start, stream and collect one layer program; returns its record."""
         job = self.job
         self.in_cycles, self.out_words, self.out_last, self.out_cycles = [], [], [], []
+        self.csr_errors = 0
         for address, value in program["csr_writes"]:
             await self.csr_write(int(address), int(value))
         source = cocotb.start_soon(self._source(deque(int(w) for w in program["stream_in"])))
@@ -156,6 +176,7 @@ class AcceleratorTB:
             "status": status,
             "csr_cycles": cycles_reg,
             "in_beats": len(self.in_cycles),
+            "csr_errors": self.csr_errors,
         }
         if self.in_cycles and self.out_cycles:
             record["first_in_cycle"] = self.in_cycles[0]
@@ -175,9 +196,10 @@ class AcceleratorTB:
         return {**runs[0], "runs": runs}
 
 
-async def run_job(dut: object, job: dict) -> dict:
-    """Run the job with a timeout; returns the result (``timed_out`` set on timeout)."""
-    tb = AcceleratorTB(dut, job)
+async def run_job(dut: object, job: dict, bench: type[AcceleratorTB] = AcceleratorTB) -> dict:
+    """Run the job on a ``bench`` with a timeout; returns the result (``timed_out`` set on
+    timeout)."""
+    tb = bench(dut, job)
     timeout = int(job.get("timeout_cycles", 200_000)) * job.get("clock_period_ns", 10)
     try:
         result = await with_timeout(cocotb.start_soon(tb.run()), timeout, "ns")

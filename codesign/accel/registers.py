@@ -8,13 +8,45 @@ from dataclasses import dataclass
 
 from codesign.errors import SpecError
 
-__all__ = ["CSR_ADDR_BITS", "CSR_DATA_BITS", "REGISTERS", "Register", "register_address"]
+__all__ = [
+    "CSR_ADDR_BITS",
+    "CSR_DATA_BITS",
+    "REGISTERS",
+    "BitField",
+    "Register",
+    "register_address",
+]
 
 CSR_DATA_BITS = 32
 """Width of the CSR bus data."""
 
 CSR_ADDR_BITS = 8
 """Width of the CSR bus byte address (registers are 32-bit words at multiples of 4)."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BitField:
+    """A named bit field of a register.
+
+    Parameters
+    ----------
+    name : str
+    lsb : int
+        Lowest bit.
+    bits : int
+        Width.
+    description : str
+    """
+
+    name: str
+    lsb: int
+    bits: int
+    description: str
+
+    @property
+    def mask(self) -> int:
+        """The field's bits in the register: ``((1 << bits) - 1) << lsb``."""
+        return ((1 << self.bits) - 1) << self.lsb
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -31,12 +63,15 @@ class Register:
         ``"rw"``, ``"ro"`` or ``"wo"`` (writes have a side effect, reads return 0).
     description : str
         What the bits mean.
+    fields : tuple of BitField
+        The named bit fields (none: the whole register is one value).
     """
 
     name: str
     address: int
     access: str
     description: str
+    fields: tuple[BitField, ...] = ()
 
 
 REGISTERS: tuple[Register, ...] = (
@@ -45,13 +80,20 @@ REGISTERS: tuple[Register, ...] = (
         address=0x00,
         access="wo",
         description="write 1 to bit 0 to start the layer (ignored while busy)",
+        fields=(BitField(name="START", lsb=0, bits=1, description="1: start the layer"),),
     ),
     Register(
         name="STATUS",
         address=0x04,
         access="ro",
         description="bit 0 busy; bit 1 done (set when the last output beat has left m_axis, "
-        "cleared by start)",
+        "cleared by start); bit 2 error (sticky: a write was refused, because the accelerator "
+        "was busy or the address is not a writable register; cleared by start)",
+        fields=(
+            BitField(name="BUSY", lsb=0, bits=1, description="a layer is running"),
+            BitField(name="DONE", lsb=1, bits=1, description="the last layer has finished"),
+            BitField(name="ERROR", lsb=2, bits=1, description="a write was refused"),
+        ),
     ),
     Register(name="M", address=0x08, access="rw", description="rows of I and O (1..65535)"),
     Register(
@@ -114,10 +156,15 @@ REGISTERS: tuple[Register, ...] = (
         access="wo",
         description="write (n // cols) << 8 | (n % cols): stores the three staged values as "
         "the parameters of output channel n",
+        fields=(
+            BitField(name="COLUMN", lsb=0, bits=8, description="n % cols"),
+            BitField(name="TILE", lsb=8, bits=16, description="n // cols"),
+        ),
     ),
 )
-"""The register map (byte addresses, 32-bit registers). Writes to the ``rw`` registers and to
-PARAM_WRITE are ignored while the accelerator is busy."""
+"""The register map (byte addresses, 32-bit registers). Writes while the accelerator is busy
+and writes to an address that is not a ``rw`` or ``wo`` register are refused (no effect) and set
+STATUS.ERROR."""
 
 
 def register_address(name: str) -> int:
