@@ -83,7 +83,7 @@ def _write(tmp_path, body):
         (
             # a folder below a regular file cannot be created, even by root
             [f"{MODELS}:digits_cnn", "--json", f"{__file__}/x.json"],
-            f"error: --json: cannot write '{__file__}/x.json'",
+            f"error: --json '{__file__}/x.json': '{__file__}' is a file, not a folder",
         ),
     ],
 )

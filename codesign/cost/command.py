@@ -30,6 +30,14 @@ import re
 from pathlib import Path
 
 from codesign.errors import SpecError
+from codesign.validation import (
+    MAX_SAMPLES,
+    MAX_TENSOR_BITS,
+    check_output_file,
+    float_option,
+    int_option,
+    write_text_file,
+)
 
 __all__ = ["HELP", "add_arguments", "run", "parse_layer", "model_layer"]
 
@@ -62,14 +70,16 @@ def parse_layer(text: str):
 
     m = _LAYER.match(text)
     if not m:
-        raise SpecError(f"--layer must look like 'conv:K=..,C=..' or 'gemm:M=..', not {text!r}")
+        raise SpecError(
+            f"--layer must look like 'conv:K=..,C=..' or 'gemm:M=..', not {text[:80]!r}"
+        )
     kind, body = m.groups()
     values: dict[str, int] = {}
     for part in filter(None, (p.strip() for p in body.split(","))):
         key, eq, val = part.partition("=")
         key = key.strip()
-        if not eq or not val.strip().isdigit() or int(val) <= 0:
-            raise SpecError(f"--layer field {part!r} must be NAME=positive integer")
+        if not eq or not val.strip().isdigit() or len(val.strip()) > 30 or int(val) <= 0:
+            raise SpecError(f"--layer field {part[:40]!r} must be NAME=positive integer")
         if key in values:
             raise SpecError(f"--layer field {key} is given twice")
         values[key] = int(val)
@@ -157,14 +167,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "and compare with its stats.txt when present",
     )
     parser.add_argument(
-        "--activation-bits", type=int, default=8, help="activation bits of a model layer (8)"
+        "--activation-bits",
+        type=int_option(1, MAX_TENSOR_BITS),
+        default=8,
+        help="activation bits of a model layer (8)",
     )
     parser.add_argument(
-        "--weight-bits", type=int, default=8, help="weight bits of a model layer (8)"
+        "--weight-bits",
+        type=int_option(1, MAX_TENSOR_BITS),
+        default=8,
+        help="weight bits of a model layer (8)",
     )
     parser.add_argument(
         "--weight-density",
-        type=float,
+        type=float_option(0.0, 1.0, open_minimum=True),
         default=None,
         metavar="D",
         help="fraction of non-zero weights in (0, 1] (default: the layer's; 0.5 for a 2:4 layer "
@@ -172,9 +188,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--mapping", help="mapping YAML/JSON file (default: best random mapping)")
     parser.add_argument(
-        "--samples", type=int, default=20000, help="random mappings to try without --mapping"
+        "--samples",
+        type=int_option(1, MAX_SAMPLES),
+        default=20000,
+        help="random mappings to try without --mapping",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random mappings")
+    parser.add_argument(
+        "--seed", type=int_option(0, 2**32 - 1), default=0, help="seed of the random mappings"
+    )
     parser.add_argument("--json", metavar="PATH", help="also write the report as JSON")
     parser.add_argument("--save-mapping", metavar="PATH", help="write the mapping used as YAML")
 
@@ -186,6 +207,9 @@ def run(args: argparse.Namespace) -> int:
     from codesign.cost.model import evaluate_one
     from codesign.mapping import load_mapping, save_mapping
 
+    for option in ("json", "save_mapping"):
+        if getattr(args, option):
+            check_output_file(getattr(args, option), "--" + option.replace("_", "-"))
     if args.timeloop:
         return _run_timeloop(args)
     if args.zigzag_workload or args.zigzag_accelerator:
@@ -195,6 +219,11 @@ def run(args: argparse.Namespace) -> int:
     missing = [f"--{k}" for k in ("arch", "layer") if not getattr(args, k)]
     if missing:
         raise SpecError(f"{' and '.join(missing)} required (or --timeloop DIR)")
+    if args.arch not in PRESETS and not Path(args.arch).exists():
+        raise SpecError(
+            f"--arch {args.arch[:80]!r} is neither a preset ({', '.join(sorted(PRESETS))}) nor "
+            f"an existing YAML/JSON file"
+        )
     arch = preset(args.arch) if args.arch in PRESETS else load_architecture(args.arch)
     if _LAYER.match(args.layer) or args.layer.count(":") < 2:
         nest = parse_layer(args.layer)
@@ -220,7 +249,12 @@ def run(args: argparse.Namespace) -> int:
             data["fpga_area"] = fpga.to_dict()
         _write_json(args.json, data)
     if args.save_mapping:
-        save_mapping(mapping, args.save_mapping)
+        try:
+            save_mapping(mapping, args.save_mapping)
+        except OSError as exc:
+            raise SpecError(
+                f"--save-mapping {args.save_mapping!r} cannot be written: {exc.strerror}"
+            ) from None
     print(report.format())
     if fpga is not None:
         print(f"  {fpga.format()}")
@@ -262,11 +296,7 @@ def _run_timeloop(args: argparse.Namespace) -> int:
 
 
 def _write_json(path: str, data: object) -> None:
-    try:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(json.dumps(data, indent=2) + "\n")
-    except OSError as exc:
-        raise SpecError(f"--json: cannot write {path!r}: {exc.strerror}") from None
+    write_text_file(path, json.dumps(data, indent=2) + "\n", "--json")
 
 
 def _best_random(nest, arch, samples: int, seed: int):

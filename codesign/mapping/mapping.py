@@ -38,6 +38,7 @@ import numpy as np
 
 from codesign.errors import MappingError, SpecError
 from codesign.mapping.dataflow import ROLE_ORDER, TEMPLATES, dim_roles
+from codesign.validation import MAX_DIM_SIZE, shown
 from codesign.workload.loopnest import LoopNest, TensorRole
 
 if TYPE_CHECKING:
@@ -386,13 +387,15 @@ def _factor_dict(value: Any, where: str) -> tuple[tuple[str, int], ...]:
     if value is None:
         return ()
     if not isinstance(value, dict):
-        raise SpecError(f"{where} must be a mapping of dim: factor, not {value!r}")
+        raise SpecError(f"{where} must be a mapping of dim: factor, not {shown(value)}")
     out = []
     for d, fac in value.items():
         if not isinstance(d, str):
-            raise SpecError(f"{where}: dim names must be strings, not {d!r}")
-        if not isinstance(fac, int) or isinstance(fac, bool) or fac <= 0:
-            raise SpecError(f"{where}.{d} must be a positive integer, not {fac!r}")
+            raise SpecError(f"{where}: dim names must be strings, not {shown(d)}")
+        if not isinstance(fac, int) or isinstance(fac, bool) or not 0 < fac <= MAX_DIM_SIZE:
+            raise SpecError(
+                f"{where}.{d} must be an integer from 1 to {MAX_DIM_SIZE:,}, not {shown(fac)}"
+            )
         out.append((d, fac))
     return tuple(out)
 
@@ -400,7 +403,7 @@ def _factor_dict(value: Any, where: str) -> tuple[tuple[str, int], ...]:
 def mapping_from_dict(data: Any) -> Mapping:
     """Inverse of `mapping_to_dict`; unknown or duplicate keys are `SpecError`s."""
     if not isinstance(data, dict):
-        raise SpecError(f"mapping spec must be a mapping of fields, not {data!r}")
+        raise SpecError(f"mapping spec must be a mapping of fields, not {shown(data)}")
     allowed = {"version", "levels", "rows", "cols"}
     unknown = sorted(set(data) - allowed, key=str)
     if unknown:

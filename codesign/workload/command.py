@@ -8,8 +8,16 @@ same data (:meth:`codesign.workload.Workload.to_dict`).
 from __future__ import annotations
 
 import argparse
+import math
 
 from codesign.errors import SpecError
+from codesign.validation import (
+    MAX_INPUT_ELEMENTS,
+    MAX_TENSOR_BITS,
+    check_output_file,
+    int_option,
+    write_text_file,
+)
 
 __all__ = ["HELP", "add_arguments", "run", "parse_shape", "format_table", "load_model_and_inputs"]
 
@@ -26,7 +34,12 @@ def parse_shape(text: str) -> tuple[int, ...]:
     if not shape or any(d <= 0 for d in shape):
         raise SpecError(
             f"--input-shape must be comma-separated positive integers like 1,3,224,224, "
-            f"not {text!r}"
+            f"not {text[:80]!r}"
+        )
+    if math.prod(shape) > MAX_INPUT_ELEMENTS:
+        raise SpecError(
+            f"--input-shape {text[:80]!r} has {math.prod(shape):,} elements; the limit is "
+            f"{MAX_INPUT_ELEMENTS:,} (2**26, 256 MiB of float32)"
         )
     return shape
 
@@ -52,9 +65,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="keep BatchNorm layers after convolutions instead of folding them",
     )
     parser.add_argument(
-        "--activation-bits", type=int, help="bits per activation (default: from the dtype)"
+        "--activation-bits",
+        type=int_option(1, MAX_TENSOR_BITS),
+        help="bits per activation (default: from the dtype)",
     )
-    parser.add_argument("--weight-bits", type=int, help="bits per weight (default: from the dtype)")
+    parser.add_argument(
+        "--weight-bits",
+        type=int_option(1, MAX_TENSOR_BITS),
+        help="bits per weight (default: from the dtype)",
+    )
     parser.add_argument(
         "--frontend",
         choices=("export", "fx"),
@@ -126,10 +145,11 @@ def load_model_and_inputs(model: str, input_shapes: list[str] | None) -> tuple:
 
     from codesign.workload.frontend import load_model
 
+    shapes = [parse_shape(s) for s in input_shapes or ()]  # before any work
     module, inputs = load_model(model)
-    if input_shapes:
+    if shapes:
         gen = torch.Generator().manual_seed(0)
-        inputs = tuple(torch.randn(parse_shape(s), generator=gen) for s in input_shapes)
+        inputs = tuple(torch.randn(shape, generator=gen) for shape in shapes)
     if inputs is None:
         raise SpecError(
             f"model {model!r}: give --input-shape (the factory returns no inputs and its "
@@ -140,10 +160,11 @@ def load_model_and_inputs(model: str, input_shapes: list[str] | None) -> tuple:
 
 def run(args: argparse.Namespace) -> int:
     import json
-    from pathlib import Path
 
     from codesign.workload.frontend import from_torch
 
+    if args.json:
+        check_output_file(args.json, "--json")
     module, inputs = load_model_and_inputs(args.model, args.input_shape)
     workload = from_torch(
         module,
@@ -157,11 +178,6 @@ def run(args: argparse.Namespace) -> int:
     data = workload.to_dict()
     print(format_table(data))
     if args.json:
-        try:
-            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-            with open(args.json, "w") as f:
-                json.dump(data, f, indent=1)
-        except OSError as exc:
-            raise SpecError(f"--json: cannot write {args.json!r}: {exc.strerror}") from exc
+        write_text_file(args.json, json.dumps(data, indent=1), "--json")
         print(f"wrote {args.json}")
     return 0
