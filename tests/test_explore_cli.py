@@ -85,7 +85,7 @@ def test_resume_continues_without_reevaluating(tmp_path, capsys):
     "args, space, message",
     [
         (["--objectives", "latency,speed"], SPACE, "error: objective must be one of"),
-        (["--budget", "0"], SPACE, "error: --budget must be a positive integer, not 0"),
+        (["--budget", "0"], SPACE, "error: --budget must be an integer from 1 to"),
         ([], "version: 1\naxes: {}\n", "axes must be a non-empty mapping"),
         ([], "version: 1\naxes: {pe_rows: []}\n", "error: axis pe_rows: values must not be empty"),
         (

@@ -21,6 +21,7 @@ def _rec(i, error=None):
 def test_contract_put_get_records(tmp_path, kind):
     store = MemoryStore() if kind == "memory" else SQLiteStore(tmp_path / "s.db")
     assert isinstance(store, ResultStore)
+    store.bind({"strategy": "nsga2"})
     recs = [_rec(4), _rec(8), _rec(2, error="no valid mapping")]
     for r in recs:
         store.put(r)
@@ -29,7 +30,6 @@ def test_contract_put_get_records(tmp_path, kind):
     assert store.get({"pe_rows": 16, "dataflow": "ws"}) is None
     with pytest.raises(SpecError, match=r"^store: point .* is already stored"):
         store.put(_rec(4))
-    store.bind({"strategy": "nsga2"})
     store.bind({"strategy": "nsga2"})
     with pytest.raises(SpecError, match=r"^store.* different study"):
         store.bind({"strategy": "tpe"})

@@ -19,6 +19,13 @@ import sys
 from pathlib import Path
 
 from codesign.errors import SpecError
+from codesign.validation import (
+    MAX_SAMPLES,
+    check_output_dir,
+    check_output_file,
+    float_option,
+    int_option,
+)
 
 __all__ = ["HELP", "add_arguments", "run"]
 
@@ -51,30 +58,45 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "accuracy_drop (default: %(default)s)",
     )
     parser.add_argument("--strategy", choices=STRATEGIES, default="nsga2")
-    parser.add_argument("--budget", type=int, default=200, help="design points to evaluate")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the strategy and mapper")
+    parser.add_argument(
+        "--budget", type=int_option(1, MAX_SAMPLES), default=200, help="design points to evaluate"
+    )
+    parser.add_argument(
+        "--seed", type=int_option(0, 2**32 - 1), default=0, help="seed of the strategy and mapper"
+    )
     parser.add_argument(
         "--batch-size",
-        type=int,
+        type=int_option(1, 10_000),
         default=16,
         help="points asked per round (part of the study: results do not depend on --jobs)",
     )
     parser.add_argument(
-        "--population", type=int, default=32, help="NSGA-II population size (default: 32)"
+        "--population",
+        type=int_option(2, 10_000),
+        default=32,
+        help="NSGA-II population size (default: 32)",
     )
     parser.add_argument("--executor", choices=EXECUTORS, default="process")
-    parser.add_argument("--jobs", type=int, default=2, help="worker processes / Ray CPUs")
+    parser.add_argument(
+        "--jobs", type=int_option(1, 1024), default=2, help="worker processes / Ray CPUs"
+    )
     parser.add_argument(
         "--ray-address", metavar="ADDRESS", help="Ray cluster address (default: a local runtime)"
     )
     parser.add_argument("--mapper", choices=MAPPERS, default="local")
     parser.add_argument(
-        "--mapper-budget", type=int, default=500, help="mappings evaluated per distinct layer"
+        "--mapper-budget",
+        type=int_option(1, MAX_SAMPLES),
+        default=500,
+        help="mappings evaluated per distinct layer",
     )
     parser.add_argument("--mapper-objective", choices=MAPPER_OBJECTIVES, default="edp")
-    parser.add_argument("--max-area-mm2", type=float, help="constraint (overrides the space)")
-    parser.add_argument("--max-latency-s", type=float, help="constraint (overrides the space)")
-    parser.add_argument("--min-accuracy", type=float, help="constraint (overrides the space)")
+    positive = float_option(0.0, 1e30, open_minimum=True)
+    parser.add_argument("--max-area-mm2", type=positive, help="constraint (overrides the space)")
+    parser.add_argument("--max-latency-s", type=positive, help="constraint (overrides the space)")
+    parser.add_argument(
+        "--min-accuracy", type=float_option(0.0, 1.0), help="constraint (overrides the space)"
+    )
     parser.add_argument(
         "--dataset", default="auto", help="accuracy data set for evaluate_policy (default: auto)"
     )
@@ -201,6 +223,10 @@ def run(args: argparse.Namespace) -> int:
     from codesign.explore.strategy import make_strategy
     from codesign.report import plot_layer_breakdown, plot_pareto
 
+    if args.ray_address is not None and args.executor != "ray":
+        raise SpecError(f"--ray-address applies to --executor ray, not to {args.executor!r}")
+    out = check_output_dir(args.out, "--out")
+    store_path = check_output_file(args.store, "--store") if args.store else out / "study.db"
     objectives = parse_objectives(args.objectives)
     space = load_space(args.space)
     limits = {
@@ -211,9 +237,6 @@ def run(args: argparse.Namespace) -> int:
             if getattr(args, k) is not None
         },
     }
-    for name, value in (("budget", args.budget), ("jobs", args.jobs)):
-        if value < 1:
-            raise SpecError(f"--{name} must be a positive integer, not {value}")
     module, layers, others, schedule = _workload_layers(args)
     space = dataclasses.replace(
         space.expand(n.name for n in layers), constraints=Constraints(**limits)
@@ -230,8 +253,6 @@ def run(args: argparse.Namespace) -> int:
         modules = set(quantizable_layers(module))
         covered = [n.name for n in layers if n.name in modules]
         add_metrics = AccuracyObjective(args.model, covered, dataset=args.dataset)
-    out = Path(args.out)
-    store_path = Path(args.store) if args.store else out / "study.db"
     # the non-MAC operators are part of every point's cost: a study of another workload's
     # operators must not be resumed
     work = [n.shape_key() for n in layers] + [
@@ -364,6 +385,8 @@ def run(args: argparse.Namespace) -> int:
         "pareto": len(result.pareto),
         "wall_s": round(result.wall_s, 2),
     }
+    if result.stopped:
+        err.print(f"note: {result.stopped}")
     print(json.dumps(summary), file=sys.stderr)
     print(
         f"wrote {out}/pareto.csv, pareto.json, pareto.png, all.csv, best.json, best_layers.png, "

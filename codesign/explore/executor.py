@@ -136,6 +136,8 @@ class RayExecutor:
 
     def __init__(self, evaluate: Evaluate, *, jobs: int = 2, address: str | None = None) -> None:
         jobs = _positive_int("jobs", jobs)
+        if address is not None:
+            _check_reachable(address)
         try:
             import ray
         except ImportError:
@@ -173,6 +175,28 @@ class RayExecutor:
     def close(self) -> None:
         if self._owns_runtime and self._ray.is_initialized():
             self._ray.shutdown()
+
+
+def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Refuse a Ray address nothing answers at within ``timeout_s`` (``ray.init`` would wait for
+    minutes); ``auto`` and ``local`` are Ray's own names and are passed on."""
+    import socket
+
+    if address in ("auto", "local"):
+        return
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise SpecError(
+            f"--ray-address must be HOST:PORT, ray://HOST:PORT, auto or local, not {address!r}"
+        )
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise SpecError(
+            f"--ray-address {address!r}: nothing answers at {host}:{port} ({reason}); start the "
+            f"cluster or drop --ray-address for a local runtime"
+        ) from None
 
 
 EXECUTORS: tuple[str, ...] = ("serial", "process", "ray")

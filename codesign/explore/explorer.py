@@ -73,6 +73,8 @@ class ExploreResult:
         Points taken from the store instead of being evaluated.
     wall_s : float
         Wall time of the run.
+    stopped : str
+        Why the search ended before ``budget`` distinct points (empty when it reached it).
     """
 
     records: tuple[Record, ...]
@@ -83,6 +85,7 @@ class ExploreResult:
     evaluated: int
     reused: int
     wall_s: float
+    stopped: str = ""
 
 
 def _violation(constraints: Constraints, record: Record) -> float:
@@ -243,6 +246,14 @@ def explore(
             values, violation = told(rec)
             strategy.tell(trial, values, violation=violation)
 
+    stopped = ""
+    if done < budget:
+        why = (
+            "the strategy has no new point to propose (the space is exhausted)"
+            if exhausted
+            else f"the strategy proposed only points already seen in its last {stall} asks"
+        )
+        stopped = f"stopped after {done} of {budget} points: {why}"
     records = store.records()
     ok = feasible_records(records, constraints)
     if not ok:
@@ -259,4 +270,5 @@ def explore(
         evaluated=evaluated,
         reused=reused,
         wall_s=time.perf_counter() - t0,
+        stopped=stopped,
     )

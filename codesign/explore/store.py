@@ -101,6 +101,8 @@ class MemoryStore:
     def bind(self, study: dict) -> None:
         if self._study is not None and self._study != study:
             raise SpecError("store: already bound to a different study configuration")
+        if self._study is None and self._records:
+            raise SpecError(f"store: holds {len(self)} points of no study; bind before putting")
         self._study = study
 
     def __len__(self) -> int:
@@ -123,7 +125,12 @@ class SQLiteStore:
         self.path = Path(path)
         if self.path.exists() and not self.path.is_file():
             raise SpecError(f"store {str(self.path)!r} exists and is not a file")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SpecError(
+                f"store {str(self.path)!r}: its folder cannot be created: {exc.strerror}"
+            ) from None
         is_new = not self.path.exists() or self.path.stat().st_size == 0
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None)
@@ -152,6 +159,15 @@ class SQLiteStore:
                 f"store {str(self.path)!r} is not a codesign result store of schema "
                 f"{_SCHEMA_VERSION} (meta {meta}); it was left untouched"
             )
+        try:  # a store that cannot be written fails here, before anything is evaluated
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("ROLLBACK")
+        except sqlite3.OperationalError as exc:
+            self._close_quietly()
+            raise SpecError(
+                f"store {str(self.path)!r} cannot be written ({exc}); it was left untouched: "
+                "check its permissions or choose another --store path"
+            ) from None
 
     def _close_quietly(self) -> None:
         db = getattr(self, "_db", None)
@@ -163,14 +179,27 @@ class SQLiteStore:
         text = json.dumps(study, sort_keys=True)
         row = self._db.execute("SELECT value FROM meta WHERE key = 'study'").fetchone()
         if row is None:
+            n = len(self)
+            if n:
+                raise SpecError(
+                    f"store {str(self.path)!r} holds {n} points but no study configuration (its "
+                    "study row was deleted?); it is not adopted: choose another --store path"
+                )
             self._db.execute("INSERT INTO meta VALUES ('study', ?)", (text,))
         elif row[0] != text:
-            old, new = json.loads(row[0]), study
+            try:
+                old, new = dict(json.loads(row[0])), study
+            except (TypeError, ValueError):
+                raise SpecError(
+                    f"store {str(self.path)!r} has a corrupt study configuration; it was left "
+                    "untouched: choose another --store path"
+                ) from None
             diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
             raise SpecError(
                 f"store {str(self.path)!r} holds a different study (differs in {diff}); resume "
                 "with the same settings or choose another --store path"
             )
+        self.records()  # a corrupt point fails now, before anything is evaluated
 
     def study(self) -> dict | None:
         """The study configuration bound to this store, if any."""
@@ -183,11 +212,17 @@ class SQLiteStore:
         ).fetchone()
         return None if row is None else self._record(row)
 
-    @staticmethod
-    def _record(row: tuple) -> Record:
-        return Record(
-            params=json.loads(row[0]), metrics=json.loads(row[1]), error=row[2], eval_s=row[3]
-        )
+    def _record(self, row: tuple) -> Record:
+        try:
+            params, metrics = json.loads(row[0]), json.loads(row[1])
+            if not isinstance(params, dict) or not isinstance(metrics, dict):
+                raise ValueError("params and metrics must be JSON objects")
+            return Record(params=params, metrics=metrics, error=row[2], eval_s=float(row[3]))
+        except (TypeError, ValueError) as exc:
+            raise SpecError(
+                f"store {str(self.path)!r} has a corrupt point ({' '.join(str(exc).split())}); it "
+                "was left untouched: choose another --store path"
+            ) from None
 
     def put(self, record: Record) -> None:
         try:
