@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 from codesign.errors import SpecError
+from codesign.validation import MAX_TENSOR_BITS, check_output_file, int_option, write_text_file
 
 __all__ = ["HELP", "add_arguments", "run", "parse_bits"]
 
@@ -27,8 +27,11 @@ def parse_bits(text: str) -> tuple[int, ...]:
         bits = tuple(int(p) for p in text.split(","))
     except ValueError:
         bits = ()
-    if not bits:
-        raise SpecError(f"--bits must be comma-separated integers like 2,4,8, not {text!r}")
+    if not bits or not all(2 <= b <= MAX_TENSOR_BITS for b in bits) or len(bits) > 16:
+        raise SpecError(
+            f"--bits must be up to 16 comma-separated integers from 2 to {MAX_TENSOR_BITS} like "
+            f"2,4,8, not {text[:80]!r}"
+        )
     return bits
 
 
@@ -41,19 +44,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--policy", metavar="FILE", help="evaluate a policy (.yaml/.yml/.json)")
     what.add_argument(
-        "--uniform", type=int, metavar="BITS", help="evaluate every layer at BITS (w and a)"
+        "--uniform",
+        type=int_option(1, MAX_TENSOR_BITS),
+        metavar="BITS",
+        help="evaluate every layer at BITS (w and a)",
     )
     what.add_argument(
         "--sensitivity", action="store_true", help="print the per-layer sensitivity table"
     )
     what.add_argument(
         "--suggest",
-        type=int,
+        type=int_option(1, 2**62),
         metavar="BUDGET_BITS",
         help="suggest per-layer widths (from --bits) with model size <= BUDGET_BITS",
     )
     parser.add_argument(
-        "--bits", default="2,4,8", help="widths for --sensitivity/--suggest (default 2,4,8)"
+        "--bits", default=None, help="widths for --sensitivity/--suggest (default 2,4,8)"
     )
     parser.add_argument(
         "--export-int",
@@ -141,16 +147,21 @@ def run(args: argparse.Namespace) -> int:
     from codesign.quant.export import export_integer
     from codesign.quant.policy import QuantPolicy
 
+    if args.export_int:
+        if not (args.policy or args.uniform is not None):
+            raise SpecError("--export-int applies to --policy and --uniform")
+        check_output_file(args.export_int, "--export-int")
+    if args.bits is not None and not (args.sensitivity or args.suggest is not None):
+        raise SpecError("--bits applies to --sensitivity and --suggest")
     if args.sensitivity or args.suggest is not None:
-        bits = parse_bits(args.bits)
+        bits = parse_bits(args.bits or "2,4,8")
     if args.policy or args.uniform is not None:
         policy = QuantPolicy.load(args.policy) if args.policy else QuantPolicy.uniform(args.uniform)
         result, qmodel = evaluate_in_context(load_context(args.model, args.dataset), policy)
         _print_result(result, qmodel)
         if args.export_int:
-            path = Path(args.export_int)
             exported = export_integer(qmodel)
-            path.write_text(json.dumps(exported) + "\n")
+            path = write_text_file(args.export_int, json.dumps(exported) + "\n", "--export-int")
             print(f"\nwrote {path} ({len(exported['layers'])} integer layers)")
         return 0
     if args.sensitivity:

@@ -826,7 +826,9 @@ def import_file(path: str | Path) -> ModuleType:
         loader_spec.loader.exec_module(py)
     except SystemExit as exc:
         del sys.modules[mod_name]
-        raise SpecError(f"model file {str(path)!r} called sys.exit({exc.code!r}) on import") from None
+        raise SpecError(
+            f"model file {str(path)!r} called sys.exit({exc.code!r}) on import"
+        ) from None
     except Exception as exc:  # noqa: BLE001 - any failure of the user's file
         del sys.modules[mod_name]
         raise SpecError(f"model file {str(path)!r} failed to import: {_first_line(exc)}") from exc
