@@ -1,7 +1,8 @@
 """Verilog export with a JSON manifest.
 
 `build_array` turns a `SystolicConfig` into its Amaranth component; `export_verilog` writes
-``<top>.v`` and ``manifest.json`` into a folder. The manifest is the one file a test bench or
+``<top>.v``, its Verilator lint waiver ``<top>.vlt`` (`codesign.hw.lint`) and ``manifest.json``
+into a folder. The manifest is the one file a test bench or
 synthesis run needs: the parameters, every port (Verilog name, width, direction, the stream it
 belongs to), the cost model's latency formula for the array and the generator version.
 """
@@ -21,6 +22,7 @@ import amaranth
 from amaranth.back import verilog
 from amaranth.hdl import Value
 from amaranth.lib import wiring
+from codesign.hw.lint import write_waiver
 from codesign.hw.sparse import SparseWeightStationaryArray
 from codesign.hw.systolic import OutputStationaryArray, WeightStationaryArray
 
@@ -174,8 +176,11 @@ def write_verilog(
 def write_manifest(
     out: Path, verilog_path: Path, manifest: dict[str, Any], *, export_seconds: float
 ) -> ExportResult:
-    """Append the ``generator`` entry to ``manifest``, write it as ``out/manifest.json`` and
-    return the `ExportResult`; shared by every exporter (after `write_verilog`)."""
+    """Write the Verilator lint waiver beside the Verilog (``<top>.vlt``, named in the
+    manifest's ``lint_waiver``), append the ``generator`` entry to ``manifest``, write it as
+    ``out/manifest.json`` and return the `ExportResult`; shared by every exporter (after
+    `write_verilog`)."""
+    manifest["lint_waiver"] = write_waiver(verilog_path).name
     manifest["generator"] = {
         "name": "codesign.hw",
         "version": codesign.__version__,
@@ -194,7 +199,7 @@ def write_manifest(
 def export_verilog(
     config: SystolicConfig, out_dir: str | Path, *, top: str | None = None, force: bool = False
 ) -> ExportResult:
-    """Write ``<top>.v`` and ``manifest.json`` for ``config`` into ``out_dir``.
+    """Write ``<top>.v``, ``<top>.vlt`` and ``manifest.json`` for ``config`` into ``out_dir``.
 
     Parameters
     ----------
