@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from codesign.errors import CodesignError, SpecError, ToolNotFoundError
+from codesign.validation import member_file, read_manifest
 
 __all__ = [
     "TARGETS",
@@ -380,17 +381,7 @@ def _find(yosys: str) -> str:
 
 def _read_manifest(design_dir: Path) -> dict[str, Any]:
     path = design_dir / "manifest.json"
-    if not design_dir.is_dir():
-        raise SpecError(f"design folder {str(design_dir)!r} does not exist")
-    if not path.is_file():
-        raise SpecError(
-            f"design folder {str(design_dir)!r} has no manifest.json; create it with "
-            f"`codesign generate -o {design_dir}`"
-        )
-    try:
-        manifest = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise SpecError(f"{str(path)!r} is not valid JSON: {exc}") from None
+    manifest = read_manifest(design_dir, f"; create it with `codesign generate -o {design_dir}`")
     for key in ("top", "verilog"):
         if not isinstance(manifest.get(key), str):
             raise SpecError(f"{str(path)!r} has no string field {key!r}")
@@ -439,9 +430,7 @@ def synthesize(
     folder = Path(design_dir)
     manifest = _read_manifest(folder)
     top = manifest["top"]
-    verilog_path = folder / manifest["verilog"]
-    if not verilog_path.is_file():
-        raise SpecError(f"manifest names Verilog file {str(verilog_path)!r}, which is missing")
+    verilog_path = member_file(folder, manifest, "verilog")
     exe = _find(yosys)
     version = yosys_version(exe)
     with tempfile.TemporaryDirectory(prefix="codesign-synth-") as tmp:

@@ -9,7 +9,6 @@ against the port widths the manifest lists.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from codesign.sim.payload import PayloadCodec
 
 from codesign.accel.array import Dataflow, SystolicConfig
 from codesign.errors import SpecError
+from codesign.validation import member_file, read_manifest
 
 __all__ = ["ArrayDesign", "load_design", "SUPPORTED_MANIFEST_VERSIONS"]
 
@@ -80,17 +80,9 @@ def load_design(folder: str | os.PathLike) -> ArrayDesign:
     """
     root = Path(folder)
     path = root / "manifest.json"
-    if not root.is_dir():
-        raise SpecError(f"design folder {str(root)!r} does not exist")
-    if not path.is_file():
-        raise SpecError(
-            f"design folder {str(root)!r} has no manifest.json; create one with "
-            f"`codesign generate --rows R --cols C --dataflow ws -o {root}`"
-        )
-    try:
-        manifest = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise SpecError(f"{str(path)!r} is not valid JSON: {exc}") from None
+    manifest = read_manifest(
+        root, f"; create one with `codesign generate --rows R --cols C --dataflow ws -o {root}`"
+    )
     version = manifest.get("manifest_version")
     if version not in SUPPORTED_MANIFEST_VERSIONS:
         raise SpecError(
@@ -101,11 +93,7 @@ def load_design(folder: str | os.PathLike) -> ArrayDesign:
         if key not in manifest:
             raise SpecError(f"{str(path)!r} is missing key {key!r}")
     config = SystolicConfig.from_dict(manifest["parameters"])
-    verilog_path = root / manifest["verilog"]
-    if not verilog_path.is_file():
-        raise SpecError(
-            f"{str(path)!r} names Verilog file {manifest['verilog']!r}, which is missing"
-        )
+    verilog_path = member_file(root, manifest, "verilog")
 
     from codesign.hw import layouts  # imports amaranth (layouts only, no elaboration)
 
@@ -114,7 +102,12 @@ def load_design(folder: str | os.PathLike) -> ArrayDesign:
         weights = PayloadCodec.from_layout(layouts.weight_layout(config))
     inputs = PayloadCodec.from_layout(layouts.input_layout(config))
     outputs = PayloadCodec.from_layout(layouts.output_layout(config))
-    widths = {p["name"]: p["width"] for p in manifest["ports"]}
+    ports = manifest["ports"]
+    if not isinstance(ports, list) or not all(
+        isinstance(p, dict) and {"name", "width"} <= set(p) for p in ports
+    ):
+        raise SpecError(f"{str(path)!r}: ports must be a list of {{name, width}} objects")
+    widths = {p["name"]: p["width"] for p in ports}
     for stream, codec in (("weights", weights), ("inputs", inputs), ("outputs", outputs)):
         if codec is None:
             continue
