@@ -11,6 +11,7 @@ handshake, inclusive.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Sequence
@@ -34,7 +35,6 @@ from codesign.accel.program import (
     program_layer,
 )
 from codesign.errors import SpecError
-from codesign.validation import member_file, read_manifest
 
 __all__ = [
     "AcceleratorDesign",
@@ -83,14 +83,23 @@ def load_accelerator(folder: str | os.PathLike) -> AcceleratorDesign:
     """Read a folder written by ``codesign.hw.accel_export.export_accelerator``."""
     root = Path(folder)
     path = root / "manifest.json"
-    manifest = read_manifest(root)
+    if not path.is_file():
+        raise SpecError(f"design folder {str(root)!r} has no manifest.json")
+    try:
+        manifest = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise SpecError(f"{str(path)!r} is not valid JSON: {exc}") from None
     if manifest.get("kind") != "accelerator":
         raise SpecError(
             f"{str(path)!r} has kind {manifest.get('kind')!r}; expected 'accelerator' (generate "
             f"it with `codesign generate --top accelerator`)"
         )
-    config = AcceleratorConfig.from_dict(manifest.get("accelerator"))
-    verilog_path = member_file(root, manifest, "verilog")
+    config = AcceleratorConfig.from_dict(manifest["accelerator"])
+    verilog_path = root / manifest["verilog"]
+    if not verilog_path.is_file():
+        raise SpecError(
+            f"{str(path)!r} names Verilog file {manifest['verilog']!r}, which is missing"
+        )
     return AcceleratorDesign(
         folder=root,
         top=manifest["top"],
@@ -185,10 +194,12 @@ def run_program(
     work_dir: str | os.PathLike | None = None,
     cache_dir: str | os.PathLike | None = None,
     repeat: int = 1,
+    simulator: str = "icarus",
 ) -> tuple[dict, Build, BenchRun, float]:
     """Simulate the program (or several, one after the other without a reset); returns the
     bench's result dict (see ``codesign.sim.tb_accelerator``; ``runs`` holds one record per
-    program and repetition), the build, the run and the wall time in seconds."""
+    program and repetition), the build, the run and the wall time in seconds. ``simulator``:
+    ``"icarus"`` or ``"verilator"`` (`codesign.sim.runner.build_design`)."""
     programs = [program] if isinstance(program, LayerProgram) else list(program)
     if not programs:
         raise SpecError("programs must not be empty")
@@ -197,7 +208,9 @@ def run_program(
             raise SpecError(f"{name} must be a probability in [0, 1), not {p!r}")
     if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 1:
         raise SpecError(f"repeat must be a positive integer, not {repeat!r}")
-    build = build_design([design.verilog_path], design.top, waves=waves, cache_dir=cache_dir)
+    build = build_design(
+        [design.verilog_path], design.top, waves=waves, cache_dir=cache_dir, simulator=simulator
+    )
     slack = 5 if back_pressure > 0 or idle > 0 else 1
     job = {
         "seed": seed,
@@ -239,7 +252,13 @@ def _verify(
     cache_dir: str | os.PathLike | None = None,
     repeat: int = 1,
     activity: bool = False,
+    simulator: str = "icarus",
 ) -> AcceleratorResult:
+    if activity and simulator != "icarus":
+        raise SpecError(
+            f"activity=True needs simulator='icarus' (codesign.sim.activity reads Icarus's VCD "
+            f"scopes), not {simulator!r}"
+        )
     waves = waves or activity
     res, build, run, seconds = run_program(
         design,
@@ -251,6 +270,7 @@ def _verify(
         work_dir=work_dir,
         cache_dir=cache_dir,
         repeat=repeat,
+        simulator=simulator,
     )
     board = Scoreboard()  # output elements
     protocol = Scoreboard()  # tlast and the STATUS register
@@ -333,7 +353,8 @@ def verify_accelerator_gemm(
     """Run ``requant(bias + a @ w)`` through the accelerator and compare with
     ``codesign.quant.intref.requantize`` of the int64 torch product (see `program_layer`;
     ``options``: ``seed``, ``back_pressure``, ``idle``, ``waves``, ``activity`` (switching
-    activity from the VCD, `codesign.sim.activity`), ``work_dir``, ``cache_dir``, ``repeat``
+    activity from the VCD, `codesign.sim.activity`), ``work_dir``, ``cache_dir``, ``simulator``
+    (``"icarus"`` or ``"verilator"``), ``repeat``
     (run the layer this many times back to back without a reset;
     every run is compared, cycles are the first run's))."""
     program = program_layer(design.config, a, w, bias, multiplier, shift, zero_point, tile_m=tile_m)

