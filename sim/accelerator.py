@@ -11,7 +11,6 @@ handshake, inclusive.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Sequence
@@ -35,6 +34,7 @@ from codesign.accel.program import (
     program_layer,
 )
 from codesign.errors import SpecError
+from codesign.validation import member_file, read_manifest
 
 __all__ = [
     "AcceleratorDesign",
@@ -83,23 +83,14 @@ def load_accelerator(folder: str | os.PathLike) -> AcceleratorDesign:
     """Read a folder written by ``codesign.hw.accel_export.export_accelerator``."""
     root = Path(folder)
     path = root / "manifest.json"
-    if not path.is_file():
-        raise SpecError(f"design folder {str(root)!r} has no manifest.json")
-    try:
-        manifest = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise SpecError(f"{str(path)!r} is not valid JSON: {exc}") from None
+    manifest = read_manifest(root)
     if manifest.get("kind") != "accelerator":
         raise SpecError(
             f"{str(path)!r} has kind {manifest.get('kind')!r}; expected 'accelerator' (generate "
             f"it with `codesign generate --top accelerator`)"
         )
-    config = AcceleratorConfig.from_dict(manifest["accelerator"])
-    verilog_path = root / manifest["verilog"]
-    if not verilog_path.is_file():
-        raise SpecError(
-            f"{str(path)!r} names Verilog file {manifest['verilog']!r}, which is missing"
-        )
+    config = AcceleratorConfig.from_dict(manifest.get("accelerator"))
+    verilog_path = member_file(root, manifest, "verilog")
     return AcceleratorDesign(
         folder=root,
         top=manifest["top"],
