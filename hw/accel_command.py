@@ -13,7 +13,7 @@ import argparse
 from codesign.accel.integration import CSR_INTERFACES, RESETS
 from codesign.errors import SpecError
 
-__all__ = ["add_arguments", "run", "config_from_args", "integration_from_args"]
+__all__ = ["add_arguments", "run", "config_from_args", "integration_from_args", "given_flags"]
 
 
 _OPTIONS = (
@@ -99,6 +99,11 @@ def integration_from_args(args: argparse.Namespace) -> object:
     return Integration(csr=args.csr, reset=args.reset, freq_mhz=args.freq_mhz)
 
 
+def given_flags(args: argparse.Namespace) -> list[str]:
+    """The accelerator options given on the command line, as flags (``--fifo-depth``)."""
+    return ["--" + k.replace("_", "-") for k in _OPTIONS if getattr(args, k, None) is not None]
+
+
 def config_from_args(args: argparse.Namespace, array: object) -> object:
     """The `AcceleratorConfig` of ``array`` (a ``SystolicConfig``) and the options given.
 
@@ -138,9 +143,8 @@ def run(
     if config is None:
         config = config_from_args(args, array)
     else:
-        given = [k for k in _OPTIONS if getattr(args, k, None) is not None]
-        if given:
-            flags = ", ".join("--" + k.replace("_", "-") for k in given)
+        if given_flags(args):
+            flags = ", ".join(given_flags(args))
             raise SpecError(
                 f"--design of a buildable point fixes the accelerator; it cannot be combined "
                 f"with {flags}"

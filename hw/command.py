@@ -8,6 +8,7 @@ from codesign.hw import accel_command
 
 from codesign.accel.array import SystolicConfig
 from codesign.errors import SpecError
+from codesign.validation import check_output_dir, read_text_file
 
 __all__ = ["HELP", "add_arguments", "run"]
 
@@ -57,17 +58,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _read_design(path: str) -> dict:
     import json
-    from pathlib import Path
 
-    p = Path(path)
-    if p.is_dir():
-        raise SpecError(f"design file {path!r} is a directory, not a JSON file")
+    text = read_text_file(path, "design file")
     try:
-        data = json.loads(p.read_text())
-    except FileNotFoundError:
-        raise SpecError(f"design file {path!r} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"design file {path!r} cannot be read: {exc}") from None
+        data = json.loads(text)
+    except RecursionError:
+        raise SpecError(f"design file {path!r} is nested too deeply") from None
     except json.JSONDecodeError as exc:
         raise SpecError(f"design file {path!r} is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
@@ -96,6 +92,7 @@ def _model_only_reason(data: dict) -> str | None:
 def run(args: argparse.Namespace) -> int:
     """Build the configuration, export ``<top>.v`` and ``manifest.json``, print a summary."""
     given = {k: getattr(args, k) for k in _SHAPE_OPTIONS if getattr(args, k) is not None}
+    check_output_dir(args.out, "--out")
     if args.design is not None:
         if given:
             flags = ", ".join("--" + k.replace("_", "-") for k in given)
@@ -124,6 +121,12 @@ def run(args: argparse.Namespace) -> int:
 
     if args.top == "accelerator":
         return accel_command.run(args, config)
+
+    if accel_command.given_flags(args):
+        raise SpecError(
+            f"{', '.join(accel_command.given_flags(args))} applies to --top accelerator (or a "
+            f"buildable --design), not to a bare array"
+        )
 
     from codesign.hw.export import export_verilog
 

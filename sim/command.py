@@ -19,6 +19,10 @@ import json
 from pathlib import Path
 
 from codesign.errors import SpecError
+from codesign.validation import check_output_file, int_option, write_text_file
+
+MAX_GEMM_SIZE = 4096
+"""Largest M, N or K of ``--gemm`` (random operands of up to 16 M elements each)."""
 
 __all__ = ["HELP", "add_arguments", "run", "parse_gemm"]
 
@@ -50,8 +54,10 @@ def parse_gemm(text: str) -> tuple[int, int, int]:
         values = tuple(int(p) for p in parts)
     except ValueError:
         values = ()
-    if len(values) != 3 or min(values) <= 0:
-        raise SpecError(f"--gemm must be M,N,K (three positive integers), not {text!r}")
+    if len(values) != 3 or min(values) <= 0 or max(values) > MAX_GEMM_SIZE:
+        raise SpecError(
+            f"--gemm must be M,N,K (three integers from 1 to {MAX_GEMM_SIZE}), not {text[:80]!r}"
+        )
     return values  # type: ignore[return-value]
 
 
@@ -98,14 +104,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--images",
-        type=int,
+        type=int_option(1, 10_000),
         default=8,
         help="with --network: held-out images to run (default: 8)",
     )
-    parser.add_argument("--seed", type=int, default=1, help="seed of stimuli and pauses")
+    parser.add_argument(
+        "--seed", type=int_option(0, 2**32 - 1), default=1, help="seed of stimuli and pauses"
+    )
     parser.add_argument(
         "--stream-len",
-        type=int,
+        type=int_option(1, 2**20),
         default=None,
         metavar="T",
         help="the mapping's temporal tile: A rows per WS tile or K steps per OS tile",
@@ -279,6 +287,10 @@ def _run_array(args: argparse.Namespace, options: dict) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     """Run the verification; exit status 0 when it passed, 1 otherwise."""
+    if args.output:
+        check_output_file(args.output, "--output")
+    if args.gemm is not None:
+        parse_gemm(args.gemm)
     if args.network is not None:
         if args.activity:
             raise SpecError("--activity applies to an accelerator --layer, not to --network")
@@ -307,7 +319,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         report = _run_array(args, options)
     out = Path(args.output) if args.output else Path(args.design) / "verify.json"
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    write_text_file(out, json.dumps(report, indent=2) + "\n", "--output")
     status = "PASSED" if report["passed"] else "FAILED"
     print(
         f"verify {report['what']} on {report['design']} "
