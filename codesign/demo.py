@@ -24,20 +24,24 @@ from pathlib import Path
 
 from codesign.accel.costview import PIPELINE_CYCLES
 from codesign.errors import CodesignError, SpecError
+from codesign.validation import MAX_SAMPLES, check_output_dir, int_option
 
 __all__ = ["HELP", "add_arguments", "run", "DemoConfig", "run_demo", "DEMO_SPACE"]
 
 HELP = "run the end-to-end demo on the digits CNN and write a report"
 
-MODEL = "examples/models.py:digits_cnn"
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+"""The checkout's examples folder: the demo's model and spaces, wherever it is run from."""
+
+MODEL = f"{EXAMPLES / 'models.py'}:digits_cnn"
 IMAGES = 8
 """Held-out digits the whole network runs on in RTL."""
 
-TRANSFORMER = "examples/models.py:vit_tiny"
-TRANSFORMER_SPACE = Path("examples/space_vit.yaml")
+TRANSFORMER = f"{EXAMPLES / 'models.py'}:vit_tiny"
+TRANSFORMER_SPACE = EXAMPLES / "space_vit.yaml"
 """The small transformer explored model only (its non-MAC operators on the vector unit)."""
 
-DEMO_SPACE = Path("examples/space_accel.yaml")
+DEMO_SPACE = EXAMPLES / "space_accel.yaml"
 """The demo's design space (``target: accelerator``, every point buildable): array shape, the
 two dataflows, accumulator buffer, bus width, overlapped passes, per-layer weight widths
 (accuracy in the loop)."""
@@ -79,10 +83,16 @@ class DemoConfig:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="build/demo", metavar="DIR", help="output folder")
-    parser.add_argument("--budget", type=int, default=48, help="design points to explore")
-    parser.add_argument("--mapper-budget", type=int, default=300, help="mappings per layer")
-    parser.add_argument("--jobs", type=int, default=2, help="explorer worker processes")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--budget", type=int_option(1, MAX_SAMPLES), default=48, help="design points to explore"
+    )
+    parser.add_argument(
+        "--mapper-budget", type=int_option(1, MAX_SAMPLES), default=300, help="mappings per layer"
+    )
+    parser.add_argument(
+        "--jobs", type=int_option(1, 1024), default=2, help="explorer worker processes"
+    )
+    parser.add_argument("--seed", type=int_option(0, 2**32 - 1), default=0)
     parser.add_argument("--synth-target", default="generic", help="generic | ice40 | xilinx")
 
 
@@ -119,8 +129,7 @@ def _prepare_out(cfg: DemoConfig) -> None:
     any other non-empty folder is refused, so nothing of the user's is ever deleted."""
     out = cfg.out
     marker = out / ".codesign-demo"
-    if out.exists() and not out.is_dir():
-        raise SpecError(f"output folder {str(out)!r} is a file; choose another --out")
+    check_output_dir(out, "--out")
     if out.exists() and any(out.iterdir()):
         if not marker.exists():
             raise SpecError(
@@ -139,6 +148,11 @@ def run_demo(cfg: DemoConfig) -> Path:
     if cfg.synth_target not in ("generic", "ice40", "xilinx"):
         raise SpecError(
             f"synth_target must be one of generic, ice40, xilinx, not {cfg.synth_target!r}"
+        )
+    if not (EXAMPLES / "models.py").is_file():
+        raise SpecError(
+            f"codesign demo runs the models of a source checkout's examples folder, and "
+            f"{str(EXAMPLES)!r} has no models.py: run it from an editable install (pip install -e)"
         )
     _prepare_out(cfg)
     out = cfg.out

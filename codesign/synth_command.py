@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from codesign.validation import float_option, int_option
+
 __all__ = ["HELP", "add_arguments", "run"]
 
 HELP = "synthesize a generated design folder with Yosys and report LUT/FF/carry/DSP/BRAM counts"
@@ -24,12 +26,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "fmax_mhz and utilization in synth.json",
     )
     parser.add_argument(
-        "--freq-mhz", type=float, default=100.0, help="target clock of --pnr (default 100 MHz)"
+        "--freq-mhz",
+        type=float_option(0.0, 10_000.0, open_minimum=True),
+        default=100.0,
+        help="target clock of --pnr (default 100 MHz)",
     )
-    parser.add_argument("--seed", type=int, default=1, help="nextpnr's placement seed (1)")
+    parser.add_argument(
+        "--seed", type=int_option(0, 2**31 - 1), default=1, help="nextpnr's placement seed (1)"
+    )
     parser.add_argument(
         "--pnr-timeout-s",
-        type=float,
+        type=float_option(0.0, 1e6, open_minimum=True),
         default=1800.0,
         help="abort nextpnr after this many seconds (default 1800)",
     )
@@ -43,7 +50,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     dsp.add_argument("--no-dsp", dest="use_dsp", action="store_false", help="never use DSPs")
     parser.add_argument("--yosys", default="yosys", help="Yosys executable (default: yosys)")
-    parser.add_argument("--timeout-s", type=float, default=None, help="abort Yosys after this")
+    parser.add_argument(
+        "--timeout-s",
+        type=float_option(0.0, 1e6, open_minimum=True),
+        default=None,
+        help="abort Yosys after this",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
