@@ -21,6 +21,13 @@ class WeightStationaryPE(wiring.Component):
     ----------
     act_bits, weight_bits, acc_bits : int
         Signed widths of activations, the weight and partial sums.
+    retimed : bool
+        Register the product (the multiplier and the adder in two cycles) without changing the
+        timing: the product of the activation the PE will see in its next enabled cycle,
+        ``a_ahead`` (the input of the register that drives ``a_in``), and of the weight it
+        will hold then, is registered one cycle early. False: one cycle multiply-add (the
+        array's first PE, whose activation comes straight from the stream, and whose
+        ``psum_in`` is zero: no adder).
 
     Members
     -------
@@ -28,6 +35,8 @@ class WeightStationaryPE(wiring.Component):
         Advance: every register of the PE holds while ``en`` is low.
     a_in : In(signed(act_bits))
         Activation from the left neighbour (or the array edge).
+    a_ahead : In(signed(act_bits))
+        ``retimed`` only: the value ``a_in`` takes at the next enabled cycle.
     a_out : Out(signed(act_bits))
         ``a_in`` registered, to the right neighbour.
     psum_in : In(signed(acc_bits))
@@ -38,30 +47,44 @@ class WeightStationaryPE(wiring.Component):
         Load ``w_in`` into the stationary weight (when ``en``).
     """
 
-    def __init__(self, *, act_bits: int, weight_bits: int, acc_bits: int) -> None:
-        super().__init__(
-            {
-                "en": In(1),
-                "a_in": In(signed(act_bits)),
-                "a_out": Out(signed(act_bits)),
-                "psum_in": In(signed(acc_bits)),
-                "psum_out": Out(signed(acc_bits)),
-                "w_we": In(1),
-                "w_in": In(signed(weight_bits)),
-            }
-        )
+    def __init__(
+        self, *, act_bits: int, weight_bits: int, acc_bits: int, retimed: bool = False
+    ) -> None:
+        ports = {
+            "en": In(1),
+            "a_in": In(signed(act_bits)),
+            "a_out": Out(signed(act_bits)),
+            "psum_in": In(signed(acc_bits)),
+            "psum_out": Out(signed(acc_bits)),
+            "w_we": In(1),
+            "w_in": In(signed(weight_bits)),
+        }
+        if retimed:
+            ports["a_ahead"] = In(signed(act_bits))
+        super().__init__(ports)
+        self._act_bits = act_bits
         self._weight_bits = weight_bits
+        self.retimed = retimed
 
     def elaborate(self, platform):
         m = Module()
         weight = Signal(signed(self._weight_bits))
         with m.If(self.en):
-            m.d.sync += [
-                self.a_out.eq(self.a_in),
-                self.psum_out.eq(self.psum_in + self.a_in * weight),
-            ]
+            m.d.sync += self.a_out.eq(self.a_in)
             with m.If(self.w_we):
                 m.d.sync += weight.eq(self.w_in)
+        if not self.retimed:
+            with m.If(self.en):
+                m.d.sync += self.psum_out.eq(self.psum_in + self.a_in * weight)
+            return m
+        # product[n] == a_in[n] * weight[n]: computed from both operands' next values
+        product = Signal(signed(self._act_bits + self._weight_bits))
+        weight_next = Mux(self.w_we, self.w_in, weight)
+        with m.If(self.en):
+            m.d.sync += [
+                product.eq(self.a_ahead * weight_next),
+                self.psum_out.eq(self.psum_in + product),
+            ]
         return m
 
 

@@ -41,6 +41,8 @@ class SparseWeightStationaryArray(WeightStationaryArray):
 
     _dataflows = (Dataflow.SPARSE_2_4,)
 
+    _RETIMED = False  # (its PEs add two products in one cycle)
+
     def _make_pe(self) -> wiring.Component:
         cfg = self.config
         return SparseWeightStationaryPE(

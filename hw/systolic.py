@@ -92,10 +92,17 @@ class WeightStationaryArray(wiring.Component):
         )
 
     # The hooks below are what the 2:4-sparse array overrides.
-    def _make_pe(self) -> wiring.Component:
+    _RETIMED = True
+    """Whether the PEs register their products (`WeightStationaryPE` ``retimed``): every PE but
+    the first, whose activation comes from the stream without a register in between."""
+
+    def _make_pe(self, retimed: bool = False) -> wiring.Component:
         cfg = self.config
         return WeightStationaryPE(
-            act_bits=cfg.act_bits, weight_bits=cfg.weight_bits, acc_bits=cfg.acc_bits
+            act_bits=cfg.act_bits,
+            weight_bits=cfg.weight_bits,
+            acc_bits=cfg.acc_bits,
+            retimed=retimed,
         )
 
     def _row_activations(self, row: int) -> Value:
@@ -131,7 +138,11 @@ class WeightStationaryArray(wiring.Component):
         with m.If(i_taken & self.inputs.payload.last):
             m.d.sync += loading.eq(1)
 
-        pes = [[self._make_pe() for _ in range(cols)] for _ in range(rows)]
+        retimed = [[self._RETIMED and (r, c) != (0, 0) for c in range(cols)] for r in range(rows)]
+        pes = [
+            [self._make_pe(retimed=True) if retimed[r][c] else self._make_pe() for c in range(cols)]
+            for r in range(rows)
+        ]
         for r in range(rows):
             for c in range(cols):
                 m.submodules[f"pe_{r}_{c}"] = pes[r][c]
@@ -149,10 +160,21 @@ class WeightStationaryArray(wiring.Component):
                 m.d.comb += self._load_weight(pe, bits)
 
         # Activations enter row r after r cycles of skew and move right; sums move down.
+        # A retimed PE also takes the activation it sees next: its left neighbour's input, or
+        # the skew line one register earlier.
         for r in range(rows):
-            m.d.comb += pes[r][0].a_in.eq(_delayed(m, self._row_activations(r), r, en, f"a_r{r}"))
+            row = self._row_activations(r)
+            if r == 0:
+                m.d.comb += pes[r][0].a_in.eq(row)
+            else:
+                ahead = _delayed(m, row, r - 1, en, f"a_r{r}")
+                m.d.comb += pes[r][0].a_in.eq(_delayed(m, ahead, 1, en, f"a_r{r}_edge"))
+                if retimed[r][0]:
+                    m.d.comb += pes[r][0].a_ahead.eq(ahead)
             for c in range(1, cols):
                 m.d.comb += pes[r][c].a_in.eq(pes[r][c - 1].a_out)
+                if retimed[r][c]:
+                    m.d.comb += pes[r][c].a_ahead.eq(pes[r][c - 1].a_in)
         for c in range(cols):
             m.d.comb += pes[0][c].psum_in.eq(0)
             for r in range(1, rows):

@@ -57,6 +57,7 @@ from codesign.arch.dataflow import Dataflow
 from codesign.arch.spec import Architecture, ComputeArray, MemoryLevel
 from codesign.errors import SpecError
 from codesign.mapping.mapping import LevelMapping, Mapping
+from codesign.validation import construct_yaml, read_text_file
 from codesign.workload.loopnest import LoopNest, TensorRole, TensorSpec
 
 __all__ = [
@@ -142,16 +143,8 @@ _Loader.add_multi_constructor("!", _tagged)
 
 
 def _read_yaml(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SpecError(f"Timeloop file {str(path)!r} cannot be read: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise SpecError(f"Timeloop file {str(path)!r} is not UTF-8 text") from None
-    try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        raise SpecError(f"Timeloop file {str(path)!r} is not valid YAML: {exc}") from None
+    text = read_text_file(path, "Timeloop file")
+    return construct_yaml(_Loader(text), f"Timeloop file {str(path)!r}")
 
 
 def _find(folder: Path, patterns: tuple[str, ...], what: str, required: bool = True) -> Path | None:

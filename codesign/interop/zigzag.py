@@ -95,6 +95,7 @@ from codesign.arch.dataflow import Dataflow
 from codesign.arch.spec import Architecture, ComputeArray, MemoryLevel
 from codesign.errors import SpecError
 from codesign.mapping.dataflow import TEMPLATES
+from codesign.validation import construct_yaml, read_text_file
 from codesign.workload.loopnest import LoopNest, TensorRole, conv2d, einsum
 
 __all__ = [
@@ -173,14 +174,9 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _constru
 
 def _read_yaml(path: Path, notes: list[str]) -> Any:
     if not path.is_file():
-        raise SpecError("file does not exist")
-    loader = _Loader(path.read_text())
-    try:
-        data = loader.get_single_data()
-    except yaml.YAMLError as exc:
-        raise SpecError(f"not valid YAML: {exc}") from None
-    finally:
-        loader.dispose()
+        raise SpecError("file does not exist" if not path.exists() else "is a folder, not a file")
+    loader = _Loader(read_text_file(path, "file"))
+    data = construct_yaml(loader, "file")
     for key, line1, line2 in loader.duplicates:
         notes.append(
             f"key {key!r} appears twice (lines {line1} and {line2}); the last one is used, as "
