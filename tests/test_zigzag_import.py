@@ -381,7 +381,7 @@ def test_bad_workload_is_a_spec_error_naming_file_and_field(tmp_path, old, new, 
 
 def test_missing_and_malformed_files(tmp_path):
     _fails(tmp_path / "nope.yaml", "file does not exist")
-    _fails(_write(tmp_path, "x.yaml", "a: [1"), "not valid YAML")
+    _fails(_write(tmp_path, "x.yaml", "a: [1"), "file is not valid YAML")
     _fails(_write(tmp_path, "y.yaml", "{}"), "a ZigZag workload must be a non-empty list")
 
 
