@@ -215,7 +215,7 @@ def run(args: argparse.Namespace) -> int:
 
     from codesign.explore.buildable import AcceleratorEvaluator
     from codesign.explore.design import AccuracyObjective, DesignEvaluator
-    from codesign.explore.executor import make_executor
+    from codesign.explore.executor import check_ray_address, make_executor
     from codesign.explore.explorer import explore
     from codesign.explore.pareto import objective_matrix, parse_objectives, write_csv, write_json
     from codesign.explore.space import Constraints, load_space
@@ -225,6 +225,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.ray_address is not None and args.executor != "ray":
         raise SpecError(f"--ray-address applies to --executor ray, not to {args.executor!r}")
+    if args.ray_address is not None:
+        check_ray_address(args.ray_address)  # before any work: ray.init would wait for minutes
     out = check_output_dir(args.out, "--out")
     store_path = check_output_file(args.store, "--store") if args.store else out / "study.db"
     objectives = parse_objectives(args.objectives)

@@ -28,6 +28,7 @@ __all__ = [
     "ProcessExecutor",
     "RayExecutor",
     "evaluate_record",
+    "check_ray_address",
     "make_executor",
 ]
 
@@ -137,7 +138,7 @@ class RayExecutor:
     def __init__(self, evaluate: Evaluate, *, jobs: int = 2, address: str | None = None) -> None:
         jobs = _positive_int("jobs", jobs)
         if address is not None:
-            _check_reachable(address)
+            check_ray_address(address)
         try:
             import ray
         except ImportError:
@@ -177,7 +178,7 @@ class RayExecutor:
             self._ray.shutdown()
 
 
-def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
+def check_ray_address(address: str, timeout_s: float = 5.0) -> None:
     """Refuse a Ray address nothing answers at within ``timeout_s`` (``ray.init`` would wait for
     minutes); ``auto`` and ``local`` are Ray's own names and are passed on."""
     import socket
