@@ -67,6 +67,10 @@ class Accelerator(wiring.Component):
     csr_addr, csr_wdata, csr_we, csr_rdata : In(8), In(32), In(1), Out(32)
         CSR bus: a write takes effect at the clock edge where ``csr_we`` is high; ``csr_rdata``
         is the register at ``csr_addr`` of the previous cycle (one cycle read latency).
+    csr_werr : Out(1)
+        High in a cycle where ``csr_we`` is high and the write is refused: the accelerator is
+        busy, or ``csr_addr`` is not a writable register. A refused write sets the sticky
+        STATUS error bit, which an accepted start clears.
     irq : Out(1)
         The STATUS done bit.
     """
@@ -88,6 +92,7 @@ class Accelerator(wiring.Component):
                 "csr_wdata": In(CSR_DATA_BITS),
                 "csr_we": In(1),
                 "csr_rdata": Out(CSR_DATA_BITS),
+                "csr_werr": Out(1),
                 "irq": Out(1),
             }
         )
@@ -157,7 +162,9 @@ class Accelerator(wiring.Component):
             "PARAM_SHIFT": reg_shift,
         }
         param_we = Signal()
+        error = Signal()  # sticky: a write was refused (csr_werr) since the last start
         with m.If(self.csr_we):
+            m.d.comb += self.csr_werr.eq(busy)
             with m.Switch(addr):
                 for name, reg in rw.items():
                     with m.Case(register_address(name)):
@@ -167,7 +174,13 @@ class Accelerator(wiring.Component):
                     m.d.comb += start.eq(wdata[0] & ~busy)
                 with m.Case(register_address("PARAM_WRITE")):
                     m.d.comb += param_we.eq(~busy)
-        readable = {**rw, "STATUS": Cat(busy, done), "CYCLES": cycles}
+                with m.Default():
+                    m.d.comb += self.csr_werr.eq(1)
+        with m.If(self.csr_werr):
+            m.d.sync += error.eq(1)
+        with m.Elif(start):
+            m.d.sync += error.eq(0)
+        readable = {**rw, "STATUS": Cat(busy, done, error), "CYCLES": cycles}
         with m.Switch(addr):
             for name, reg in readable.items():
                 with m.Case(register_address(name)):

@@ -7,6 +7,12 @@ pipeline constant).
 
 The cycles measured are those from the first ``s_axis`` handshake to the last ``m_axis``
 handshake, inclusive.
+
+The manifest's ``integration`` picks the bench: ``codesign.sim.tb_accelerator`` for the simple
+CSR bus (the bare accelerator, or the wrapper with ``aresetn``), ``codesign.sim.tb_axi``
+(cocotbext-axi) for the AXI4-Lite wrapper. Both take the same job and return the same result;
+in the wrapper the ``s_axis`` pad bits carry random garbage (the RTL must ignore them) and the
+``m_axis`` pad bits are checked to be zero.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from codesign.sim.verify import _load_layer_model
 
 from codesign.accel.config import AcceleratorConfig, register_address
 from codesign.accel.costview import predict
+from codesign.accel.integration import Integration
 from codesign.accel.program import (
     LayerProgram,
     _matrix,
@@ -47,10 +54,14 @@ __all__ = [
     "CYCLE_TOLERANCE",
     "STATUS_DONE",
     "TB_MODULE",
+    "TB_AXI_MODULE",
 ]
 
 TB_MODULE = "codesign.sim.tb_accelerator"
-"""The cocotb test module of the accelerator."""
+"""The cocotb test module of the accelerator (simple CSR bus)."""
+
+TB_AXI_MODULE = "codesign.sim.tb_axi"
+"""The cocotb test module of the AXI4-Lite integration wrapper (cocotbext-axi)."""
 
 STATUS_DONE = 0b10
 """STATUS after a layer: done, not busy."""
@@ -70,6 +81,8 @@ class AcceleratorDesign:
     verilog_path : pathlib.Path
     config : AcceleratorConfig
     manifest : dict
+    integration : Integration
+        The top's interfaces (the manifest's ``integration``; absent: the bare accelerator).
     """
 
     folder: Path
@@ -77,6 +90,7 @@ class AcceleratorDesign:
     verilog_path: Path
     config: AcceleratorConfig
     manifest: dict
+    integration: Integration = Integration()
 
 
 def load_accelerator(folder: str | os.PathLike) -> AcceleratorDesign:
@@ -91,12 +105,14 @@ def load_accelerator(folder: str | os.PathLike) -> AcceleratorDesign:
         )
     config = AcceleratorConfig.from_dict(manifest.get("accelerator"))
     verilog_path = member_file(root, manifest, "verilog")
+    integration = Integration.from_dict(manifest.get("integration", {}))
     return AcceleratorDesign(
         folder=root,
         top=manifest["top"],
         verilog_path=verilog_path,
         config=config,
         manifest=manifest,
+        integration=integration,
     )
 
 
@@ -190,7 +206,9 @@ def run_program(
     """Simulate the program (or several, one after the other without a reset); returns the
     bench's result dict (see ``codesign.sim.tb_accelerator``; ``runs`` holds one record per
     program and repetition), the build, the run and the wall time in seconds. ``simulator``:
-    ``"icarus"`` or ``"verilator"`` (`codesign.sim.runner.build_design`)."""
+    ``"icarus"`` or ``"verilator"`` (`codesign.sim.runner.build_design`). ``back_pressure``:
+    the probability of ``m_axis_tready`` low in a cycle (on the AXI4-Lite wrapper also of a
+    pause on each AXI4-Lite channel); ``idle``: of an ``s_axis`` cycle without a beat."""
     programs = [program] if isinstance(program, LayerProgram) else list(program)
     if not programs:
         raise SpecError("programs must not be empty")
@@ -218,6 +236,12 @@ def run_program(
         "output_pause_probability": back_pressure,
         "status_address": register_address("STATUS"),
         "cycles_address": register_address("CYCLES"),
+        "clock_port": design.integration.clock_port,
+        "reset_port": design.integration.reset_port,
+        "reset_active_low": design.integration.reset_active_low,
+        "csr_pause_probability": back_pressure,
+        "s_axis_payload_bits": design.config.axis_in_bits,
+        "pad_garbage": True,
         "timeout_cycles": repeat
         * sum(
             10_000 + 8 * slack * (len(p.stream_words) + p.out_beats) + 4 * slack * len(p.csr_writes)
@@ -225,7 +249,8 @@ def run_program(
         ),
     }
     start = time.perf_counter()
-    run = run_bench(build, TB_MODULE, job=job, seed=seed, work_dir=work_dir, waves=waves)
+    module = TB_AXI_MODULE if design.integration.csr == "axi-lite" else TB_MODULE
+    run = run_bench(build, module, job=job, seed=seed, work_dir=work_dir, waves=waves)
     return run.result, build, run, time.perf_counter() - start
 
 
@@ -278,6 +303,9 @@ def _verify(
         lasts = layer.get("out_last", [])
         protocol.compare_items("m_axis_tlast", [0] * (len(lasts) - 1) + [1], lasts)
         protocol.compare_items("STATUS", [STATUS_DONE], [layer.get("status")])
+        protocol.compare_items("CSR errors", [0], [layer.get("csr_errors")])
+        pad = [w >> design.config.axis_out_bits for w in outs]
+        protocol.compare_items("m_axis pad bits", [0] * len(pad), pad)
     report = predict(design.config, program.m, program.n, program.k, program.tile_m)
     measured = int(res.get("cycles", -1))
     predicted = int(report.cycles) + design.config.pipeline_cycles

@@ -540,8 +540,9 @@ def test_csr_semantics_and_a_small_layer_in_the_amaranth_simulator(dataflow, inp
             ctx.set(dut.csr_addr, address)
             ctx.set(dut.csr_wdata, value)
             ctx.set(dut.csr_we, 1)
-            await ctx.tick()
+            *_, werr = await ctx.tick().sample(dut.csr_werr)
             ctx.set(dut.csr_we, 0)
+            return werr
 
         async def read(address):
             ctx.set(dut.csr_addr, address)
@@ -549,10 +550,9 @@ def test_csr_semantics_and_a_small_layer_in_the_amaranth_simulator(dataflow, inp
             return ctx.get(dut.csr_rdata)
 
         seen["idle_status"] = await read(status)
-        for address, value in prog.csr_writes:
-            await write(address, value)
+        seen["werr"] = [await write(address, value) for address, value in prog.csr_writes]
         seen["busy_status"] = await read(status)
-        await write(m_addr, 999)  # ignored while busy
+        seen["werr"].append(await write(m_addr, 999))  # refused while busy: STATUS.ERROR
         ctx.set(dut.m_axis_tready, 1)
         words = list(prog.stream_words)
         for _ in range(2000):
@@ -577,7 +577,9 @@ def test_csr_semantics_and_a_small_layer_in_the_amaranth_simulator(dataflow, inp
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
     sim.run()
-    assert (seen["idle_status"], seen["busy_status"], seen["done_status"]) == (0, 1, 2)
+    # done, and the error bit of the write refused while busy (an accepted start clears it)
+    assert (seen["idle_status"], seen["busy_status"], seen["done_status"]) == (0, 1, 0b110)
     assert seen["irq"] == 1 and seen["m"] == m
+    assert seen["werr"] == [0] * len(prog.csr_writes) + [1]
     assert seen["last"] == [0] * (prog.out_beats - 1) + [1]
     assert (decode_outputs(cfg, prog, seen["out"]) == expected).all()

@@ -266,9 +266,14 @@ def test_cli_generate_accelerator_prints_its_buffers_and_registers(tmp_path, cap
         "top accel_ws_2x2_a8w8_t64_bus16: accelerator around a 2x2 ws array (a8 w8), "
         "acc_buf 64 x 2 int32, 32 channels, FIFO 32 beats, s_axis 16 bits, m_axis 16 bits"
     )
-    assert lines[2] == "  registers:"
+    assert lines[2] == (
+        "  integration: CSR simple, clock clk (100 MHz), reset rst, TDATA s_axis 16 / m_axis 16 "
+        "bits; wrote accel_ws_2x2_a8w8_t64_bus16_regs.h, accel_ws_2x2_a8w8_t64_bus16.sdc, "
+        "accel_ws_2x2_a8w8_t64_bus16.xdc"
+    )
+    assert lines[3] == "  registers:"
     manifest = json.loads((out / "manifest.json").read_text())
-    printed = [line.split(maxsplit=3) for line in lines[3:]]
+    printed = [line.split(maxsplit=3) for line in lines[4:]]
     assert [(int(a, 16), n, acc) for a, n, acc, _ in printed] == [
         (r["address"], r["name"], r["access"]) for r in manifest["register_map"]
     ]

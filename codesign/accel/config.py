@@ -42,6 +42,7 @@ from codesign.accel.registers import (
     CSR_ADDR_BITS,
     CSR_DATA_BITS,
     REGISTERS,
+    BitField,
     Register,
     register_address,
 )
@@ -49,6 +50,7 @@ from codesign.errors import SpecError
 
 __all__ = [
     "AcceleratorConfig",
+    "BitField",
     "Register",
     "REGISTERS",
     "CSR_DATA_BITS",
