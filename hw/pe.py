@@ -158,6 +158,9 @@ class OutputStationaryPE(wiring.Component):
     ----------
     act_bits, weight_bits, acc_bits : int
         Signed widths of the two operands and the accumulator.
+    retimed : bool
+        Register the product without changing the timing (as `WeightStationaryPE`): the
+        product of ``a_ahead`` and ``b_ahead``, the operands of the next cycle.
 
     Members
     -------
@@ -165,6 +168,8 @@ class OutputStationaryPE(wiring.Component):
         Operand from A, from the left / registered to the right.
     b_in, b_out : In/Out(signed(weight_bits))
         Operand from B, from above / registered to below.
+    a_ahead, b_ahead : In(signed(act_bits)), In(signed(weight_bits))
+        ``retimed`` only: the values ``a_in`` and ``b_in`` take in the next cycle.
     valid : In(1)
         ``a_in`` and ``b_in`` carry a reduction step this cycle.
     first : In(1)
@@ -173,22 +178,32 @@ class OutputStationaryPE(wiring.Component):
         The accumulator.
     """
 
-    def __init__(self, *, act_bits: int, weight_bits: int, acc_bits: int) -> None:
-        super().__init__(
-            {
-                "a_in": In(signed(act_bits)),
-                "a_out": Out(signed(act_bits)),
-                "b_in": In(signed(weight_bits)),
-                "b_out": Out(signed(weight_bits)),
-                "valid": In(1),
-                "first": In(1),
-                "acc": Out(signed(acc_bits)),
-            }
-        )
+    def __init__(
+        self, *, act_bits: int, weight_bits: int, acc_bits: int, retimed: bool = False
+    ) -> None:
+        ports = {
+            "a_in": In(signed(act_bits)),
+            "a_out": Out(signed(act_bits)),
+            "b_in": In(signed(weight_bits)),
+            "b_out": Out(signed(weight_bits)),
+            "valid": In(1),
+            "first": In(1),
+            "acc": Out(signed(acc_bits)),
+        }
+        if retimed:
+            ports |= {"a_ahead": In(signed(act_bits)), "b_ahead": In(signed(weight_bits))}
+        super().__init__(ports)
+        self._bits = act_bits + weight_bits
+        self.retimed = retimed
 
     def elaborate(self, platform):
         m = Module()
         m.d.sync += [self.a_out.eq(self.a_in), self.b_out.eq(self.b_in)]
+        if self.retimed:  # product == a_in * b_in, registered from the next cycle's operands
+            product = Signal(signed(self._bits))
+            m.d.sync += product.eq(self.a_ahead * self.b_ahead)
+        else:
+            product = self.a_in * self.b_in
         with m.If(self.valid):
-            m.d.sync += self.acc.eq(Mux(self.first, 0, self.acc) + self.a_in * self.b_in)
+            m.d.sync += self.acc.eq(Mux(self.first, 0, self.acc) + product)
         return m

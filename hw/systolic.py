@@ -239,14 +239,18 @@ class OutputStationaryArray(wiring.Component):
         with m.If(i_taken):
             m.d.sync += first.eq(payload.last)
 
+        # every PE but the first registers its product (OutputStationaryPE ``retimed``)
         pes = [
             [
                 OutputStationaryPE(
-                    act_bits=cfg.act_bits, weight_bits=cfg.weight_bits, acc_bits=cfg.acc_bits
+                    act_bits=cfg.act_bits,
+                    weight_bits=cfg.weight_bits,
+                    acc_bits=cfg.acc_bits,
+                    retimed=(r, c) != (0, 0),
                 )
-                for _ in range(cols)
+                for c in range(cols)
             ]
-            for _ in range(rows)
+            for r in range(rows)
         ]
         # (valid, first) of the wavefront reaching anti-diagonal r + c.
         diagonal = [Cat(i_taken, first)]
@@ -257,14 +261,22 @@ class OutputStationaryArray(wiring.Component):
                 pe = pes[r][c]
                 m.submodules[f"pe_{r}_{c}"] = pe
                 m.d.comb += [pe.valid.eq(diagonal[r + c][0]), pe.first.eq(diagonal[r + c][1])]
+                # a retimed PE also takes the operands it sees next: its neighbours' inputs,
+                # or the skew lines one register earlier
                 if c == 0:
-                    m.d.comb += pe.a_in.eq(_delayed(m, Value.cast(payload.a[r]), r, None, f"a{r}"))
+                    a_ahead = _delayed(m, Value.cast(payload.a[r]), max(r - 1, 0), None, f"a{r}")
+                    m.d.comb += pe.a_in.eq(_delayed(m, a_ahead, min(r, 1), None, f"a{r}_edge"))
                 else:
+                    a_ahead = pes[r][c - 1].a_in
                     m.d.comb += pe.a_in.eq(pes[r][c - 1].a_out)
                 if r == 0:
-                    m.d.comb += pe.b_in.eq(_delayed(m, Value.cast(payload.b[c]), c, None, f"b{c}"))
+                    b_ahead = _delayed(m, Value.cast(payload.b[c]), max(c - 1, 0), None, f"b{c}")
+                    m.d.comb += pe.b_in.eq(_delayed(m, b_ahead, min(c, 1), None, f"b{c}_edge"))
                 else:
+                    b_ahead = pes[r - 1][c].b_in
                     m.d.comb += pe.b_in.eq(pes[r - 1][c].b_out)
+                if pe.retimed:
+                    m.d.comb += [pe.a_ahead.eq(a_ahead), pe.b_ahead.eq(b_ahead)]
 
         # The last MAC (PE (rows-1, cols-1)) happens rows + cols - 2 cycles after the last beat;
         # the drain starts the cycle after.
