@@ -129,7 +129,7 @@ def test_synthesize_input_errors(tmp_path):
     (tmp_path / "manifest.json").write_text(json.dumps({"top": "t", "verilog": "t.v"}))
     with pytest.raises(SpecError, match=r"^target must be one of"):
         synthesize(tmp_path, "vivado")
-    with pytest.raises(SpecError, match=r"^manifest '.*' names verilog file 't\.v', which is missing"):
+    with pytest.raises(SpecError, match=r"^manifest '.*' names verilog file 't\.v', which is miss"):
         synthesize(tmp_path, "generic")
     (tmp_path / "t.v").write_text("module t(input a, output b); assign b = a; endmodule\n")
     with pytest.raises(ToolNotFoundError, match=r"^Yosys executable 'no-such-yosys' not found"):
