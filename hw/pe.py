@@ -24,10 +24,13 @@ class WeightStationaryPE(wiring.Component):
     retimed : bool
         Register the product (the multiplier and the adder in two cycles) without changing the
         timing: the product of the activation the PE will see in its next enabled cycle,
-        ``a_ahead`` (the input of the register that drives ``a_in``), and of the weight it
-        will hold then, is registered one cycle early. False: one cycle multiply-add (the
-        array's first PE, whose activation comes straight from the stream, and whose
-        ``psum_in`` is zero: no adder).
+        ``a_ahead`` (the input of the register that drives ``a_in``), and of its weight is
+        registered one cycle early. Exact when the weight changes only in a cycle followed by
+        an input bubble at the PE, which holds in an array of two rows or more (a PE's weight is
+        written at least two cycles before the first activation of its tile reaches it, see
+        `WeightStationaryArray`); the weight load stays off the multiplier's path. False: one
+        cycle multiply-add (one-row arrays and the first PE, whose activation comes straight
+        from the stream; its ``psum_in`` is zero: no adder).
 
     Members
     -------
@@ -77,12 +80,11 @@ class WeightStationaryPE(wiring.Component):
             with m.If(self.en):
                 m.d.sync += self.psum_out.eq(self.psum_in + self.a_in * weight)
             return m
-        # product[n] == a_in[n] * weight[n]: computed from both operands' next values
+        # product[n] == a_in[n] * weight[n] whenever a_in[n] is an activation of the tile
         product = Signal(signed(self._act_bits + self._weight_bits))
-        weight_next = Mux(self.w_we, self.w_in, weight)
         with m.If(self.en):
             m.d.sync += [
-                product.eq(self.a_ahead * weight_next),
+                product.eq(self.a_ahead * weight),
                 self.psum_out.eq(self.psum_in + product),
             ]
         return m

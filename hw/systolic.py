@@ -94,7 +94,11 @@ class WeightStationaryArray(wiring.Component):
     # The hooks below are what the 2:4-sparse array overrides.
     _RETIMED = True
     """Whether the PEs register their products (`WeightStationaryPE` ``retimed``): every PE but
-    the first, whose activation comes from the stream without a register in between."""
+    the first, whose activation comes from the stream without a register in between, in arrays
+    of two rows or more. (The last weight beat is written into PE ``(rows - 1, c)`` ``c`` cycles
+    after it was taken and the tile's first activation reaches that PE ``rows - 1 + c`` cycles
+    after it was taken, at least one cycle after the weight beat: so with ``rows >= 2`` there
+    is a bubble between a PE's weight write and its first activation.)"""
 
     def _make_pe(self, retimed: bool = False) -> wiring.Component:
         cfg = self.config
@@ -138,7 +142,10 @@ class WeightStationaryArray(wiring.Component):
         with m.If(i_taken & self.inputs.payload.last):
             m.d.sync += loading.eq(1)
 
-        retimed = [[self._RETIMED and (r, c) != (0, 0) for c in range(cols)] for r in range(rows)]
+        retimed = [
+            [self._RETIMED and rows >= 2 and (r, c) != (0, 0) for c in range(cols)]
+            for r in range(rows)
+        ]
         pes = [
             [self._make_pe(retimed=True) if retimed[r][c] else self._make_pe() for c in range(cols)]
             for r in range(rows)

@@ -177,6 +177,32 @@ def test_ws_back_pressure_and_back_to_back_tiles(seed):
     check_ws_outputs(trace, expected)
 
 
+@pytest.mark.parametrize("stalls", [False, True])
+@pytest.mark.parametrize("rows", [2, 4])
+def test_ws_retimed_products_across_one_vector_tiles(rows, stalls):
+    """The retimed PEs multiply by the weight they hold one cycle early: exact when a weight
+    write is followed by a bubble, the tightest case being two-row arrays with one-vector tiles
+    back to back (the next weights right behind the last input)."""
+    cols = 3
+    rng = np.random.default_rng(rows * 10 + stalls)
+    cfg = SystolicConfig(rows=rows, cols=cols, act_bits=8, weight_bits=8, acc_bits=20)
+    tiles = [(rand_int(rng, 8, (rows, cols)), rand_int(rng, 8, (t, rows))) for t in (1, 1, 2, 1, 1)]
+    weights, inputs, expected = [], [], []
+    for w, x in tiles:
+        wb, ib = ws_beats(w, x)
+        weights += wb
+        inputs += ib
+        expected.append(x @ w)
+    pattern = [bool(b) for b in rng.integers(0, 2, size=13)] + [True] if stalls else ALWAYS
+    trace = run_streams(
+        WeightStationaryArray(cfg),
+        {"weights": (weights, pattern), "inputs": (inputs, pattern[::-1] if stalls else ALWAYS)},
+        len(inputs),
+        out_pattern=pattern,
+    )
+    check_ws_outputs(trace, expected)
+
+
 def test_ws_next_weights_may_follow_last_input_immediately():
     """Without stalls the second tile's weights enter the cycle after the first tile's last
     input, while that input is still in the array, and both tiles stay exact."""
