@@ -236,8 +236,10 @@ def place_and_route(
     seed: int = 1,
     timeout_s: float | None = 1800.0,
     log_path: str | Path | None = None,
+    clock: str = "clk",
 ) -> PnrResult:
-    """Place and route a Yosys JSON netlist with nextpnr for ``target`` (`PNR_TARGETS`)."""
+    """Place and route a Yosys JSON netlist with nextpnr for ``target`` (`PNR_TARGETS`);
+    ``clock`` names the clock port whose Fmax is reported."""
     if target not in PNR_TARGETS:
         raise SpecError(
             f"place and route supports targets {sorted(PNR_TARGETS)}, not {target!r}"
@@ -271,7 +273,7 @@ def place_and_route(
         if proc.returncode != 0 or not report_path.exists():
             tail = " | ".join((proc.stderr or proc.stdout).strip().splitlines()[-3:])
             raise CodesignError(f"{Path(exe).name} failed (exit {proc.returncode}): {tail}")
-        parsed = parse_pnr_report(report_path.read_text())
+        parsed = parse_pnr_report(report_path.read_text(), clock=clock)
     return PnrResult(
         tool=f"{Path(exe).name}",
         device=device,
@@ -463,9 +465,11 @@ def synthesize(
         result = parse_stat(stat_path.read_text(), target=target, top=top, tool_version=version)
         result = replace(result, seconds=round(seconds, 3))
         if pnr:
+            # the integration wrapper's clock is aclk (the manifest's integration)
+            clock = (manifest.get("integration") or {}).get("clock_port", "clk")
             placed = place_and_route(
                 netlist, target, target_mhz=target_mhz, seed=seed, timeout_s=pnr_timeout_s,
-                log_path=folder / "pnr.log" if write else None,
+                log_path=folder / "pnr.log" if write else None, clock=clock,
             )  # fmt: skip
             result = replace(result, fmax_mhz=placed.fmax_mhz, pnr=placed.to_dict())
     if write:

@@ -236,6 +236,9 @@ def test_parse_pnr_report_of_the_4x4_accelerator_on_ecp5():
     assert rep["fmax_mhz"] == pytest.approx(1000 / rep["critical_path"]["delay_ns"], rel=0.01)
     with pytest.raises(CodesignError, match="no fmax for clock 'sys'"):
         parse_pnr_report(text, clock="sys")
+    # the integration wrapper's clock port is aclk (synthesize reads it from the manifest)
+    renamed = text.replace('"clk"', '"aclk"').replace("posedge clk", "posedge aclk")
+    assert parse_pnr_report(renamed, clock="aclk") == rep
 
 
 def test_pnr_input_errors(tmp_path):
