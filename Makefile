@@ -4,7 +4,7 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-DEBS := iverilog yosys nextpnr-ice40
+DEBS := iverilog yosys nextpnr-ice40 chromium
 PYTEST_ARGS ?=
 
 .PHONY: demo test lint setup debs clean
@@ -17,12 +17,13 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip setuptools wheel
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[hw,sim,explore,dev,zoo]'
+	$(PY) -m pip install -q -e '.[hw,sim,explore,report,dev,zoo]'
 	@# torchvision for the model zoo test; --no-deps: its torch requirement must not touch torch
 	$(PY) -m pip install -q --no-deps torchvision==0.28.0
 	@touch $(STAMP)
 
-# Debian packages: the simulator and synthesis tool.
+# Debian packages: the simulator, synthesis and place-and-route tools, and the headless browser
+# the report test loads report.html in.
 debs:
 	@missing=""; for d in $(DEBS); do command -v $$d >/dev/null || missing="$$missing $$d"; done; \
 	if [ -n "$$missing" ]; then \

@@ -1,5 +1,5 @@
 """The ``codesign`` command line: ``codesign analyze | map | explore | quant | generate | verify |
-synth | demo``.
+synth | report | demo``.
 
 Each subcommand lives in its stage's package as a module with ``HELP`` (one line),
 ``add_arguments(parser)`` and ``run(args) -> int``. Command modules import only argparse-level
@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "generate": "codesign.hw.command",
     "synth": "codesign.synth_command",
     "verify": "codesign.sim.command",
+    "report": "codesign.report.command",
     "demo": "codesign.demo",
 }
 

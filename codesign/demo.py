@@ -5,7 +5,9 @@ objective -> knee of the Pareto front -> generate its accelerator -> run the who
 network on the RTL with cocotb (bit-exact, predicted vs measured cycles per layer) -> synthesize
 with Yosys -> a model-only exploration of the small transformer (ViT-tiny), where the non-MAC
 operators (softmax, layer norms, GELU, residual adds) run on the vector unit ->
-``OUT/report.md`` and ``OUT/report.html``.
+``OUT/report.md`` and ``OUT/report.html`` (the interactive report of ``codesign.report``: the
+explorable front, breakdowns, roofline, predicted vs measured; ``OUT/transformer/report.html``
+for the transformer's study).
 
 Every stage runs the same code as its CLI subcommand (``codesign.cli.main``), so the demo is also
 an integration test of the command line; every number in the report is read back from the files
@@ -236,6 +238,7 @@ def run_demo(cfg: DemoConfig) -> Path:
             "--no-progress",
         ]
     )  # fmt: skip
+    _cli(["report", str(out / "transformer")])
     timings["transformer"] = time.perf_counter() - t
 
     _stage(8, n, "write the report")
@@ -404,7 +407,15 @@ def write_report(out: Path, *, int16_acc: float, int8_acc: float, timings: dict)
     md = "\n\n".join(sections) + "\n"
     path = out / "report.md"
     path.write_text(md)
-    (out / "report.html").write_text(_markdown_to_html(md))
+    from codesign.report.html import write_html
+    from codesign.report.study import read_study
+
+    write_html(
+        read_study(out / "explore", verify=[out / "verify.json"]),
+        out / "report.html",
+        title="codesign demo report",
+        appendix_html="<h1>The run's tables</h1>" + _markdown_to_html(md),
+    )
     return path
 
 
@@ -493,7 +504,8 @@ def _pareto_section(points: list[dict]) -> str:
 
 def _markdown_to_html(md: str) -> str:
     """A small, dependency-free rendering of the report's Markdown subset (headings, tables,
-    images, paragraphs)."""
+    paragraphs) as the body of a page; images are left out (the page has the interactive
+    plots of `codesign.report` instead)."""
     body: list[str] = []
     lines = md.splitlines()
     i = 0
@@ -502,12 +514,6 @@ def _markdown_to_html(md: str) -> str:
         if line.startswith("#"):
             level = len(line) - len(line.lstrip("#"))
             body.append(f"<h{level}>{html.escape(line[level:].strip())}</h{level}>")
-        elif line.startswith("!["):
-            alt, _, rest = line[2:].partition("](")
-            body.append(
-                f'<p><img src="{html.escape(rest.rstrip(")"))}" alt="{html.escape(alt)}"'
-                ' style="max-width:100%"></p>'
-            )
         elif line.startswith("|"):
             rows = []
             while i < len(lines) and lines[i].startswith("|"):
@@ -525,15 +531,7 @@ def _markdown_to_html(md: str) -> str:
                 + "</table>"
             )
             continue
-        elif line.strip():
+        elif line.strip() and not line.startswith("!["):
             body.append(f"<p>{html.escape(line)}</p>")
         i += 1
-    style = (
-        "body{font-family:sans-serif;max-width:60em;margin:2em auto}"
-        "table{border-collapse:collapse;margin:1em 0}"
-        "td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}"
-    )
-    return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>codesign demo</title>"
-        f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n"
-    )
+    return "".join(body)

@@ -183,7 +183,7 @@ def test_cli_policy_sensitivity_and_errors(tmp_path, capsys):
     assert main(["quant", SPEC, "--policy", str(policy)]) == 2
     assert "error: policy names layer 'conv9'" in capsys.readouterr().err
     assert main(["quant", SPEC, "--sensitivity", "--bits", "4,x"]) == 2
-    assert "error: --bits must be comma-separated integers" in capsys.readouterr().err
+    assert "error: --bits must be up to 16 comma-separated integers" in capsys.readouterr().err
 
 
 def test_cli_uniform_export_and_suggest(tmp_path, capsys):

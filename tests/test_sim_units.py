@@ -378,7 +378,7 @@ def test_attention_operands_are_the_models_q_and_k():
 def test_parse_gemm():
     assert parse_gemm("64,32,16") == (64, 32, 16)
     for bad in ("64,64", "a,b,c", "1,0,3"):
-        with pytest.raises(SpecError, match=r"^--gemm must be M,N,K \(three positive integers\)"):
+        with pytest.raises(SpecError, match=r"^--gemm must be M,N,K \(three integers from 1 to 4096\)"):
             parse_gemm(bad)
 
 

@@ -219,7 +219,12 @@ def run(args: argparse.Namespace) -> int:
     missing = [f"--{k}" for k in ("arch", "layer") if not getattr(args, k)]
     if missing:
         raise SpecError(f"{' and '.join(missing)} required (or --timeloop DIR)")
-    if args.arch not in PRESETS and not Path(args.arch).exists():
+    looks_like_a_file = "/" in args.arch or Path(args.arch).suffix.lower() in (
+        ".yaml",
+        ".yml",
+        ".json",
+    )
+    if args.arch not in PRESETS and not looks_like_a_file and not Path(args.arch).exists():
         raise SpecError(
             f"--arch {args.arch[:80]!r} is neither a preset ({', '.join(sorted(PRESETS))}) nor "
             f"an existing YAML/JSON file"

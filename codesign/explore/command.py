@@ -5,7 +5,8 @@ Joint search of the hardware (array shape, dataflow, buffers, bandwidth, clock) 
 quantization and pruning of a PyTorch model: every layer is mapped per design point, results go
 to a SQLite store (``--resume`` continues an interrupted run without re-evaluating), and the
 Pareto front is printed and written to ``OUT/pareto.csv``, ``OUT/pareto.json``,
-``OUT/pareto.png``, ``OUT/best.json`` (the knee point as a `DesignPoint`) and
+``OUT/pareto.png``, ``OUT/pareto_layers.json`` (each Pareto point's per-layer cost breakdown,
+`codesign.explore.breakdown`), ``OUT/best.json`` (the knee point as a `DesignPoint`) and
 ``OUT/best_layers.png`` and ``OUT/best_layers.csv`` (its per-layer breakdown: MAC layers on the
 array, non-MAC operators on the vector unit or, for a buildable point, the host).
 """
@@ -213,6 +214,7 @@ def run(args: argparse.Namespace) -> int:
         TimeRemainingColumn,
     )
 
+    from codesign.explore.breakdown import write_breakdowns
     from codesign.explore.buildable import AcceleratorEvaluator
     from codesign.explore.design import AccuracyObjective, DesignEvaluator
     from codesign.explore.executor import check_ray_address, make_executor
@@ -368,6 +370,7 @@ def run(args: argparse.Namespace) -> int:
     best = evaluator.design_point(result.knee.params)
     best = dataclasses.replace(best, metrics={**best.metrics, **result.knee.metrics})
     best.save(out / "best.json")
+    write_breakdowns(out / "pareto_layers.json", evaluator, result.pareto, layers, schedule)
     rows = best.layer_rows(schedule)
     _write_layer_csv(out / "best_layers.csv", rows)
     shown = [r for r in rows if r["unit"] != "host"]
@@ -391,8 +394,8 @@ def run(args: argparse.Namespace) -> int:
         err.print(f"note: {result.stopped}")
     print(json.dumps(summary), file=sys.stderr)
     print(
-        f"wrote {out}/pareto.csv, pareto.json, pareto.png, all.csv, best.json, best_layers.png, "
-        f"best_layers.csv"
+        f"wrote {out}/pareto.csv, pareto.json, pareto.png, pareto_layers.json, all.csv, "
+        f"best.json, best_layers.png, best_layers.csv"
     )
     if not best.buildable:
         print(
