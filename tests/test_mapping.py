@@ -87,7 +87,7 @@ def test_yaml_and_json_round_trip(tmp_path):
 def test_mapping_file_errors(tmp_path):
     with pytest.raises(SpecError, match=r"^levles is not a mapping field"):
         mapping_from_dict({"version": 1, "levles": {}})
-    with pytest.raises(SpecError, match=r"^levels\.dram\.loops\.N must be a positive integer"):
+    with pytest.raises(SpecError, match=r"^levels\.dram\.loops\.N must be an integer from 1 to"):
         mapping_from_dict({"version": 1, "levels": {"dram": {"loops": {"N": 0}}}})
     with pytest.raises(SpecError, match=r"^levels\.dram\.keep must be a list of"):
         mapping_from_dict({"version": 1, "levels": {"dram": {"keep": ["psums"]}}})
