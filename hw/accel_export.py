@@ -37,6 +37,14 @@ def stream_formats(
     ``payload_bits`` the bits used (the low ones)."""
     integration = Integration() if integration is None else integration
     a = config.array
+    weights = {
+        "weight_beat": f"W[k2*{a.rows}+r, n2*{a.cols}+c] at bits [{a.weight_bits}*c, "
+        f"{a.weight_bits}*(c+1)), c < {a.cols}, signed",
+        "input_beat": f"I[m, k2*{a.rows}+r] at bits [{a.act_bits}*r, {a.act_bits}*(r+1)), "
+        f"r < {a.rows}, signed",
+    }
+    if config.sparse:
+        weights = _sparse_formats(config)
     return {
         "s_axis": {
             "tdata_bits": integration.stream_bits(config.axis_in_bits),
@@ -44,10 +52,7 @@ def stream_formats(
             "words_per_beat": config.words_per_beat,
             "beat_bits": config.beat_bits,
             "order": "for n2, for m2, for k2: rows weight beats then T input beats",
-            "weight_beat": f"W[k2*{a.rows}+r, n2*{a.cols}+c] at bits [{a.weight_bits}*c, "
-            f"{a.weight_bits}*(c+1)), c < {a.cols}, signed",
-            "input_beat": f"I[m, k2*{a.rows}+r] at bits [{a.act_bits}*r, {a.act_bits}*(r+1)), "
-            f"r < {a.rows}, signed",
+            **weights,
             "word_order": "low word first",
         },
         "m_axis": {
@@ -57,6 +62,25 @@ def stream_formats(
             "order": "for n2, for m: one beat per output row",
             "tlast": "last beat of the layer",
         },
+    }
+
+
+def _sparse_formats(config: AcceleratorConfig) -> dict[str, str]:
+    """The 2:4 accelerator's weight and input beats (``codesign.accel.program.compress_2_4``
+    and ``split_dense`` build them)."""
+    a = config.array
+    depth, wb, cols = config.pass_depth, a.weight_bits, a.cols
+    values = 2 * cols * wb
+    return {
+        "weight_beat": f"group g = k2*{a.rows}+r (rows 4g..4g+3 of W) of columns n2*{cols}+c, "
+        f"c < {cols}: its two kept weights v0, v1 (signed) at bits [{wb}*(2c+j), "
+        f"{wb}*(2c+j+1)) and their positions 0..3 in the group at bits [{values}+2*(2c+j), "
+        f"{values}+2*(2c+j+1)), j < 2",
+        "input_beat": f"I[m, k2*{depth}+e] at bits [{a.act_bits}*e, {a.act_bits}*(e+1)), "
+        f"e < {depth}, signed (PE row r multiplies elements 4r..4r+3)",
+        "weights": "a layer pruned 2:4: its own groups of four; any other layer as two 2:4 "
+        "halves, each dense group w0..w3 (K padded to a multiple of 4) as (w0, w1, 0, 0) and "
+        "(0, 0, w2, w3) beside the same four activations (reduction 8 * ceil(K / 4))",
     }
 
 

@@ -30,6 +30,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import fifo, memory, wiring
 from amaranth.lib.wiring import In, Out
 from codesign.hw.requant import MULT_BITS, SHIFT_BITS, PipelinedRequantizer
+from codesign.hw.sparse import SparseWeightStationaryArray
 from codesign.hw.systolic import OutputStationaryArray, WeightStationaryArray
 
 from codesign.accel.config import (
@@ -48,8 +49,17 @@ PARAM_BITS = SUM_BITS + MULT_BITS + SHIFT_BITS
 """Bits of one output channel's parameters: bias, multiplier, shift (low to high)."""
 
 
+def _array_class(config: AcceleratorConfig) -> type[wiring.Component]:
+    """The array of the accelerator's dataflow (the 2:4 array runs the ``ws`` protocol)."""
+    if config.output_stationary:
+        return OutputStationaryArray
+    return SparseWeightStationaryArray if config.sparse else WeightStationaryArray
+
+
 class Accelerator(wiring.Component):
-    """A whole-layer accelerator around a weight- or output-stationary array.
+    """A whole-layer accelerator around a weight- or output-stationary array, or the 2:4-sparse
+    weight-stationary array (``sparse24``: the ``ws`` controller with compressed weight beats
+    and ``4 * rows``-element input beats, ``AcceleratorConfig.weight_beat_bits``).
 
     Parameters
     ----------
@@ -104,7 +114,7 @@ class Accelerator(wiring.Component):
         rows, cols = cfg.rows, cfg.cols
 
         os_flow = cfg.output_stationary
-        array_class = OutputStationaryArray if os_flow else WeightStationaryArray
+        array_class = _array_class(cfg)
         m.submodules.array = array = array_class(arr_cfg)
         m.submodules.fifo = prefetch = fifo.SyncFIFOBuffered(
             width=cfg.beat_bits, depth=cfg.fifo_depth
@@ -355,7 +365,7 @@ class Accelerator(wiring.Component):
         pass_beats = reg_k if os_flow else tile_rows
         m.d.comb += tile_rows.eq(Mux(issue.m_left < reg_tile_m, issue.m_left, reg_tile_m))
 
-        a_bits = rows * arr_cfg.act_bits
+        a_bits = rows * arr_cfg.act_bits if os_flow else cfg.input_beat_bits
         if os_flow:
             m.d.comb += [
                 array.inputs.payload.a.eq(prefetch.r_data[:a_bits]),
@@ -364,7 +374,7 @@ class Accelerator(wiring.Component):
                 ),
             ]
         else:
-            m.d.comb += array.weights.payload.eq(prefetch.r_data[: cols * arr_cfg.weight_bits])
+            m.d.comb += array.weights.payload.eq(prefetch.r_data[: cfg.weight_beat_bits])
         # the pass's last beat index, registered (a subtract, compare and mux off the critical
         # path): it changes only when the issue loops advance, and a ws pass starts with its
         # `rows` weight beats, an os pass's length is the constant K

@@ -48,8 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--top",
         help="'array' (default without --design): the bare systolic array, its module named from "
         "the parameters; 'accelerator' (default with a buildable --design): the accelerator "
-        "(buffers, controller, AXI-Stream, CSR) around a ws or os array; any other identifier: "
-        "the bare array under that module name",
+        "(buffers, controller, AXI-Stream, CSR) around a ws, os or sparse24 array; any other "
+        "identifier: the bare array under that module name",
     )
     parser.add_argument("-o", "--out", required=True, help="output folder")
     parser.add_argument("--force", action="store_true", help="write into a non-empty output folder")

@@ -306,7 +306,9 @@ def _verify(
         protocol.compare_items("CSR errors", [0], [layer.get("csr_errors")])
         pad = [w >> design.config.axis_out_bits for w in outs]
         protocol.compare_items("m_axis pad bits", [0] * len(pad), pad)
-    report = predict(design.config, program.m, program.n, program.k, program.tile_m)
+    report = predict(
+        design.config, program.m, program.n, program.k, program.tile_m, pruning=program.pruning
+    )
     measured = int(res.get("cycles", -1))
     predicted = int(report.cycles) + design.config.pipeline_cycles
     stalled = back_pressure > 0 or idle > 0
@@ -366,17 +368,21 @@ def verify_accelerator_gemm(
     zero_point: int,
     *,
     tile_m: int | None = None,
+    pruning: str = "none",
     what: str | None = None,
     **options: object,
 ) -> AcceleratorResult:
     """Run ``requant(bias + a @ w)`` through the accelerator and compare with
-    ``codesign.quant.intref.requantize`` of the int64 torch product (see `program_layer`;
+    ``codesign.quant.intref.requantize`` of the int64 torch product (see `program_layer`,
+    whose ``pruning`` picks how the 2:4 accelerator runs the weights;
     ``options``: ``seed``, ``back_pressure``, ``idle``, ``waves``, ``activity`` (switching
     activity from the VCD, `codesign.sim.activity`), ``work_dir``, ``cache_dir``, ``simulator``
     (``"icarus"`` or ``"verilator"``), ``repeat``
     (run the layer this many times back to back without a reset;
     every run is compared, cycles are the first run's))."""
-    program = program_layer(design.config, a, w, bias, multiplier, shift, zero_point, tile_m=tile_m)
+    program = program_layer(
+        design.config, a, w, bias, multiplier, shift, zero_point, tile_m=tile_m, pruning=pruning
+    )
     acc = torch.matmul(
         torch.as_tensor(_matrix("a", a)), torch.as_tensor(_matrix("w", w))
     ).numpy() + _vector("bias", bias, program.n)
@@ -398,12 +404,13 @@ def verify_accelerator_conv2d(
     output_q: torch.Tensor,
     *,
     tile_m: int | None = None,
+    pruning: str = "none",
     what: str = "conv2d",
     **options: object,
 ) -> AcceleratorResult:
     """Run an ``IntegerLayer`` (``codesign.quant``) conv2d or linear on input ``x_q`` through
     the accelerator and compare with ``output_q``, the quantization package's integer
-    reference."""
+    reference (``pruning``: the layer's, see `program_layer`)."""
     ops = layer_operands(layer, x_q)
     program = program_layer(
         design.config,
@@ -414,6 +421,7 @@ def verify_accelerator_conv2d(
         ops.shift,
         ops.zero_point,
         tile_m=tile_m,
+        pruning=pruning,
     )
     return _verify(design, program, ops.to_matrix(output_q), what=what, **options)
 
@@ -424,19 +432,25 @@ def verify_accelerator_layer(
     *,
     bits: int | None = None,
     tile_m: int | None = None,
+    pruning: str | None = None,
     **options: object,
 ) -> AcceleratorResult:
     """Verify one layer of a model, ``"MODULE_PATH:FACTORY:LAYER"``, quantized uniformly to the
-    design's activation width (weights symmetric per channel, activations asymmetric) and
-    calibrated on the model's example inputs; the reference is the layer's requantized
-    ``output_q`` from ``codesign.quant.model.int_layer_io``."""
+    design's activation width (weights symmetric per channel, activations asymmetric), pruned
+    as ``pruning`` says (``none``, ``2:4`` or ``unstructured:F``; default ``2:4`` on the 2:4
+    accelerator, ``none`` otherwise) and calibrated on the model's example inputs; the
+    reference is the layer's requantized ``output_q`` from
+    ``codesign.quant.model.int_layer_io``."""
     from codesign.quant.model import int_layer_io, quantize_model
-    from codesign.quant.policy import QuantPolicy
+    from codesign.quant.policy import QuantPolicy, layer_policy
 
     _, layer_name, module, inputs = _load_layer_model(layer_spec)
     arr = design.config.array
     width = bits if bits is not None else min(arr.act_bits, arr.weight_bits)
-    qmodel = quantize_model(module, QuantPolicy.uniform(width), inputs)
+    if pruning is None:
+        pruning = "2:4" if design.config.sparse else "none"
+    policy = QuantPolicy(default=layer_policy(width, width, pruning))
+    qmodel = quantize_model(module, policy, inputs)
     io = int_layer_io(qmodel, layer_name, inputs)
     return verify_accelerator_conv2d(
         design,
@@ -444,6 +458,7 @@ def verify_accelerator_layer(
         io.input_q,
         io.output_q,
         tile_m=tile_m,
-        what=f"{layer_spec} ({io.layer.op}, int{width}, accelerator)",
+        pruning=pruning,
+        what=f"{layer_spec} ({io.layer.op}, int{width}, pruning {pruning}, accelerator)",
         **options,
     )

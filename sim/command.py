@@ -103,6 +103,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: the array's width)",
     )
     parser.add_argument(
+        "--pruning",
+        metavar="SPEC",
+        default=None,
+        help="accelerator --layer: the layer's weight pruning, none, 2:4 or unstructured:F "
+        "(default: 2:4 on a sparse24 accelerator, which runs any other layer as two 2:4 "
+        "halves; none otherwise)",
+    )
+    parser.add_argument(
         "--images",
         type=int_option(1, 10_000),
         default=8,
@@ -184,6 +192,7 @@ def _run_network(args: argparse.Namespace) -> int:
         ("--waves", args.waves),
         ("--stream-len", args.stream_len),
         ("--policy", args.policy),
+        ("--pruning", args.pruning),
     ):
         if value:
             raise SpecError(f"{flag} does not apply to --network")
@@ -252,7 +261,9 @@ def _run_accelerator(args: argparse.Namespace, options: dict) -> dict:
     design = load_accelerator(args.design)
     options = {k: v for k, v in options.items() if k not in ("sequential", "stream_len")}
     options["activity"] = args.activity
-    result = verify_accelerator_layer(design, args.layer, tile_m=args.stream_len, **options)
+    result = verify_accelerator_layer(
+        design, args.layer, tile_m=args.stream_len, pruning=args.pruning, **options
+    )
     report = result.to_json()
     report["design"] = design.top
     return report
@@ -300,6 +311,15 @@ def run(args: argparse.Namespace) -> int:
             f"--activity needs --simulator icarus (it reads the toggles from Icarus's VCD "
             f"scopes), not --simulator {args.simulator}"
         )
+    if args.pruning is not None:
+        from codesign.quant.policy import parse_pruning
+
+        parse_pruning(args.pruning)
+        if args.layer is None or _kind(args.design) != "accelerator":
+            raise SpecError(
+                "--pruning applies to --layer on an accelerator folder (a bare array runs "
+                "its own: dense, or 2:4 on the sparse array)"
+            )
     if args.activity and _kind(args.design) != "accelerator":
         raise SpecError(
             "--activity needs an accelerator folder (codesign generate --top accelerator)"

@@ -201,11 +201,12 @@ def network_plan(design: AcceleratorDesign) -> NetworkPlan | None:
 
 
 def _policy(plan: NetworkPlan | None, layers: Sequence[str], design: AcceleratorDesign):
-    from codesign.quant.policy import LayerPolicy, QuantPolicy, layer_policy
+    from codesign.quant.policy import QuantPolicy, layer_policy
 
-    if plan is None:  # uniform at the array's widths
+    if plan is None:  # uniform at the array's widths (pruned 2:4 on the 2:4 accelerator)
         a = design.config.array
-        return QuantPolicy(default=LayerPolicy(weight_bits=a.weight_bits, act_bits=a.act_bits))
+        pruning = "2:4" if design.config.sparse else "none"
+        return QuantPolicy(default=layer_policy(a.weight_bits, a.act_bits, pruning))
     missing = [n for n in layers if n not in {lay.name for lay in plan.layers}]
     if missing or len(layers) != len(plan.layers):
         raise SpecError(
@@ -236,7 +237,8 @@ def verify_network(
     The model and data come from ``codesign.quant.evaluate.load_context`` (the digits CNN
     trained on scikit-learn's digits, its calibration and test split: the same the explorer's
     accuracy objective uses); the quantization is the design's network plan (per-layer bits
-    and pruning) or, without a plan, uniform at the array's widths.
+    and pruning) or, without a plan, uniform at the array's widths (and pruned 2:4 on the 2:4
+    accelerator).
 
     Passes when every layer is bit-exact, the outputs equal the reference's, top-1 agrees on
     every image, and every layer's and the total cycles are within `CYCLE_TOLERANCE` of the
@@ -274,7 +276,8 @@ def verify_network(
             predicted = float(plan.layer(lay.name).cycles)
         else:
             m, n, k = lay.gemm
-            predicted = float(predicted_cycles(design.config, m, n, k, runtime.tile_m(lay.name, m)))
+            tile_m, pruning = runtime.tile_m(lay.name, m), runtime.pruning(lay.name)
+            predicted = float(predicted_cycles(design.config, m, n, k, tile_m, pruning=pruning))
         checks.append(
             LayerCheck(
                 name=lay.name,

@@ -46,8 +46,6 @@ def test_every_name_in_all_resolves(module):
 
 
 def test_config_errors_name_field_value_and_allowed():
-    with pytest.raises(SpecError, match=r"^array.dataflow must be 'ws' or 'os' .* not 'sparse24'$"):
-        AcceleratorConfig(array=SystolicConfig(rows=2, cols=2, dataflow="sparse24"))
     with pytest.raises(SpecError, match=r"^array.acc_bits must be at most 32 .*not 40$"):
         AcceleratorConfig(array=SystolicConfig(rows=2, cols=2, acc_bits=40))
     with pytest.raises(SpecError, match=r"^max_tile_m must be an integer in 1..65535, not 0$"):

@@ -36,6 +36,8 @@ TOPS: list[tuple[str, list[str], bool]] = [
     ("accel_ws_reuse_overlap",
      ["--rows", "4", "--cols", "4", "--top", "accelerator", "--input-buffer", "--overlap-passes"],
      True),
+    ("accel_sparse24", ["--rows", "4", "--cols", "4", "--dataflow", "sparse24", "--top",
+                        "accelerator"], True),
     ("accel_ws_axil_rstn", ["--rows", "4", "--cols", "4", "--top", "accelerator", "--csr",
                             "axi-lite", "--reset", "aresetn"], True),
     ("accel_ws_3x3_a6w6_axil", ["--rows", "3", "--cols", "3", "--act-bits", "6",

@@ -84,7 +84,9 @@ class AcceleratorConfig:
     Parameters
     ----------
     array : SystolicConfig
-        The PE array: dataflow ``"ws"`` or ``"os"``, ``acc_bits <= 32``.
+        The PE array: dataflow ``"ws"``, ``"os"`` or ``"sparse24"`` (the 2:4-sparse
+        weight-stationary array: the ``ws`` controller, compressed weight beats and a pass
+        depth of ``4 * rows``), ``acc_bits <= 32``.
     max_tile_m : int
         ``ws``: rows of the accumulator buffer, the largest ``TILE_M`` (``T``) a layer may
         use. ``os`` has no accumulator buffer (the PEs accumulate the whole ``K``) and ignores
@@ -128,11 +130,6 @@ class AcceleratorConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.array, SystolicConfig):
             raise SpecError(f"array must be a SystolicConfig, not {type(self.array).__name__}")
-        if self.array.dataflow not in (Dataflow.WEIGHT_STATIONARY, Dataflow.OUTPUT_STATIONARY):
-            raise SpecError(
-                f"array.dataflow must be 'ws' or 'os' for the accelerator (its controller drives "
-                f"those tile protocols), not {self.array.dataflow.value!r}"
-            )
         if self.array.acc_bits > SUM_BITS:
             raise SpecError(
                 f"array.acc_bits must be at most {SUM_BITS} (the accumulator buffer and the "
@@ -182,6 +179,54 @@ class AcceleratorConfig:
         return self.array.dataflow is Dataflow.OUTPUT_STATIONARY
 
     @property
+    def sparse(self) -> bool:
+        """Whether the array is the 2:4-sparse weight-stationary one (``sparse24``): a pass
+        covers a dense reduction depth of ``4 * rows`` with compressed weights (values and
+        2-bit indices), and a dense layer runs as two 2:4 halves (`run_k`)."""
+        return self.array.dataflow is Dataflow.SPARSE_2_4
+
+    @property
+    def pass_depth(self) -> int:
+        """Reduction elements (of the GEMM the array runs) one ``ws`` pass covers: ``rows``,
+        or ``4 * rows`` on the 2:4 array (``os``: the whole ``K``, see `tiling`)."""
+        return self.array.dense_reduction_depth if self.sparse else self.rows
+
+    def compressed(self, pruning: str) -> bool:
+        """Whether a layer with ``pruning`` (``none``, ``2:4`` or ``unstructured:F``,
+        ``codesign.quant.policy.parse_pruning``) runs with its own weights compressed 2:4:
+        on the 2:4 array and only for ``2:4``. A dense (or unstructured) layer on the 2:4
+        array runs as two 2:4 halves (`run_k`); a dense array runs every layer as it is."""
+        from codesign.quant.policy import parse_pruning
+
+        kind, _ = parse_pruning(pruning)
+        return self.sparse and kind == "2:4"
+
+    def run_k(self, k: int, pruning: str) -> int:
+        """The reduction length of the GEMM the array runs for a layer of reduction ``k``:
+        ``k``, except for an uncompressed layer on the 2:4 array (`compressed` false), whose
+        every dense group of four weights ``w0..w3`` (``K`` zero-padded to a multiple of 4)
+        becomes two 2:4 groups, ``(w0, w1, 0, 0)`` and ``(0, 0, w2, w3)``, each with the same
+        four activations: a 2:4 GEMM of reduction ``2 * 4 * ceil(k / 4)``, half the dense
+        depth per pass (``2 * rows``) at the 2:4 array's cycles."""
+        _bounded("gemm size K", k, 1, 2**DIM_BITS - 1)
+        if self.compressed(pruning) or not self.sparse:
+            return k
+        return 8 * math.ceil(k / 4)
+
+    @property
+    def input_beat_bits(self) -> int:
+        """Bits of one ``ws`` input beat: ``pass_depth * act_bits``."""
+        return self.pass_depth * self.array.act_bits
+
+    @property
+    def weight_beat_bits(self) -> int:
+        """Bits of one ``ws`` weight beat: ``cols * weight_bits``, or on the 2:4 array
+        ``cols`` groups of two values and two 2-bit indices (``cols * (2 * weight_bits + 4)``,
+        values first: ``codesign.hw.layouts.weight_layout``)."""
+        a = self.array
+        return a.cols * (2 * a.weight_bits + 4) if self.sparse else a.cols * a.weight_bits
+
+    @property
     def acc_buf_rows(self) -> int:
         """Depth of the accumulator buffer: ``max_tile_m`` (times ``max_n_tiles`` with an
         input buffer)."""
@@ -205,7 +250,7 @@ class AcceleratorConfig:
         a = self.array
         if self.output_stationary:
             return self.rows * a.act_bits + self.cols * a.weight_bits
-        return max(self.rows * a.act_bits, self.cols * a.weight_bits)
+        return max(self.input_beat_bits, self.weight_beat_bits)
 
     @property
     def words_per_beat(self) -> int:
@@ -350,8 +395,9 @@ class AcceleratorConfig:
     def architecture(self, *, clock_mhz: float = 100.0) -> Any:
         """The ``codesign.arch.Architecture`` this accelerator implements, for the cost model.
 
-        Levels, innermost first. ``ws``: ``weight_reg`` (one weight per PE), with an input
-        buffer ``in_buf`` (``max_tile_m`` rows of ``rows`` inputs, one row per cycle),
+        Levels, innermost first. ``ws``: ``weight_reg`` (one weight per PE; on the 2:4 array
+        two values and their 2-bit indices, ``compute.nm = (2, 4)`` with two multipliers per
+        PE), with an input buffer ``in_buf`` (``max_tile_m`` input beats, one per cycle),
         ``acc_buf`` (the accumulator buffer, `acc_buf_rows` rows of ``cols`` int32, one row per
         cycle), and ``dram``.
         ``os``: ``acc_reg`` (one int32 accumulator per PE) and ``dram``. ``dram`` reads at
@@ -367,6 +413,7 @@ class AcceleratorConfig:
 
         a = self.array
         pes = a.rows * a.cols
+        multipliers = 2 if self.sparse else 1  # per PE
         compute = ComputeArray(
             rows=a.rows,
             cols=a.cols,
@@ -374,10 +421,11 @@ class AcceleratorConfig:
             weight_bits=a.weight_bits,
             accum_bits=SUM_BITS,
             mac_energy_pj=tech.mac_energy_pj(a.act_bits, a.weight_bits, SUM_BITS),
-            mac_area_um2=tech.mac_area_um2(a.act_bits, a.weight_bits, SUM_BITS),
-            dataflow=MapDataflow(a.dataflow.value),
+            mac_area_um2=multipliers * tech.mac_area_um2(a.act_bits, a.weight_bits, SUM_BITS),
+            dataflow=MapDataflow("ws" if self.sparse else a.dataflow.value),
             systolic=True,
             overlap_passes=self.overlap_passes,
+            nm=(2, 4) if self.sparse else None,
         )
 
         def register(name: str, bits: int, role: TensorRole) -> MemoryLevel:
@@ -425,9 +473,10 @@ class AcceleratorConfig:
         if self.output_stationary:
             levels = (register("acc_reg", SUM_BITS, TensorRole.OUTPUTS), dram)
         else:
-            levels = (register("weight_reg", a.weight_bits, TensorRole.WEIGHTS),)
+            weight_reg = multipliers * (a.weight_bits + compute.nm_index_bits)
+            levels = (register("weight_reg", weight_reg, TensorRole.WEIGHTS),)
             if self.input_buffer:
-                in_row = a.rows * a.act_bits
+                in_row = self.input_beat_bits
                 levels = (*levels, buffer("in_buf", self.max_tile_m, in_row, TensorRole.INPUTS))
             acc_row = a.cols * SUM_BITS
             acc_buf = buffer("acc_buf", self.acc_buf_rows, acc_row, TensorRole.OUTPUTS)
@@ -456,7 +505,7 @@ class AcceleratorConfig:
             if tile_m is None:
                 raise SpecError("tile_m must be given for a 'ws' accelerator, not None")
             _bounded("tile_m", tile_m, 1, self.max_tile_m)
-            k_tiles = math.ceil(k / self.rows)
+            k_tiles = math.ceil(k / self.pass_depth)
 
         n_tiles = math.ceil(n / self.cols)
         if n_tiles > self.max_n_tiles:
@@ -498,7 +547,7 @@ class AcceleratorConfig:
             inner = (weight_reg, acc_buf)
         return Mapping(
             levels=(*inner, dram),
-            rows=(("K", self.rows),),
+            rows=(("K", self.pass_depth),),
             cols=(("N", self.cols),),
         )
 

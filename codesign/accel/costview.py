@@ -97,7 +97,8 @@ def layer_gemm(nest: Any) -> tuple[int, int, int]:
 
 def gemm_nest(config: AcceleratorConfig, m: int, n: int, k: int) -> Any:
     """The GEMM loop nest as the accelerator moves it: operands at the array's widths,
-    outputs at ``act_bits`` (they leave requantized)."""
+    outputs at ``act_bits`` (they leave requantized); on the 2:4 array ``k`` is the reduction
+    the array runs (``AcceleratorConfig.run_k``) and the weights are 2:4 (density 0.5)."""
     from codesign.workload.loopnest import linear
 
     a = config.array
@@ -109,6 +110,7 @@ def gemm_nest(config: AcceleratorConfig, m: int, n: int, k: int) -> Any:
         input_bits=a.act_bits,
         weight_bits=a.weight_bits,
         output_bits=a.act_bits,
+        weight_density=0.5 if config.sparse else 1.0,
     )
 
 
@@ -138,22 +140,39 @@ def schedule_candidates(
     return [LayerSchedule(tile_m=t) for t in tiles]
 
 
-def predict(config: AcceleratorConfig, m: int, n: int, k: int, tile_m: int | None = None) -> Any:
+def predict(
+    config: AcceleratorConfig,
+    m: int,
+    n: int,
+    k: int,
+    tile_m: int | None = None,
+    *,
+    pruning: str = "none",
+) -> Any:
     """The cost model's `CostReport` of the GEMM on the accelerator's architecture and the
     mapping its controller runs with row tile ``tile_m`` (``os``: None); without the
-    configuration's ``pipeline_cycles``."""
+    configuration's ``pipeline_cycles``. ``pruning``: the layer's (on the 2:4 accelerator a
+    layer not pruned ``2:4`` runs as two 2:4 halves, ``AcceleratorConfig.run_k``)."""
     from codesign.cost.model import evaluate_one
 
-    mapping = config.mapping(m, n, k, None if config.output_stationary else tile_m)
-    return evaluate_one(gemm_nest(config, m, n, k), config.architecture(), mapping)
+    k_run = config.run_k(k, pruning)
+    mapping = config.mapping(m, n, k_run, None if config.output_stationary else tile_m)
+    return evaluate_one(gemm_nest(config, m, n, k_run), config.architecture(), mapping)
 
 
 def predicted_cycles(
-    config: AcceleratorConfig, m: int, n: int, k: int, tile_m: int | None = None
+    config: AcceleratorConfig,
+    m: int,
+    n: int,
+    k: int,
+    tile_m: int | None = None,
+    *,
+    pruning: str = "none",
 ) -> int:
     """Cycles the RTL takes for the layer: the model's count plus the configuration's
     ``pipeline_cycles``."""
-    return int(predict(config, m, n, k, tile_m).cycles) + config.pipeline_cycles
+    report = predict(config, m, n, k, tile_m, pruning=pruning)
+    return int(report.cycles) + config.pipeline_cycles
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -31,10 +31,12 @@ from codesign.errors import SpecError
 __all__ = [
     "GemmOperands",
     "LayerProgram",
+    "compress_2_4",
     "decode_outputs",
     "im2col",
     "layer_operands",
     "program_layer",
+    "split_dense",
 ]
 
 
@@ -55,6 +57,10 @@ class LayerProgram:
     out_rows : tuple of (int, int)
         For each ``m_axis`` beat, in order: the row of ``O`` (os: possibly a padded row) and
         the column tile ``n2`` it carries.
+    pruning : str
+        The layer's weight pruning (``none``, ``2:4`` or ``unstructured:F``): on the 2:4
+        accelerator ``2:4`` runs the weights compressed, anything else as two 2:4 halves
+        (``AcceleratorConfig.run_k``); the prediction of the layer depends on it.
     """
 
     m: int
@@ -65,6 +71,7 @@ class LayerProgram:
     stream_words: tuple[int, ...]
     out_beats: int
     out_rows: tuple[tuple[int, int], ...]
+    pruning: str = "none"
 
 
 def _matrix(name: str, x: object) -> np.ndarray:
@@ -98,6 +105,61 @@ def _pack(values: np.ndarray, bits: int) -> int:
     return word
 
 
+def split_dense(a: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A dense GEMM ``a @ w`` as a 2:4 GEMM of twice the (4-padded) reduction with the same
+    product: every dense group of four, weights ``w0..w3``, becomes the 2:4 groups
+    ``(w0, w1, 0, 0)`` and ``(0, 0, w2, w3)``, each beside the same four activations
+    (``AcceleratorConfig.run_k``)."""
+    m, k = a.shape
+    n = w.shape[1]
+    groups = math.ceil(k / 4)
+    a4 = np.zeros((m, groups, 4), dtype=np.int64)
+    a4.reshape(m, -1)[:, :k] = a
+    w4 = np.zeros((groups, 4, n), dtype=np.int64)
+    w4.reshape(-1, n)[:k] = w
+    w2 = np.zeros((groups, 2, 4, n), dtype=np.int64)
+    w2[:, 0, :2] = w4[:, :2]
+    w2[:, 1, 2:] = w4[:, 2:]
+    a2 = np.repeat(a4[:, :, None, :], 2, axis=2)
+    return a2.reshape(m, 8 * groups), w2.reshape(8 * groups, n)
+
+
+def compress_2_4(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The 2:4 storage of a ``K x N`` weight matrix, ``K`` a multiple of 4: ``(values,
+    indices)``, each ``K/4 x N x 2``: the two weights of every group of four rows of a column
+    that the 2:4 array multiplies, and their positions 0..3 in the group (ascending; a group
+    with fewer than two non-zeros is completed with zeros at its lowest free positions).
+
+    Raises
+    ------
+    SpecError
+        If a group holds more than two non-zeros (the weights are not 2:4-pruned along the
+        reduction), naming the first one.
+    """
+    k, n = w.shape
+    groups = w.reshape(k // 4, 4, n)
+    nonzero = groups != 0
+    counts = nonzero.sum(axis=1)
+    if counts.size and counts.max() > 2:
+        g, col = (int(v[0]) for v in np.nonzero(counts > 2))
+        raise SpecError(
+            f"weights are not 2:4: rows {4 * g}..{4 * g + 3} of column {col} hold "
+            f"{int(counts[g, col])} non-zeros; the 2:4 accelerator takes at most 2 per group of "
+            f"four along the reduction (prune the layer 2:4, or run it with pruning 'none')"
+        )
+    # positions sorted non-zeros first (stable: ascending within each kind), then the first two
+    order = np.argsort(~nonzero, axis=1, kind="stable")[:, :2, :]
+    indices = np.sort(order, axis=1)
+    values = np.take_along_axis(groups, indices, axis=1)
+    return values.transpose(0, 2, 1), indices.transpose(0, 2, 1)
+
+
+def _pack_rows(matrix: np.ndarray, bits: int) -> list[int]:
+    """Each row of an integer matrix packed as `_pack` does (element ``i`` at bits
+    ``[i * bits, (i + 1) * bits)``)."""
+    return [_pack(row, bits) for row in matrix]
+
+
 def program_layer(
     config: AcceleratorConfig,
     a: object,
@@ -108,6 +170,7 @@ def program_layer(
     zero_point: int,
     *,
     tile_m: int | None = None,
+    pruning: str = "none",
 ) -> LayerProgram:
     """The CSR writes and ``s_axis`` words of ``requant(bias + a @ w)``.
 
@@ -128,6 +191,11 @@ def program_layer(
         Rows per pass; default: the fewest row tiles of at most ``max_tile_m`` rows, balanced
         (``ceil(M / ceil(M / max_tile_m))``), so the last tile is shorter by fewer rows than
         there are row tiles (the cost model charges it as a full tile).
+    pruning : str
+        The layer's pruning (``none``, ``2:4``, ``unstructured:F``). On the 2:4 accelerator
+        (``sparse24``) a ``2:4`` layer's weights are sent compressed (`compress_2_4`; a group
+        with more than two non-zeros is a `SpecError`) and any other layer runs as two 2:4
+        halves (`split_dense`); a dense accelerator runs every layer as it is.
     """
     arr = config.array
     a = _matrix("a", a)
@@ -154,15 +222,33 @@ def program_layer(
     os_flow = config.output_stationary
     if tile_m is None:
         tile_m = default_schedule(config, m).tile_m
-    t = config.tiling(m, n, k, tile_m)
+    k_run = config.run_k(k, pruning)
+    if k_run != k:
+        a, w = split_dense(a, w)
+    t = config.tiling(m, n, k_run, tile_m)
     rows, cols = config.rows, config.cols
-    k_pad = k if os_flow else t["K_TILES"] * rows
+    depth = config.pass_depth
+    k_pad = k if os_flow else t["K_TILES"] * depth
     m_pad = t["M_TILES"] * rows if os_flow else m
     n_pad = t["N_TILES"] * cols
     a_p = np.zeros((m_pad, k_pad), dtype=np.int64)
-    a_p[:m, :k] = a
+    a_p[:m, :k_run] = a
     w_p = np.zeros((k_pad, n_pad), dtype=np.int64)
-    w_p[:k, :n] = w
+    w_p[:k_run, :n] = w
+    if config.sparse:  # one weight beat per group of four: values (2 per column), then indices
+        values, indices = compress_2_4(w_p)
+        n_groups = k_pad // 4
+        w_beats = [
+            _pack_rows(
+                values[:, n2 * cols : (n2 + 1) * cols].reshape(n_groups, -1), arr.weight_bits
+            )
+            for n2 in range(t["N_TILES"])
+        ]
+        idx_beats = [
+            _pack_rows(indices[:, n2 * cols : (n2 + 1) * cols].reshape(n_groups, -1), 2)
+            for n2 in range(t["N_TILES"])
+        ]
+        value_bits = 2 * cols * arr.weight_bits
 
     writes: list[tuple[int, int]] = []
     for ch in range(n):
@@ -191,11 +277,15 @@ def program_layer(
 
     def weight_rows(k2: int, n2: int) -> None:
         for r in range(rows):
-            send(_pack(w_p[k2 * rows + r, n2 * cols : (n2 + 1) * cols], arr.weight_bits))
+            if config.sparse:
+                g = k2 * rows + r
+                send(w_beats[n2][g] | idx_beats[n2][g] << value_bits)
+            else:
+                send(_pack(w_p[k2 * rows + r, n2 * cols : (n2 + 1) * cols], arr.weight_bits))
 
     def input_rows(m_lo: int, m_hi: int, k2: int) -> None:
         for row in range(m_lo, m_hi):
-            send(_pack(a_p[row, k2 * rows : (k2 + 1) * rows], arr.act_bits))
+            send(_pack(a_p[row, k2 * depth : (k2 + 1) * depth], arr.act_bits))
 
     if config.input_buffer:  # m2, k2, n2: each input slice streamed once, in its n2 = 0 pass
         for m2 in range(t["M_TILES"]):
@@ -231,6 +321,7 @@ def program_layer(
         stream_words=tuple(words),
         out_beats=len(out_rows),
         out_rows=tuple(out_rows),
+        pruning=pruning,
     )
 
 

@@ -145,6 +145,17 @@ class HostRuntime:
             return self.plan.layer(name).schedule.tile_m
         return default_schedule(self.config, m).tile_m
 
+    def pruning(self, name: str) -> str:
+        """The pruning layer ``name`` runs with (`program_layer`): the plan's, else ``2:4``
+        when the model's policy prunes the layer 2:4 and ``none`` otherwise."""
+        from codesign.quant.policy import Pruning
+
+        if self.plan is not None:
+            return self.plan.layer(name).pruning
+        policy = self.qmodel.policy.for_layer(name)
+        nm = policy is not None and policy.pruning is Pruning.NM and policy.nm == (2, 4)
+        return "2:4" if nm else "none"
+
     def programs(self, layer: object, x_q: torch.Tensor) -> tuple[object, list[LayerProgram]]:
         """The GEMM operands of ``layer`` (an ``IntegerLayer``) on the batch ``x_q`` and one
         program per image."""
@@ -153,6 +164,7 @@ class HostRuntime:
         images = x_q.shape[0]
         m = m_all // images
         tile_m = self.tile_m(layer.name, m)
+        pruning = self.pruning(layer.name)
         programs = [
             program_layer(
                 self.config,
@@ -163,6 +175,7 @@ class HostRuntime:
                 ops.shift,
                 ops.zero_point,
                 tile_m=tile_m,
+                pruning=pruning,
             )
             for i in range(images)
         ]
