@@ -414,7 +414,7 @@ def test_missing_simulator_says_how_to_install(monkeypatch, tmp_path):
 
 
 def test_unknown_simulator_and_missing_source(tmp_path):
-    with pytest.raises(SpecError, match=r"^simulator must be one of \['icarus'\], not 'vcs'"):
+    with pytest.raises(SpecError, match=r"^simulator must be one of \['icarus', 'verilator'\], not 'vcs'"):
         find_simulator("vcs")
     if shutil.which("iverilog") is None:
         pytest.skip("iverilog not installed")
