@@ -82,7 +82,10 @@ def _model_only_reason(data: dict) -> str | None:
     if compute.get("dataflow") not in (None, "ws", "os"):
         what.append(f"dataflow {compute['dataflow']!r}")
     if compute.get("sparsity") not in (None, "dense"):
-        what.append(f"{compute['sparsity']} sparsity")
+        what.append(
+            f"{compute['sparsity']} sparsity (layers pruned 2:4 beside dense ones build on the "
+            f"2:4 accelerator: dataflow sparse24 in a target: accelerator space)"
+        )
     return (
         f"design point {data.get('params', {})} is model only ({'; '.join(what)}); explore a "
         f"`target: accelerator` space for a point `codesign generate` builds"

@@ -251,3 +251,87 @@ def test_a_network_mixing_2_4_and_dense_layers_runs_on_one_design(designs, tmp_p
             design.config, m, n, k, runtime.tile_m(lay.name, m), pruning=pruning
         )
         assert lay.cycles[0] == want, lay.name
+
+
+# --- the explorer's buildable 2:4 points -------------------------------------------------------
+
+MODEL = "examples/models.py:digits_cnn"
+
+
+def _layers():
+    from codesign.workload import from_torch, load_model
+
+    module, inputs = load_model(MODEL)
+    return from_torch(module, *inputs).loop_nests
+
+
+SPARSE_POINT = {
+    "pe_rows": 4,
+    "pe_cols": 4,
+    "dataflow": "sparse24",
+    "acc_buf_rows": 64,
+    "dram_bw_bits_per_cycle": 128,
+    "pruning@conv1": "none",
+    "pruning@conv2": "2:4",
+    "pruning@fc": "unstructured:0.5",
+}
+
+
+def test_a_buildable_sparse24_point_scores_each_layer_on_the_gemm_the_array_runs():
+    from codesign.accel.costview import layer_gemm
+    from codesign.explore.buildable import AcceleratorEvaluator, accelerator_config
+
+    layers = _layers()
+    config = accelerator_config(SPARSE_POINT, layers)
+    assert config.sparse and config.axis_in_bits == 128 and config.max_n_tiles == 4
+    point = AcceleratorEvaluator(layers).design_point(SPARSE_POINT)
+    assert point.accelerator == config
+    for lay, schedule, nest in zip(point.layers, point.schedules, layers, strict=True):
+        m, n, k = layer_gemm(nest)
+        want = predicted_cycles(config, m, n, k, schedule.tile_m, pruning=lay.pruning)
+        assert lay.cycles == want, lay.name
+    conv2 = point.layers[1]
+    assert conv2.pruning == "2:4" and conv2.cycles == 20 * 75 + PIPELINE_CYCLES  # by hand above
+    dense = AcceleratorEvaluator(layers).design_point({**SPARSE_POINT, "pruning@conv2": "none"})
+    assert dense.layers[1].cycles == 36 * 75 + PIPELINE_CYCLES
+    assert point.to_dict()["accelerator"]["array"]["dataflow"] == "sparse24"
+
+
+def test_sparse24_points_refuse_a_bus_narrower_than_the_beat():
+    from codesign.explore.buildable import accelerator_config
+
+    with pytest.raises(
+        SpecError, match=r"^dram_bw_bits_per_cycle 64 is narrower than the 2:4 accelerator's beat"
+    ):
+        accelerator_config({**SPARSE_POINT, "dram_bw_bits_per_cycle": 64}, _layers())
+
+
+def test_sparse24_is_an_accelerator_dataflow_only():
+    from codesign.explore.space import DesignSpace
+
+    space = DesignSpace.from_dict(
+        {"version": 1, "target": "accelerator", "axes": {"dataflow": ["ws", "sparse24"]}}
+    )
+    assert space.size == 2
+    with pytest.raises(SpecError, match=r"^axis dataflow: 'sparse24' needs target: accelerator"):
+        DesignSpace.from_dict({"version": 1, "axes": {"dataflow": ["ws", "sparse24"]}})
+
+
+@rtl
+@needs_icarus
+def test_explored_mixed_point_generates_and_runs_the_network_at_its_predicted_cycles(tmp_path):
+    from codesign.hw.accel_export import export_accelerator
+    from codesign.sim.accelerator import load_accelerator
+    from codesign.sim.network import verify_network
+
+    from codesign.accel.costview import NetworkPlan
+    from codesign.explore.buildable import AcceleratorEvaluator
+
+    point = AcceleratorEvaluator(_layers()).design_point({**SPARSE_POINT, "overlap_passes": True})
+    export_accelerator(
+        point.accelerator, tmp_path / "rtl", network=NetworkPlan.from_design_json(point.to_dict())
+    )
+    res = verify_network(load_accelerator(tmp_path / "rtl"), MODEL, images=1, work_dir=tmp_path)
+    assert res.passed and res.outputs_bit_exact
+    for check, lay in zip(res.layers, point.layers, strict=True):
+        assert check.bit_exact and check.cycles_measured == check.cycles_predicted == lay.cycles

@@ -14,8 +14,12 @@ buffer).
 Bit-widths: the array is as wide as the widest layer; a layer quantized narrower runs on it
 unchanged (its integers fit), and the model charges the array's width for its traffic, which
 is what the streams carry. Activations have one width (the requantizer's range), so
-``activation_bits`` may not be per layer in a buildable space. Pruning only changes accuracy:
-the dense accelerator multiplies zeros like any other weight and the model charges it so.
+``activation_bits`` may not be per layer in a buildable space. On a dense accelerator pruning
+only changes accuracy: it multiplies zeros like any other weight and the model charges it so.
+On the 2:4 accelerator (dataflow ``sparse24``) a layer pruned ``2:4`` runs compressed (a pass
+covers ``4 * rows`` of its reduction) and every other layer as two 2:4 halves (reduction
+``8 * ceil(K / 4)``, ``AcceleratorConfig.run_k``): each layer is scored on the GEMM the array
+runs.
 """
 
 from __future__ import annotations
@@ -114,10 +118,10 @@ def accelerator_config(params: dict, layers: Sequence[LoopNest]) -> AcceleratorC
             f"requantizer has one output range), not {sorted(a_bits)}"
         )
     dataflow = _param(params, "dataflow")
-    if dataflow not in ("ws", "os"):
+    if dataflow not in ("ws", "os", "sparse24"):
         raise SpecError(
-            f"dataflow must be 'ws' or 'os' for a buildable point (the accelerator's "
-            f"controllers), not {dataflow!r}"
+            f"dataflow must be 'ws' or 'os' for a buildable point, or 'sparse24' (the "
+            f"accelerator's controllers), not {dataflow!r}"
         )
     gemms = [layer_gemm(n) for n in layers]
     cols = _param(params, "pe_cols")
@@ -135,7 +139,15 @@ def accelerator_config(params: dict, layers: Sequence[LoopNest]) -> AcceleratorC
     beat = AcceleratorConfig(array=array, max_n_tiles=n_tiles).beat_bits
     bandwidth = _param(params, "dram_bw_bits_per_cycle")
     bus = max(d for d in range(1, beat + 1) if beat % d == 0 and d <= bandwidth)
-    ws = dataflow == "ws"
+    ws = dataflow != "os"
+    config = AcceleratorConfig(array=array, max_n_tiles=n_tiles, axis_in_bits=bus)
+    narrower = min(config.weight_beat_bits, config.input_beat_bits)
+    if config.sparse and config.words_per_beat > 1 and narrower < beat:
+        raise SpecError(
+            f"dram_bw_bits_per_cycle {bandwidth} is narrower than the 2:4 accelerator's beat of "
+            f"{beat} bits: on such a bus its {narrower}-bit beats cost a whole beat's words, "
+            f"which the cost model does not charge; give at least {beat}"
+        )
     return AcceleratorConfig(
         array=array,
         max_tile_m=_param(params, "acc_buf_rows") if ws else 64,
@@ -224,8 +236,10 @@ class AcceleratorEvaluator:
         out, schedules = [], []
         for nest, gemm in zip(self.layers, self._gemms, strict=True):
             w, a, p = layer_params(params, nest.name)
-            schedule, mapping, cycles, energy, gap = self._schedule(config, arch, gemm)
             parse_pruning(p)
+            m, n, k = gemm  # the GEMM the array runs (a dense layer on the 2:4 array: K grows)
+            run = (m, n, config.run_k(k, p))
+            schedule, mapping, cycles, energy, gap = self._schedule(config, arch, run)
             schedules.append(schedule)
             out.append(
                 LayerDesign(

@@ -23,8 +23,10 @@ each with a value type checked at construction:
 
 ``target: accelerator`` makes the space *buildable* (`TARGETS`): only the generator's
 parameters (no ``glb_kib``, ``rf_bytes``, ``vector_lanes``: the generated accelerator runs
-the MAC layers and its host runtime the rest; dataflows ``ws`` and ``os``; one
-``activation_bits`` for every layer). The default ``target: model`` is *model only*.
+the MAC layers and its host runtime the rest; dataflows ``ws``, ``os`` and ``sparse24``,
+the 2:4-sparse accelerator, which runs its ``2:4`` layers compressed and every other layer as
+two 2:4 halves; one ``activation_bits`` for every layer). The default ``target: model`` is
+*model only*.
 
 ``weight_bits``, ``activation_bits`` and ``pruning`` may be *per layer*: ``expand(layers)``
 turns such an axis into one axis per layer, named ``weight_bits@<layer>``.
@@ -67,8 +69,9 @@ __all__ = [
     "split_param",
 ]
 
-DATAFLOWS: tuple[str, ...] = ("ws", "os", "is", "rs")
-"""Dataflow short names (weight-, output-, input-, row-stationary)."""
+DATAFLOWS: tuple[str, ...] = ("ws", "os", "is", "rs", "sparse24")
+"""Dataflow short names (weight-, output-, input-, row-stationary; ``sparse24``, the 2:4-sparse
+weight-stationary accelerator, with ``target: accelerator`` only)."""
 
 PER_LAYER_AXES: frozenset[str] = frozenset({"weight_bits", "activation_bits", "pruning"})
 """Axes that may take one value per layer."""
@@ -145,7 +148,7 @@ controller executes (``codesign.explore.buildable``)."""
 
 _MODEL_ONLY_AXES = frozenset({"glb_kib", "rf_bytes", "vector_lanes"})
 _ACCELERATOR_ONLY_AXES = frozenset({"acc_buf_rows", "overlap_passes"})
-_BUILDABLE_DATAFLOWS = ("ws", "os")
+_BUILDABLE_DATAFLOWS = ("ws", "os", "sparse24")
 
 AXIS_NAMES: tuple[str, ...] = tuple(_VALIDATORS)
 """Every axis name a design space may use."""
@@ -309,6 +312,11 @@ class DesignSpace:
                 raise SpecError(
                     f"axis {base} is a parameter of the accelerator generator; it needs "
                     f"target: accelerator"
+                )
+            elif base == "dataflow" and "sparse24" in a.values:
+                raise SpecError(
+                    "axis dataflow: 'sparse24' needs target: accelerator (with target: model a "
+                    "'ws' point whose every layer is pruned 2:4 is the 2:4 array)"
                 )
 
     @property
