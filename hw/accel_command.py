@@ -61,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--requant-stages",
         type=int,
         default=None,
-        help="register stages of each requantizer, 0..6 (default 6: about 100 MHz on ECP5; "
+        help="register stages of each requantizer, 0..7 (default 7: 100 MHz on ECP5; "
         "each stage fewer is a cycle less per layer)",
     )
     group.add_argument(

@@ -92,6 +92,7 @@ REQUANT_LATENCY = REQUANT_STAGES
 many enabled cycles); `REQUANT_STEPS` is the most it can have."""
 
 REQUANT_STEPS = (
+    "operands",
     "partial products",
     "two sums of two",
     "product and rounding term",
@@ -101,10 +102,10 @@ REQUANT_STEPS = (
 )
 """The requantizer's steps, in order; a register can follow each one."""
 
-_REGISTER_PRIORITY = (5, 0, 2, 4, 1, 3)
+_REGISTER_PRIORITY = (6, 1, 3, 5, 0, 2, 4)
 """Which steps are followed by a register, best first: ``stages`` registers follow the first
 ``stages`` of these (the last step first, so one stage is the combinational requantizer with a
-register behind it; then the DSPs' outputs, then the long adds)."""
+register behind it; then the DSPs' outputs, then the long adds, then the DSPs' inputs)."""
 
 
 def registered_steps(stages: int) -> frozenset[int]:
@@ -117,14 +118,18 @@ def registered_steps(stages: int) -> frozenset[int]:
 
 
 class PipelinedRequantizer(wiring.Component):
-    """The requantizer of `Requantizer` in ``stages`` register stages (0..6, default
+    """The requantizer of `Requantizer` in ``stages`` register stages (0..7, default
     `REQUANT_LATENCY`), for the clock an FPGA reaches (the combinational one is a 32x31
     multiply, a 64-bit add, a barrel shift and a clamp in one cycle). The steps
-    (`REQUANT_STEPS`): the four 16-bit partial products of ``acc * M`` (one DSP each, no adder
-    behind it); two sums of two; their sum and the rounding term; the rounded sum; the shift;
-    the zero point added. A register follows the steps `registered_steps` picks, each advancing
-    when ``en`` is high; the clamp follows the last step combinationally (the accelerator
-    registers ``out``). ``mult`` and ``shift`` travel with their accumulator, so a new column
+    (`REQUANT_STEPS`): the operands (a register at the DSPs' inputs: on a large array the DSPs
+    are far from the logic that feeds them); the four 16-bit partial products of ``acc * M``
+    (one DSP each, no adder behind it); two sums of two; their sum and the rounding term; the
+    rounded sum; the shift; the zero point, whose step keeps only the low ``out_bits`` of
+    ``shifted + zero_point`` and the two saturation flags, ``shifted > qmax - zero_point`` and
+    ``shifted < qmin - zero_point`` (compares against constants of the layer, in parallel with
+    an ``out_bits`` add), so the clamp behind it is a multiplexer. A register follows the steps
+    `registered_steps` picks, each advancing when ``en`` is high; the clamp follows the last
+    step combinationally (the accelerator registers ``out``). ``mult`` and ``shift`` travel with their accumulator, so a new column
     tile's parameters never meet an old tile's sums.
 
     Members
@@ -152,6 +157,18 @@ class PipelinedRequantizer(wiring.Component):
         acc_bits = self._acc_bits
         zero_point = self.zero_point
 
+        out_bits = self._out_bits
+        qmin, qmax = -(1 << (out_bits - 1)), (1 << (out_bits - 1)) - 1
+        # the saturation bounds of `shifted`: registered (the zero point is held while values
+        # are in flight, set long before the first one) unless the requantizer has no clock
+        bound_hi = Signal(signed(len(zero_point) + 2), name="bound_hi")
+        bound_lo = Signal(signed(len(zero_point) + 2), name="bound_lo")
+        bounds = [bound_hi.eq(qmax - zero_point), bound_lo.eq(qmin - zero_point)]
+        if self._registered:
+            m.d.sync += bounds
+        else:
+            m.d.comb += bounds
+
         def products(v):  # four products of at most 17 x 16 bits: one DSP each
             acc_lo, acc_hi = v["acc"][:16], v["acc"][16:].as_signed()
             m_lo, m_hi = v["mult"][:16], v["mult"][16:]
@@ -164,6 +181,10 @@ class PipelinedRequantizer(wiring.Component):
 
         width = acc_bits + MULT_BITS
         steps = [
+            lambda v: {
+                "acc": (v["acc"], signed(acc_bits)),
+                "mult": (v["mult"], unsigned(MULT_BITS)),
+            },
             products,
             lambda v: {
                 "low": (v["p_ll"] + (v["p_lh"] << 16), signed(width + 1)),
@@ -175,9 +196,13 @@ class PipelinedRequantizer(wiring.Component):
             },
             lambda v: {"rounded": (v["product"] + v["half"].as_signed(), signed(width + 2))},
             lambda v: {"shifted": (v["rounded"] >> v["shift"], signed(width + 2))},
-            lambda v: {"value": (v["shifted"] + zero_point, signed(width + 3))},
+            lambda v: {
+                "value": ((v["shifted"] + zero_point)[:out_bits], signed(out_bits)),
+                "high": (v["shifted"] > bound_hi, unsigned(1)),
+                "low": (v["shifted"] < bound_lo, unsigned(1)),
+            },
         ]
-        last_shift_use = 4  # the shift step; the rounding term (step 2) reads it too
+        last_shift_use = 5  # the shift step; the rounding term (step 3) reads it too
         values = {"acc": self.acc, "mult": self.mult, "shift": self.shift}
         for i, step in enumerate(steps):
             out = step(values)
@@ -190,5 +215,7 @@ class PipelinedRequantizer(wiring.Component):
                     m.d.sync += assigns
             else:
                 m.d.comb += assigns
-        m.d.comb += self.out.eq(_clamp(values["value"], self._out_bits))
+        m.d.comb += self.out.eq(
+            Mux(values["high"], qmax, Mux(values["low"], qmin, values["value"]))
+        )
         return m

@@ -19,6 +19,7 @@ from codesign.explore import (
     DesignSpace,
     MemoryStore,
     SQLiteStore,
+    clock_label,
     explore,
     knee_index,
     make_executor,
@@ -203,12 +204,15 @@ def test_export_csv_and_json(tmp_path):
     res = _explore(budget=50)
     csv_path = write_csv(tmp_path / "out" / "pareto.csv", res.pareto)
     lines = csv_path.read_text().splitlines()
-    assert lines[0] == "dataflow,pe_cols,pe_rows,area_mm2,energy_pj,latency_s,build"
+    assert lines[0] == "dataflow,pe_cols,pe_rows,area_mm2,energy_pj,latency_s,build,clock"
     assert len(lines) == 1 + len(res.pareto)
-    assert all(line.endswith(",model only") for line in lines[1:])  # target: model
+    assert all(line.endswith(",model only,assumed") for line in lines[1:])  # target: model
     data = json.loads(write_json(tmp_path / "pareto.json", res.pareto).read_text())
     assert [d["params"] for d in data] == [r.params for r in res.pareto]
     assert {d["build"] for d in data} == {"model only"}
+    assert {d["clock"] for d in data} == {"assumed"}
+    fpga = write_json(tmp_path / "f.json", res.pareto, clock=clock_label("ecp5-85f"))
+    assert {d["clock"] for d in json.loads(fpga.read_text())} == {"fmax model ecp5-85f"}
     built = json.loads(
         write_json(tmp_path / "b.json", res.pareto, target="accelerator").read_text()
     )

@@ -69,10 +69,10 @@ DIM_BITS = 16
 
 MAX_FIFO_DEPTH = 4096
 
-REQUANT_STAGES = 6
+REQUANT_STAGES = 7
 """Register stages of the requantizer by default (``codesign.hw.requant``)."""
 
-MAX_REQUANT_STAGES = 6
+MAX_REQUANT_STAGES = 7
 """Most register stages the requantizer has (one after each of its steps)."""
 MAX_TILE_M = 65535
 
@@ -113,7 +113,7 @@ class AcceleratorConfig:
         model's ``ComputeArray.overlap_passes``). False: the next pass starts after the
         previous pass's last output beat.
     requant_stages : int
-        Register stages of each column's requantizer, ``0..6`` (default 6, the pipeline an
+        Register stages of each column's requantizer, ``0..7`` (default 7, the pipeline an
         FPGA clock of 100 MHz wants; 0 is the combinational one). The RTL's fixed latency per
         layer (`pipeline_cycles`) grows with it.
     """

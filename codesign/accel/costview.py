@@ -33,11 +33,11 @@ __all__ = [
 ]
 
 OUTPUT_LATENCY = AcceleratorConfig(array=SystolicConfig(rows=1, cols=1)).output_latency
-"""``AcceleratorConfig.output_latency`` of the default requantizer (9): the output beat with
-its addend, the sum register, the requantizer's six stages and the output register."""
+"""``AcceleratorConfig.output_latency`` of the default requantizer (10): the output beat with
+its addend, the sum register, the requantizer's seven stages and the output register."""
 
 PIPELINE_CYCLES = 2 + OUTPUT_LATENCY
-"""``AcceleratorConfig.pipeline_cycles`` of the default requantizer (11): what the RTL adds to
+"""``AcceleratorConfig.pipeline_cycles`` of the default requantizer (12): what the RTL adds to
 the cost model's count on every whole layer (the prefetch FIFO's two register stages in front
 of the array and `OUTPUT_LATENCY` behind it)."""
 

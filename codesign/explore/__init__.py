@@ -37,6 +37,7 @@ from codesign.explore.mapspace import Mapspace, build_mapspace
 from codesign.explore.pareto import (
     OBJECTIVES,
     Objective,
+    clock_label,
     knee_index,
     objective_matrix,
     pareto_indices,
@@ -107,6 +108,7 @@ __all__ = [
     "Strategy",
     "Trial",
     "explore",
+    "clock_label",
     "feasible_records",
     "knee_index",
     "load_space",

@@ -181,8 +181,14 @@ class AcceleratorEvaluator:
         *,
         mapper_objective: str = "edp",
         cache_size: int = 4096,
+        fpga: str | None = None,
     ) -> None:
         self.layers = tuple(layers)
+        self.fpga = fpga
+        if fpga is not None:
+            from codesign.accel.fpga_fmax import default_model
+
+            self._fmax = default_model(fpga)  # (a SpecError names the devices)
         self.others = check_others(others)
         names = [n.name for n in self.layers]
         dup = sorted({n for n in names if names.count(n) > 1})
@@ -231,7 +237,15 @@ class AcceleratorEvaluator:
     def design_point(self, params: dict) -> DesignPoint:
         """Configure the accelerator, schedule every layer on it and total the costs."""
         config = accelerator_config(params, self.layers)
-        clock = float(_param(params, "clock_mhz"))
+        if self.fpga is None:  # the assumed clock
+            clock = float(_param(params, "clock_mhz"))
+        else:  # the clock place and route reaches on the device (fitted model)
+            if "clock_mhz" in params:
+                raise SpecError(
+                    f"clock_mhz cannot be given with fpga {self.fpga!r}: the clock is the "
+                    "place-and-route model's"
+                )
+            clock = self._fmax.fmax_mhz(config.rows, config.cols, config.requant_stages)
         arch = config.architecture(clock_mhz=clock)
         out, schedules = [], []
         for nest, gemm in zip(self.layers, self._gemms, strict=True):

@@ -167,7 +167,7 @@ def _fmt(value: object) -> str:
     return str(value)
 
 
-def _pareto_table(result, varying: list[str], target: str):
+def _pareto_table(result, varying: list[str], target: str, clock: str = "assumed"):
     from rich.table import Table
 
     from codesign.explore.pareto import BUILD_LABELS
@@ -180,11 +180,12 @@ def _pareto_table(result, varying: list[str], target: str):
     table = Table(
         title=f"Pareto front: {len(result.pareto)} of {len(result.feasible)} feasible "
         f"(build: {BUILD_LABELS[target]})",
-        caption=("every point: " + ", ".join(f"{k}={v}" for k, v in same.items()))
-        if same
-        else None,
+        caption=f"clock: {clock}"
+        + ("; every point: " + ", ".join(f"{k}={v}" for k, v in same.items()) if same else ""),
     )
     metrics = ["latency_s", "energy_pj", "area_mm2", "edp_pj_s", "utilization"]
+    if clock != "assumed":  # each point's own clock
+        metrics.insert(1, "clock_mhz")
     metrics += [o.metric for o in result.objectives if o.metric not in metrics]
     if any("accuracy" in r.metrics for r in result.pareto) and "accuracy" not in metrics:
         metrics.append("accuracy")
@@ -219,7 +220,13 @@ def run(args: argparse.Namespace) -> int:
     from codesign.explore.design import AccuracyObjective, DesignEvaluator
     from codesign.explore.executor import check_ray_address, make_executor
     from codesign.explore.explorer import explore
-    from codesign.explore.pareto import objective_matrix, parse_objectives, write_csv, write_json
+    from codesign.explore.pareto import (
+        clock_label,
+        objective_matrix,
+        parse_objectives,
+        write_csv,
+        write_json,
+    )
     from codesign.explore.space import Constraints, load_space
     from codesign.explore.store import open_store
     from codesign.explore.strategy import make_strategy
@@ -277,7 +284,9 @@ def run(args: argparse.Namespace) -> int:
     }
     store = open_store(store_path, resume=args.resume)
     if space.target == "accelerator":
-        evaluator = AcceleratorEvaluator(layers, others, mapper_objective=args.mapper_objective)
+        evaluator = AcceleratorEvaluator(
+            layers, others, mapper_objective=args.mapper_objective, fpga=space.fpga
+        )
     else:
         evaluator = DesignEvaluator(
             layers,
@@ -349,13 +358,14 @@ def run(args: argparse.Namespace) -> int:
     varying = [
         a.name for a in space.axes if len({str(r.params[a.name]) for r in result.pareto}) > 1
     ]
+    clock = clock_label(space.fpga)
     Console(width=None if sys.stdout.isatty() else 200).print(
-        _pareto_table(result, varying, space.target)
+        _pareto_table(result, varying, space.target, clock)
     )
     out.mkdir(parents=True, exist_ok=True)
-    write_csv(out / "pareto.csv", result.pareto, target=space.target)
-    write_json(out / "pareto.json", result.pareto, target=space.target)
-    write_csv(out / "all.csv", result.records, target=space.target)
+    write_csv(out / "pareto.csv", result.pareto, target=space.target, clock=clock)
+    write_json(out / "pareto.json", result.pareto, target=space.target, clock=clock)
+    write_csv(out / "all.csv", result.records, target=space.target, clock=clock)
     if len(objectives) >= 2:
         sign = np.array([1.0 if o.minimize else -1.0 for o in objectives])
         front = objective_matrix(result.pareto, objectives) * sign

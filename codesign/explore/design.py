@@ -433,6 +433,7 @@ def point_metrics(layers: Sequence[LayerDesign], vector: Sequence[VectorCost], a
         "edp_pj_s": energy * latency_s,
         "utilization": macs / (cycles * arch.compute.pes * arch.compute.lanes),
         "macs": float(macs),
+        "clock_mhz": float(arch.clock_mhz),
     }
     if arch.vector is not None:
         metrics.update(

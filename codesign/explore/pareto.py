@@ -20,6 +20,7 @@ __all__ = [
     "objective_matrix",
     "pareto_indices",
     "knee_index",
+    "clock_label",
     "write_csv",
     "write_json",
 ]
@@ -129,30 +130,50 @@ BUILD_LABELS = {"accelerator": "accelerator", "model": "model only"}
 of each target (``model only``: nothing; it is refused)."""
 
 
-def write_csv(path: str | Path, records: Sequence[Record], *, target: str = "model") -> Path:
+def clock_label(fpga: str | None) -> str:
+    """The ``clock`` column: where a point's ``clock_mhz`` comes from (``assumed``: the space's
+    ``clock_mhz`` axis or its default; ``fmax model <device>``: the place-and-route model)."""
+    return "assumed" if fpga is None else f"fmax model {fpga}"
+
+
+def write_csv(
+    path: str | Path,
+    records: Sequence[Record],
+    *,
+    target: str = "model",
+    clock: str = "assumed",
+) -> Path:
     """One row per record: parameters, then metrics (sorted by name), then ``build``
-    (`BUILD_LABELS` of the space's ``target``)."""
+    (`BUILD_LABELS` of the space's ``target``) and ``clock`` (`clock_label`)."""
     path = Path(path)
     params, metrics = _columns(records)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as f:
         w = csv.writer(f)
-        w.writerow([*params, *metrics, "build"])
+        w.writerow([*params, *metrics, "build", "clock"])
         for r in records:
             w.writerow(
                 [r.params.get(k, "") for k in params]
                 + [r.metrics.get(k, "") for k in metrics]
-                + [BUILD_LABELS[target]]
+                + [BUILD_LABELS[target], clock]
             )
     return path
 
 
-def write_json(path: str | Path, records: Sequence[Record], *, target: str = "model") -> Path:
-    """A JSON list of ``{"params": ..., "metrics": ..., "build": ...}`` (`BUILD_LABELS`)."""
+def write_json(
+    path: str | Path,
+    records: Sequence[Record],
+    *,
+    target: str = "model",
+    clock: str = "assumed",
+) -> Path:
+    """A JSON list of ``{"params": ..., "metrics": ..., "build": ..., "clock": ...}``
+    (`BUILD_LABELS`, `clock_label`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     rows = [
-        {"params": r.params, "metrics": r.metrics, "build": BUILD_LABELS[target]} for r in records
+        {"params": r.params, "metrics": r.metrics, "build": BUILD_LABELS[target], "clock": clock}
+        for r in records
     ]
     path.write_text(json.dumps(rows, indent=1) + "\n")
     return path

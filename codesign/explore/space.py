@@ -21,6 +21,10 @@ each with a value type checked at construction:
                             (positive integer)
 ==========================  ===================================================================
 
+``fpga: ecp5-85f`` (``target: accelerator`` only) takes each point's clock from the
+place-and-route Fmax model (``codesign.accel.fpga_fmax``) instead of a ``clock_mhz`` axis,
+which otherwise remains the *assumed* clock (ASIC-style studies).
+
 ``target: accelerator`` makes the space *buildable* (`TARGETS`): only the generator's
 parameters (no ``glb_kib``, ``rf_bytes``, ``vector_lanes``: the generated accelerator runs
 the MAC layers and its host runtime the rest; dataflows ``ws``, ``os`` and ``sparse24``,
@@ -276,10 +280,26 @@ class DesignSpace:
     axes: tuple[Axis, ...]
     constraints: Constraints = Constraints()
     target: str = "model"
+    fpga: str | None = None
 
     def __post_init__(self) -> None:
         if self.target not in TARGETS:
             raise SpecError(f"target must be one of {list(TARGETS)}, not {self.target!r}")
+        if self.fpga is not None:
+            from codesign.accel.fpga_fmax import DEVICES
+
+            if self.fpga not in DEVICES:
+                raise SpecError(f"fpga must be one of {list(DEVICES)}, not {self.fpga!r}")
+            if self.target != "accelerator":
+                raise SpecError(
+                    "fpga needs target: accelerator (the clock model is fitted to place-and-"
+                    "route runs of the generated accelerators)"
+                )
+            if any(split_param(a.name)[0] == "clock_mhz" for a in self.axes):
+                raise SpecError(
+                    f"axis clock_mhz cannot be given with fpga: {self.fpga} (each point's clock "
+                    f"is its Fmax from the place-and-route model); drop one of them"
+                )
         if not isinstance(self.axes, tuple) or not all(isinstance(a, Axis) for a in self.axes):
             raise SpecError(f"axes must be a tuple of Axis, not {self.axes!r}")
         if not self.axes:
@@ -347,7 +367,9 @@ class DesignSpace:
                 axes += [Axis(name=f"{a.name}@{layer}", values=a.values) for layer in layers]
             else:
                 axes.append(a)
-        return DesignSpace(axes=tuple(axes), constraints=self.constraints, target=self.target)
+        return DesignSpace(
+            axes=tuple(axes), constraints=self.constraints, target=self.target, fpga=self.fpga
+        )
 
     def points(self) -> Iterator[dict[str, object]]:
         """Every point, in row-major order (the last axis varies fastest)."""
@@ -388,6 +410,8 @@ class DesignSpace:
         out: dict[str, object] = {"version": 1, "axes": axes}
         if self.target != "model":
             out["target"] = self.target
+        if self.fpga is not None:
+            out["fpga"] = self.fpga
         if self.constraints.to_dict():
             out["constraints"] = self.constraints.to_dict()
         return out
@@ -397,7 +421,7 @@ class DesignSpace:
         """Parse the YAML/JSON form strictly (see the module docstring)."""
         if not isinstance(data, dict):
             raise SpecError(f"{source}: must be a mapping with 'axes', not {type(data).__name__}")
-        _only(source, data, {"version", "axes", "constraints", "target"})
+        _only(source, data, {"version", "axes", "constraints", "target", "fpga"})
         if data.get("version", 1) != 1:
             raise SpecError(f"{source}: version must be 1, not {data['version']!r}")
         raw_axes = data.get("axes")
@@ -426,7 +450,9 @@ class DesignSpace:
         target = data.get("target", "model")
         if target not in TARGETS:
             raise SpecError(f"{source}: target must be one of {list(TARGETS)}, not {target!r}")
-        return cls(axes=tuple(axes), constraints=Constraints(**raw_c), target=target)
+        return cls(
+            axes=tuple(axes), constraints=Constraints(**raw_c), target=target, fpga=data.get("fpga")
+        )
 
 
 def _only(where: str, data: dict, allowed: set[str]) -> None:
