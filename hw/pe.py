@@ -11,6 +11,8 @@ from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
+from codesign.errors import SpecError
+
 __all__ = ["WeightStationaryPE", "SparseWeightStationaryPE", "OutputStationaryPE"]
 
 
@@ -21,11 +23,12 @@ class WeightStationaryPE(wiring.Component):
     ----------
     act_bits, weight_bits, acc_bits : int
         Signed widths of activations, the weight and partial sums.
-    retimed : bool
-        Register the product (the multiplier and the adder in two cycles) without changing the
-        timing: the product of the activation the PE will see in its next enabled cycle,
-        ``a_ahead`` (the input of the register that drives ``a_in``), and of its weight is
-        registered one cycle early. Exact when the weight changes only in a cycle followed by
+    retimed : int
+        0, 1 or 2: register the product (1: the multiplier and the adder in two cycles) and
+        also the multiplier's activation operand (2: a private register beside the DSP, fed from
+        wherever the activation is two cycles earlier) without changing the timing: the product
+        of the activation the PE will see ``retimed`` enabled cycles later, ``a_ahead``, and of
+        its weight is formed early. Exact when the weight changes only in a cycle followed by
         an input bubble at the PE, which holds in an array of two rows or more (a PE's weight is
         written at least two cycles before the first activation of its tile reaches it, see
         `WeightStationaryArray`); the weight load stays off the multiplier's path. False: one
@@ -39,7 +42,7 @@ class WeightStationaryPE(wiring.Component):
     a_in : In(signed(act_bits))
         Activation from the left neighbour (or the array edge).
     a_ahead : In(signed(act_bits))
-        ``retimed`` only: the value ``a_in`` takes at the next enabled cycle.
+        ``retimed`` only: the value ``a_in`` takes ``retimed`` enabled cycles later.
     a_out : Out(signed(act_bits))
         ``a_in`` registered, to the right neighbour.
     psum_in : In(signed(acc_bits))
@@ -51,8 +54,10 @@ class WeightStationaryPE(wiring.Component):
     """
 
     def __init__(
-        self, *, act_bits: int, weight_bits: int, acc_bits: int, retimed: bool = False
+        self, *, act_bits: int, weight_bits: int, acc_bits: int, retimed: int = 0
     ) -> None:
+        if retimed not in (0, 1, 2):
+            raise SpecError(f"retimed must be 0, 1 or 2, not {retimed!r}")
         ports = {
             "en": In(1),
             "a_in": In(signed(act_bits)),
@@ -82,9 +87,14 @@ class WeightStationaryPE(wiring.Component):
             return m
         # product[n] == a_in[n] * weight[n] whenever a_in[n] is an activation of the tile
         product = Signal(signed(self._act_bits + self._weight_bits))
+        operand = self.a_ahead
+        if self.retimed == 2:  # the DSP's operand in its own register
+            operand = Signal(signed(self._act_bits), name="a_dsp")
+            with m.If(self.en):
+                m.d.sync += operand.eq(self.a_ahead)
         with m.If(self.en):
             m.d.sync += [
-                product.eq(self.a_ahead * weight),
+                product.eq(operand * weight),
                 self.psum_out.eq(self.psum_in + product),
             ]
         return m

@@ -100,7 +100,7 @@ class WeightStationaryArray(wiring.Component):
     after it was taken, at least one cycle after the weight beat: so with ``rows >= 2`` there
     is a bubble between a PE's weight write and its first activation.)"""
 
-    def _make_pe(self, retimed: bool = False) -> wiring.Component:
+    def _make_pe(self, retimed: int = 0) -> wiring.Component:
         cfg = self.config
         return WeightStationaryPE(
             act_bits=cfg.act_bits,
@@ -142,12 +142,17 @@ class WeightStationaryArray(wiring.Component):
         with m.If(i_taken & self.inputs.payload.last):
             m.d.sync += loading.eq(1)
 
+        # how many cycles ahead each PE forms its product (`WeightStationaryPE` ``retimed``):
+        # 2 where the activation two cycles earlier exists (r + c >= 2), 1 next to the first PE
         retimed = [
-            [self._RETIMED and rows >= 2 and (r, c) != (0, 0) for c in range(cols)]
+            [
+                min(r + c, 2) if self._RETIMED and rows >= 2 else 0
+                for c in range(cols)
+            ]
             for r in range(rows)
         ]
         pes = [
-            [self._make_pe(retimed=True) if retimed[r][c] else self._make_pe() for c in range(cols)]
+            [self._make_pe(retimed=retimed[r][c]) if retimed[r][c] else self._make_pe() for c in range(cols)]
             for r in range(rows)
         ]
         for r in range(rows):
@@ -167,21 +172,23 @@ class WeightStationaryArray(wiring.Component):
                 m.d.comb += self._load_weight(pe, bits)
 
         # Activations enter row r after r cycles of skew and move right; sums move down.
-        # A retimed PE also takes the activation it sees next: its left neighbour's input, or
-        # the skew line one register earlier.
+        # Row r's activations reach PE (r, c) r + c cycles after the stream: taps[k] is the
+        # skew line delayed k (k < r), then the PEs' inputs. A retimed PE also takes the
+        # activation it sees `retimed` cycles later, the tap r + c - retimed.
         for r in range(rows):
-            row = self._row_activations(r)
-            if r == 0:
-                m.d.comb += pes[r][0].a_in.eq(row)
-            else:
-                ahead = _delayed(m, row, r - 1, en, f"a_r{r}")
-                m.d.comb += pes[r][0].a_in.eq(_delayed(m, ahead, 1, en, f"a_r{r}_edge"))
-                if retimed[r][0]:
-                    m.d.comb += pes[r][0].a_ahead.eq(ahead)
+            taps = [Value.cast(self._row_activations(r))]
+            for k in range(r):
+                reg = Signal(len(taps[-1]), name=f"a_r{r}_d{k}")
+                with m.If(en):
+                    m.d.sync += reg.eq(taps[-1])
+                taps.append(reg)
+            m.d.comb += pes[r][0].a_in.eq(taps[r])
             for c in range(1, cols):
                 m.d.comb += pes[r][c].a_in.eq(pes[r][c - 1].a_out)
+            taps += [pes[r][c].a_in for c in range(1, cols)]  # taps[r + c] is PE (r, c)'s input
+            for c in range(cols):
                 if retimed[r][c]:
-                    m.d.comb += pes[r][c].a_ahead.eq(pes[r][c - 1].a_in)
+                    m.d.comb += pes[r][c].a_ahead.eq(taps[r + c - retimed[r][c]])
         for c in range(cols):
             m.d.comb += pes[0][c].psum_in.eq(0)
             for r in range(1, rows):
