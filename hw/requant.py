@@ -129,8 +129,8 @@ class PipelinedRequantizer(wiring.Component):
     ``shifted < qmin - zero_point`` (compares against constants of the layer, in parallel with
     an ``out_bits`` add), so the clamp behind it is a multiplexer. A register follows the steps
     `registered_steps` picks, each advancing when ``en`` is high; the clamp follows the last
-    step combinationally (the accelerator registers ``out``). ``mult`` and ``shift`` travel with their accumulator, so a new column
-    tile's parameters never meet an old tile's sums.
+    step combinationally (the accelerator registers ``out``). ``mult`` and ``shift`` travel with
+    their accumulator, so a new column tile's parameters never meet an old tile's sums.
 
     Members
     -------

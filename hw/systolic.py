@@ -152,7 +152,10 @@ class WeightStationaryArray(wiring.Component):
             for r in range(rows)
         ]
         pes = [
-            [self._make_pe(retimed=retimed[r][c]) if retimed[r][c] else self._make_pe() for c in range(cols)]
+            [
+                self._make_pe(retimed=retimed[r][c]) if retimed[r][c] else self._make_pe()
+                for c in range(cols)
+            ]
             for r in range(rows)
         ]
         for r in range(rows):

@@ -313,9 +313,10 @@ def test_input_buffer_bandwidth_bound_gemm_with_many_row_tiles(tmp_path):
 def test_requantizer_stages_change_the_latency_by_exactly_their_count(tmp_path, stages):
     """Fewer requantizer stages: the same bits, ``7 - stages`` cycles less per layer, and the
     prediction (model + ``pipeline_cycles``) still exact."""
-    from codesign.accel.costview import predict
     from codesign.hw.accel_export import export_accelerator
     from codesign.sim.accelerator import load_accelerator, verify_accelerator_layer
+
+    from codesign.accel.costview import predict
 
     cfg = AcceleratorConfig(
         array=SystolicConfig(rows=4, cols=4), max_tile_m=16, max_n_tiles=4, requant_stages=stages

@@ -378,7 +378,8 @@ def test_attention_operands_are_the_models_q_and_k():
 def test_parse_gemm():
     assert parse_gemm("64,32,16") == (64, 32, 16)
     for bad in ("64,64", "a,b,c", "1,0,3"):
-        with pytest.raises(SpecError, match=r"^--gemm must be M,N,K \(three integers from 1 to 4096\)"):
+        with pytest.raises(SpecError, match=r"^--gemm must be M,N,K \(three integers "
+                           r"from 1 to 4096\)"):
             parse_gemm(bad)
 
 
@@ -414,7 +415,8 @@ def test_missing_simulator_says_how_to_install(monkeypatch, tmp_path):
 
 
 def test_unknown_simulator_and_missing_source(tmp_path):
-    with pytest.raises(SpecError, match=r"^simulator must be one of \['icarus', 'verilator'\], not 'vcs'"):
+    with pytest.raises(SpecError, match=r"^simulator must be one of "
+                       r"\['icarus', 'verilator'\], not 'vcs'"):
         find_simulator("vcs")
     if shutil.which("iverilog") is None:
         pytest.skip("iverilog not installed")

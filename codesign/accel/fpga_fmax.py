@@ -118,7 +118,9 @@ class FmaxRun:
             extra, missing = sorted(set(data) - fields), sorted(fields - set(data))
             raise SpecError(f"Fmax run {dict(data)!r}: unknown keys {extra}, missing {missing}")
         if data["device"] not in DEVICES:
-            raise SpecError(f"Fmax run device must be one of {list(DEVICES)}, not {data['device']!r}")
+            raise SpecError(
+                f"Fmax run device must be one of {list(DEVICES)}, not {data['device']!r}"
+            )
         return cls(**data)
 
     @classmethod
@@ -185,7 +187,8 @@ class FmaxModel:
         fewer = [s for s in self.requant_ns if s < stages]
         if fewer:
             return self.requant_ns[max(fewer)]  # the next fewer stages measured: conservative
-        known = sorted({*self.requant_ns, *([] if self.free_stages is None else [self.free_stages])})
+        free = [] if self.free_stages is None else [self.free_stages]
+        known = sorted({*self.requant_ns, *free})
         raise SpecError(
             f"requant_stages {stages}: no place-and-route data on {self.device} for so few "
             f"stages (the runs have {known[0]} or more); the clock of such a design is unknown"
