@@ -71,6 +71,19 @@ def _probability(text: str) -> float:
     return value
 
 
+def _pruning(text: str) -> str:
+    from codesign.quant.policy import parse_pruning
+
+    try:
+        parse_pruning(text)
+    except SpecError:
+        raise argparse.ArgumentTypeError(
+            f"must be none, 2:4 or unstructured:F (F the pruned fraction in [0, 1)), not "
+            f"{text[:40]!r}"
+        ) from None
+    return text
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``codesign verify``."""
     parser.add_argument("design", metavar="DIR", help="folder written by `codesign generate`")
@@ -105,6 +118,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--pruning",
         metavar="SPEC",
+        type=_pruning,
         default=None,
         help="accelerator --layer: the layer's weight pruning, none, 2:4 or unstructured:F "
         "(default: 2:4 on a sparse24 accelerator, which runs any other layer as two 2:4 "
@@ -312,9 +326,6 @@ def run(args: argparse.Namespace) -> int:
             f"scopes), not --simulator {args.simulator}"
         )
     if args.pruning is not None:
-        from codesign.quant.policy import parse_pruning
-
-        parse_pruning(args.pruning)
         if args.layer is None or _kind(args.design) != "accelerator":
             raise SpecError(
                 "--pruning applies to --layer on an accelerator folder (a bare array runs "

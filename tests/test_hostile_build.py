@@ -116,6 +116,8 @@ VERIFY = [
     (["{d}/arr", "--network", OK], "--network needs an accelerator folder"),
     (["{d}/arr", *_V, "--activity"], "--activity needs an accelerator folder"),
     (["{d}/arr", *_V, "--policy", "p.yaml"], "--policy applies to --layer"),
+    (["{d}/arr", *_V, "--pruning", "3:4"], "--pruning"),
+    (["{d}/arr", *_V, "--pruning", "2:4"], "--pruning applies to --layer on an accelerator"),
     (["{d}/arr"], "one of the arguments --layer"),
     (["{d}/arr", *_V, "--layer", "x:y:z"], "not allowed with"),
 ]
