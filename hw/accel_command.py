@@ -24,6 +24,7 @@ _OPTIONS = (
     "input_buffer",
     "overlap_passes",
     "requant_stages",
+    "zero_gate",
 )
 
 
@@ -56,6 +57,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         default=None,
         help="ws: load the next pass's weights while the previous pass drains",
+    )
+    group.add_argument(
+        "--zero-gate",
+        action="store_true",
+        default=None,
+        help="ws: operand isolation, a multiplier whose weight is zero does not toggle",
     )
     group.add_argument(
         "--requant-stages",
@@ -164,6 +171,8 @@ def run(
         acc += f"in_buf {config.max_tile_m} x {a.rows} inputs, "
     if config.overlap_passes:
         acc += "overlapped passes, "
+    if config.zero_gate:
+        acc += "zero-weight gating, "
     print(
         f"top {manifest['top']}: accelerator around a {a.rows}x{a.cols} {a.dataflow.value} "
         f"array (a{a.act_bits} w{a.weight_bits}), {acc}{config.max_channels} channels, "

@@ -115,7 +115,8 @@ class Accelerator(wiring.Component):
 
         os_flow = cfg.output_stationary
         array_class = _array_class(cfg)
-        m.submodules.array = array = array_class(arr_cfg)
+        gate = {"zero_gate": True} if cfg.zero_gate else {}
+        m.submodules.array = array = array_class(arr_cfg, **gate)
         m.submodules.fifo = prefetch = fifo.SyncFIFOBuffered(
             width=cfg.beat_bits, depth=cfg.fifo_depth
         )

@@ -7,7 +7,7 @@ cycles after the array's edge.
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -34,6 +34,15 @@ class WeightStationaryPE(wiring.Component):
         `WeightStationaryArray`); the weight load stays off the multiplier's path. False: one
         cycle multiply-add (one-row arrays and the first PE, whose activation comes straight
         from the stream; its ``psum_in`` is zero: no adder).
+    zero_gate : bool
+        Operand isolation for zero weights: the multiplier's activation operand ``a_mul`` does
+        not toggle while the stationary weight is zero, and the product is then zero as it
+        would be anyway, so results and cycles are those of the ungated PE. ``retimed == 2``:
+        ``a_mul`` is the private operand register, updated only when the weight it will be
+        multiplied by (the one being written this cycle, else the held one) is non-zero; a
+        weight write sets that operand from the same cycle's ``a_ahead``, so the retiming
+        argument above is unchanged. ``retimed`` 0 or 1 (no private register): ``a_mul`` is
+        the activation ANDed with ``weight != 0`` (held at zero).
 
     Members
     -------
@@ -54,10 +63,18 @@ class WeightStationaryPE(wiring.Component):
     """
 
     def __init__(
-        self, *, act_bits: int, weight_bits: int, acc_bits: int, retimed: int = 0
+        self,
+        *,
+        act_bits: int,
+        weight_bits: int,
+        acc_bits: int,
+        retimed: int = 0,
+        zero_gate: bool = False,
     ) -> None:
         if retimed not in (0, 1, 2):
             raise SpecError(f"retimed must be 0, 1 or 2, not {retimed!r}")
+        if not isinstance(zero_gate, bool):
+            raise SpecError(f"zero_gate must be true or false, not {zero_gate!r}")
         ports = {
             "en": In(1),
             "a_in": In(signed(act_bits)),
@@ -73,6 +90,16 @@ class WeightStationaryPE(wiring.Component):
         self._act_bits = act_bits
         self._weight_bits = weight_bits
         self.retimed = retimed
+        self.zero_gate = zero_gate
+
+    def _isolated(self, m: Module, value: Value, weight: Value) -> Value:
+        """``value`` as the multiplier sees it: held at zero while ``weight`` is zero when
+        gated (``zero_gate``), else ``value`` itself."""
+        if not self.zero_gate:
+            return value
+        gated = Signal(signed(self._act_bits), name="a_mul")
+        m.d.comb += gated.eq(Mux(weight != 0, value, 0))
+        return gated
 
     def elaborate(self, platform):
         m = Module()
@@ -82,16 +109,20 @@ class WeightStationaryPE(wiring.Component):
             with m.If(self.w_we):
                 m.d.sync += weight.eq(self.w_in)
         if not self.retimed:
+            operand = self._isolated(m, self.a_in, weight)
             with m.If(self.en):
-                m.d.sync += self.psum_out.eq(self.psum_in + self.a_in * weight)
+                m.d.sync += self.psum_out.eq(self.psum_in + operand * weight)
             return m
         # product[n] == a_in[n] * weight[n] whenever a_in[n] is an activation of the tile
         product = Signal(signed(self._act_bits + self._weight_bits))
-        operand = self.a_ahead
         if self.retimed == 2:  # the DSP's operand in its own register
-            operand = Signal(signed(self._act_bits), name="a_dsp")
-            with m.If(self.en):
+            operand = Signal(signed(self._act_bits), name="a_mul" if self.zero_gate else "a_dsp")
+            # the weight the operand will be multiplied by: the one written now, else the held
+            next_weight = Mux(self.w_we, self.w_in, weight)
+            with m.If(self.en & ((next_weight != 0) if self.zero_gate else 1)):
                 m.d.sync += operand.eq(self.a_ahead)
+        else:
+            operand = self._isolated(m, self.a_ahead, weight)
         with m.If(self.en):
             m.d.sync += [
                 product.eq(operand * weight),

@@ -67,6 +67,9 @@ class WeightStationaryArray(wiring.Component):
     ----------
     config : SystolicConfig
         ``dataflow`` must be ``"ws"``.
+    zero_gate : bool
+        Operand isolation in every PE (`WeightStationaryPE` ``zero_gate``): a multiplier whose
+        weight is zero sees a held activation operand. Same results and cycles.
 
     Members
     -------
@@ -80,9 +83,12 @@ class WeightStationaryArray(wiring.Component):
 
     _dataflows: tuple[Dataflow, ...] = (Dataflow.WEIGHT_STATIONARY,)
 
-    def __init__(self, config: SystolicConfig) -> None:
+    def __init__(self, config: SystolicConfig, *, zero_gate: bool = False) -> None:
         _require(config, self._dataflows, type(self).__name__)
+        if not isinstance(zero_gate, bool):
+            raise SpecError(f"zero_gate must be true or false, not {zero_gate!r}")
         self.config = config
+        self.zero_gate = zero_gate
         super().__init__(
             {
                 "weights": In(stream.Signature(weight_layout(config))),
@@ -107,6 +113,7 @@ class WeightStationaryArray(wiring.Component):
             weight_bits=cfg.weight_bits,
             acc_bits=cfg.acc_bits,
             retimed=retimed,
+            zero_gate=self.zero_gate,
         )
 
     def _row_activations(self, row: int) -> Value:

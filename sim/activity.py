@@ -15,7 +15,7 @@ acc_buf reads   top ``acc_rp__data``                       ``acc_buf`` read word
 acc_buf writes  top ``acc_wp__data``                       ``acc_buf`` write words
 weight_reg      every PE's ``weight`` register             ``weight_reg`` writes
 MACs            every PE's multiplier operands (``a_in``,  MACs (each ``a_bits + w_bits`` bits)
-                ``weight``)
+                ``weight``; ``a_mul`` zero-gated)
 ==============  =========================================  ===================================
 
 The *activity factor* is toggled bits per access bit. A per-access energy table describes
@@ -208,7 +208,12 @@ def layer_activity(vcd: str | Path, config, report) -> list[LevelActivity]:
         "acc_buf reads": [(top, "acc_rp__data")],
         "acc_buf writes": [(top, "acc_wp__data", ("acc_wp__en",))],
         "weight_reg": [(pes, "weight")],
-        "MACs": [(pes, "a_in", ("en",)), (pes, "weight", ("en",))],
+        # the multiplier's activation operand: the gated one (`a_mul`) under zero-weight gating,
+        # else the activation the PE passes on (the sequence its operand register sees)
+        "MACs": [
+            (pes, "a_mul" if getattr(config, "zero_gate", False) else "a_in", ("en",)),
+            (pes, "weight", ("en",)),
+        ],
     }
     toggles = toggle_counts(vcd, select)
     levels = {lv.name: lv for lv in arch.levels}

@@ -116,6 +116,12 @@ class AcceleratorConfig:
         Register stages of each column's requantizer, ``0..7`` (default 7, the pipeline an
         FPGA clock of 100 MHz wants; 0 is the combinational one). The RTL's fixed latency per
         layer (`pipeline_cycles`) grows with it.
+    zero_gate : bool
+        ``ws`` only: operand isolation for zero weights in every PE (``codesign.hw.pe``
+        ``WeightStationaryPE`` ``zero_gate``): a multiplier whose stationary weight is zero
+        sees a held activation, so it does not toggle. Same results and cycles as the ungated
+        array; the cost model's view gates weights (``Sparsity.GATE``): MAC energy scales with
+        the weight density, cycles stay dense.
     """
 
     array: SystolicConfig
@@ -126,6 +132,7 @@ class AcceleratorConfig:
     input_buffer: bool = False
     overlap_passes: bool = False
     requant_stages: int = REQUANT_STAGES
+    zero_gate: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.array, SystolicConfig):
@@ -143,6 +150,13 @@ class AcceleratorConfig:
             raise SpecError(f"input_buffer must be true or false, not {self.input_buffer!r}")
         if not isinstance(self.overlap_passes, bool):
             raise SpecError(f"overlap_passes must be true or false, not {self.overlap_passes!r}")
+        if not isinstance(self.zero_gate, bool):
+            raise SpecError(f"zero_gate must be true or false, not {self.zero_gate!r}")
+        if self.zero_gate and self.array.dataflow is not Dataflow.WEIGHT_STATIONARY:
+            raise SpecError(
+                f"zero_gate applies to 'ws' accelerators only, not {self.array.dataflow.value!r} "
+                "(it gates the weight-stationary PEs' multipliers)"
+            )
         if self.overlap_passes and self.output_stationary:
             raise SpecError(
                 "overlap_passes applies to 'ws' accelerators only, not 'os' (the "
@@ -291,6 +305,7 @@ class AcceleratorConfig:
             + ("" if self.output_stationary else f"_t{self.max_tile_m}")
             + ("_ib" if self.input_buffer else "")
             + ("_ov" if self.overlap_passes else "")
+            + ("_zg" if self.zero_gate else "")
             + ("" if self.requant_stages == REQUANT_STAGES else f"_rq{self.requant_stages}")
             + f"_bus{self.axis_in_bits}"
         )
@@ -306,6 +321,7 @@ class AcceleratorConfig:
             "input_buffer": self.input_buffer,
             "overlap_passes": self.overlap_passes,
             "requant_stages": self.requant_stages,
+            "zero_gate": self.zero_gate,
         }
 
     @classmethod
@@ -388,6 +404,10 @@ class AcceleratorConfig:
         bus = max(d for d in range(1, beat + 1) if beat % d == 0 and d <= bandwidth)
         fields.setdefault("max_n_tiles", max_n_tiles)
         fields["overlap_passes"] = arch.compute.overlap_passes
+        gated = arch.compute.sparsity.value == "gate" and "weights" in {
+            r.value for r in arch.compute.sparse_operands
+        }
+        fields["zero_gate"] = gated and array.dataflow is Dataflow.WEIGHT_STATIONARY
         return cls(array=array, fifo_depth=fifo_depth, axis_in_bits=bus, **fields)
 
     # --- the cost model's view ----------------------------------------------------------------
@@ -414,6 +434,11 @@ class AcceleratorConfig:
         a = self.array
         pes = a.rows * a.cols
         multipliers = 2 if self.sparse else 1  # per PE
+        gating = {}
+        if self.zero_gate:
+            from codesign.arch.spec import Sparsity
+
+            gating = {"sparsity": Sparsity.GATE, "sparse_operands": frozenset({TensorRole.WEIGHTS})}
         compute = ComputeArray(
             rows=a.rows,
             cols=a.cols,
@@ -426,6 +451,7 @@ class AcceleratorConfig:
             systolic=True,
             overlap_passes=self.overlap_passes,
             nm=(2, 4) if self.sparse else None,
+            **gating,
         )
 
         def register(name: str, bits: int, role: TensorRole) -> MemoryLevel:
