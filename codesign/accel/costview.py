@@ -95,13 +95,23 @@ def layer_gemm(nest: Any) -> tuple[int, int, int]:
     )
 
 
-def gemm_nest(config: AcceleratorConfig, m: int, n: int, k: int) -> Any:
+def gemm_nest(
+    config: AcceleratorConfig, m: int, n: int, k: int, *, pruning: str = "none"
+) -> Any:
     """The GEMM loop nest as the accelerator moves it: operands at the array's widths,
     outputs at ``act_bits`` (they leave requantized); on the 2:4 array ``k`` is the reduction
-    the array runs (``AcceleratorConfig.run_k``) and the weights are 2:4 (density 0.5)."""
+    the array runs (``AcceleratorConfig.run_k``) and the weights are 2:4 (density 0.5). On a
+    zero-gated array (``zero_gate``) the weights have the density of the layer's ``pruning``
+    (``unstructured:F``: ``1 - F``), which its gated MAC energy scales with."""
+    from codesign.quant.policy import parse_pruning
     from codesign.workload.loopnest import linear
 
     a = config.array
+    density = 1.0
+    if config.sparse:
+        density = 0.5
+    elif config.zero_gate:
+        density = parse_pruning(pruning)[1]
     return linear(
         "accelerator_gemm",
         in_features=k,
@@ -110,7 +120,7 @@ def gemm_nest(config: AcceleratorConfig, m: int, n: int, k: int) -> Any:
         input_bits=a.act_bits,
         weight_bits=a.weight_bits,
         output_bits=a.act_bits,
-        weight_density=0.5 if config.sparse else 1.0,
+        weight_density=density,
     )
 
 
@@ -157,7 +167,8 @@ def predict(
 
     k_run = config.run_k(k, pruning)
     mapping = config.mapping(m, n, k_run, None if config.output_stationary else tile_m)
-    return evaluate_one(gemm_nest(config, m, n, k_run), config.architecture(), mapping)
+    nest = gemm_nest(config, m, n, k_run, pruning=pruning)
+    return evaluate_one(nest, config.architecture(), mapping)
 
 
 def predicted_cycles(
