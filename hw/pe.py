@@ -117,9 +117,10 @@ class WeightStationaryPE(wiring.Component):
         product = Signal(signed(self._act_bits + self._weight_bits))
         if self.retimed == 2:  # the DSP's operand in its own register
             operand = Signal(signed(self._act_bits), name="a_mul" if self.zero_gate else "a_dsp")
-            # the weight the operand will be multiplied by: the one written now, else the held
-            next_weight = Mux(self.w_we, self.w_in, weight)
-            with m.If(self.en & ((next_weight != 0) if self.zero_gate else 1)):
+            advance = self.en
+            if self.zero_gate:  # the weight it will meet: the one written now, else the held
+                advance &= Mux(self.w_we, self.w_in, weight) != 0
+            with m.If(advance):
                 m.d.sync += operand.eq(self.a_ahead)
         else:
             operand = self._isolated(m, self.a_ahead, weight)

@@ -211,7 +211,7 @@ def layer_activity(vcd: str | Path, config, report) -> list[LevelActivity]:
         # the multiplier's activation operand: the gated one (`a_mul`) under zero-weight gating,
         # else the activation the PE passes on (the sequence its operand register sees)
         "MACs": [
-            (pes, "a_mul" if getattr(config, "zero_gate", False) else "a_in", ("en",)),
+            (pes, "a_mul" if config.zero_gate else "a_in", ("en",)),
             (pes, "weight", ("en",)),
         ],
     }

@@ -356,6 +356,7 @@ class AcceleratorConfig:
         accumulator buffer sets ``max_n_tiles``; ``axis_in_bits`` is the widest divisor of the
         beat width not above the outermost level's ``read_bits_per_cycle``.
         """
+        from codesign.arch.spec import Sparsity
         from codesign.workload.loopnest import TensorRole
 
         array = SystolicConfig.from_architecture(arch)
@@ -404,9 +405,10 @@ class AcceleratorConfig:
         bus = max(d for d in range(1, beat + 1) if beat % d == 0 and d <= bandwidth)
         fields.setdefault("max_n_tiles", max_n_tiles)
         fields["overlap_passes"] = arch.compute.overlap_passes
-        gated = arch.compute.sparsity.value == "gate" and "weights" in {
-            r.value for r in arch.compute.sparse_operands
-        }
+        gated = (
+            arch.compute.sparsity is Sparsity.GATE
+            and TensorRole.WEIGHTS in arch.compute.sparse_operands
+        )
         fields["zero_gate"] = gated and array.dataflow is Dataflow.WEIGHT_STATIONARY
         return cls(array=array, fifo_depth=fifo_depth, axis_in_bits=bus, **fields)
 
@@ -428,7 +430,7 @@ class AcceleratorConfig:
         """
         from codesign.arch import technology as tech
         from codesign.arch.dataflow import Dataflow as MapDataflow
-        from codesign.arch.spec import Architecture, ComputeArray, MemoryLevel
+        from codesign.arch.spec import Architecture, ComputeArray, MemoryLevel, Sparsity
         from codesign.workload.loopnest import TensorRole
 
         a = self.array
@@ -436,8 +438,6 @@ class AcceleratorConfig:
         multipliers = 2 if self.sparse else 1  # per PE
         gating = {}
         if self.zero_gate:
-            from codesign.arch.spec import Sparsity
-
             gating = {"sparsity": Sparsity.GATE, "sparse_operands": frozenset({TensorRole.WEIGHTS})}
         compute = ComputeArray(
             rows=a.rows,
