@@ -172,7 +172,9 @@ class LevelActivity:
     model_energy_pj : float
         The cost model's energy of these accesses.
     activity_energy_pj : float
-        ``model_energy_pj * activity / RANDOM_ACTIVITY``.
+        ``model_energy_pj * activity / RANDOM_ACTIVITY``; for the MACs of a zero-gated
+        accelerator the *ungated* energy (every issued MAC at the technology's energy) times
+        ``activity / RANDOM_ACTIVITY``, since the toggles already show the gating.
     """
 
     level: str
@@ -229,15 +231,21 @@ def layer_activity(vcd: str | Path, config, report) -> list[LevelActivity]:
 
     rows = []
 
-    def row(name: str, accesses: float, width: int, energy: float) -> None:
+    def row(
+        name: str, accesses: float, width: int, energy: float, per_access: float | None = None
+    ) -> None:
+        """``per_access``: the energy of one access at random activity, when the model's
+        ``energy`` is not ``accesses`` of them (a gated MAC row: the model already scales it
+        by the weight density, the toggles measure that gating themselves)."""
         if accesses <= 0:
             return
         t = toggles[name]
         act = t / (accesses * width)
+        full = energy if per_access is None else accesses * per_access
         rows.append(
             LevelActivity(
                 level=name, accesses=accesses, bits_per_access=width, toggles=t, activity=act,
-                model_energy_pj=energy, activity_energy_pj=energy * act / RANDOM_ACTIVITY,
+                model_energy_pj=energy, activity_energy_pj=full * act / RANDOM_ACTIVITY,
             )  # fmt: skip
         )
 
@@ -253,5 +261,7 @@ def layer_activity(vcd: str | Path, config, report) -> list[LevelActivity]:
         writes = report.writes["weight_reg"]["weights"]
         row("weight_reg", writes, config.array.weight_bits, writes * lv.write_energy_pj)
     bits = config.array.act_bits + config.array.weight_bits
-    row("MACs", report.padded_macs, bits, report.mac_energy_pj)
+    # the toggles count every issued MAC (a gated one toggles nothing): the activity estimate
+    # is the ungated energy per MAC times the activity, the model's figure is already gated
+    row("MACs", report.padded_macs, bits, report.mac_energy_pj, arch.compute.mac_energy_pj)
     return rows

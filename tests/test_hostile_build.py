@@ -69,6 +69,11 @@ GENERATE = [
     (["--design", "x.json", "--rows", "4", *_G], "--design cannot be combined with --rows"),
     (["--rows", "4", "--cols", "4", "--top", "accelerator", "--max-tile-m", "0", *_G], "tile_m"),
     (["--rows", "4", "--cols", "4"], "-o/--out"),
+    (["--rows", "4", "--cols", "4", "--zero-gate", *_G], "--zero-gate applies to --top accel"),
+    (["--rows", "4", "--cols", "4", "--top", "accelerator", "--dataflow", "os", "--zero-gate",
+      *_G], "zero_gate applies to 'ws' accelerators only, not 'os'"),
+    (["--rows", "4", "--cols", "4", "--top", "accelerator", "--dataflow", "sparse24",
+      "--zero-gate", *_G], "zero_gate applies to 'ws' accelerators only, not 'sparse24'"),
 ]
 
 SYNTH = [

@@ -29,12 +29,106 @@ def test_cost_view_gates_mac_energy_not_cycles():
         # GATE on weights: MAC energy only on the (1 - fraction) non-zero weights, by hand
         assert g.mac_energy_pj == pytest.approx((1 - fraction) * u.mac_energy_pj)
         assert u.mac_energy_pj == pytest.approx(base.mac_energy_pj)  # ungated: no saving
+    # the gate's area: a hold mux per activation bit and a zero detect per PE (NanGate cells)
+    from codesign.arch.technology import operand_gate_area_um2
+
+    extra = gated.architecture().area_um2 - dense.architecture().area_um2
+    assert extra == pytest.approx(16 * (8 * 1.862 + 7 * 1.064))
+    assert operand_gate_area_um2(8, 8) == pytest.approx(8 * 1.862 + 7 * 1.064)
     assert AcceleratorConfig.from_architecture(gated.architecture()).zero_gate
     assert not AcceleratorConfig.from_architecture(dense.architecture()).zero_gate
     with pytest.raises(SpecError, match="zero_gate applies to 'ws' accelerators only"):
         AcceleratorConfig(array=SystolicConfig(rows=4, cols=4, dataflow="os"), zero_gate=True)
     with pytest.raises(SpecError, match="zero_gate must be true or false"):
         AcceleratorConfig(array=_ARRAY, zero_gate=1)
+
+
+# --- the explorer: a zero_gate axis of a buildable space ---------------------------------------
+
+MODEL = "examples/models.py:digits_cnn"
+
+
+def _layers():
+    from codesign.workload import from_torch, load_model
+
+    module, inputs = load_model(MODEL)
+    return from_torch(module, *inputs).loop_nests  # conv1, conv2, fc
+
+
+def test_space_takes_a_zero_gate_axis_on_accelerator_targets_only(tmp_path):
+    from codesign.explore import load_space
+
+    def space(text):
+        (tmp_path / "s.yaml").write_text(text)
+        return load_space(tmp_path / "s.yaml")
+
+    ok = space("version: 1\ntarget: accelerator\naxes:\n  zero_gate: [false, true]\n")
+    assert ok.axis("zero_gate").values == (False, True)
+    with pytest.raises(SpecError, match=r"^axis zero_gate: value must be true or false"):
+        space("version: 1\ntarget: accelerator\naxes:\n  zero_gate: [1]\n")
+    with pytest.raises(SpecError, match=r"^axis zero_gate is a parameter of the accelerator"):
+        space("version: 1\naxes:\n  zero_gate: [true]\n")
+
+
+def test_explorer_point_with_zero_gate_saves_the_pruned_mac_energy_only():
+    from codesign.accel.config import AcceleratorConfig as Config
+    from codesign.accel.costview import layer_gemm
+    from codesign.explore.buildable import AcceleratorEvaluator
+
+    layers = _layers()
+    evaluator = AcceleratorEvaluator(layers)
+    params = {"pe_rows": 4, "pe_cols": 4, "dataflow": "ws", "acc_buf_rows": 16,
+              "pruning@conv2": "unstructured:0.75", "pruning@fc": "unstructured:0.5"}  # fmt: skip
+    dense = evaluator.design_point(params)
+    gated = evaluator.design_point({**params, "zero_gate": True})
+    assert gated.accelerator.zero_gate and not dense.accelerator.zero_gate
+    assert gated.schedules == dense.schedules
+    saved = {"conv1": 0.0, "conv2": 0.75, "fc": 0.5}
+    for nest, d, g, sched in zip(layers, dense.layers, gated.layers, dense.schedules, strict=True):
+        assert g.cycles == d.cycles  # gating saves energy, never cycles
+        m, n, k = layer_gemm(nest)
+        macs = predict(dense.accelerator, m, n, k, sched.tile_m)  # the ungated MAC energy
+        expected = d.energy_pj - saved[nest.name] * macs.mac_energy_pj
+        assert g.energy_pj == pytest.approx(expected, rel=1e-9)
+    assert gated.metrics["energy_pj"] < dense.metrics["energy_pj"]
+    assert gated.metrics["latency_cycles"] == dense.metrics["latency_cycles"]
+    # what `codesign generate --design` reads back is the gated accelerator
+    assert Config.from_dict(gated.to_dict()["accelerator"]) == gated.accelerator
+    # os and the 2:4 accelerator have no gated PEs: the point's accelerator says so
+    for flow in ("os", "sparse24"):
+        other = evaluator.design_point(
+            {**params, "dataflow": flow, "zero_gate": True, "dram_bw_bits_per_cycle": 256}
+        )
+        assert not other.accelerator.zero_gate
+
+
+@pytest.mark.rtl
+@pytest.mark.skipif(shutil.which("iverilog") is None, reason="needs Icarus Verilog")
+def test_gated_point_runs_the_pruned_network_with_the_explorers_cycles(tmp_path):
+    """The closed loop on the gated design: explorer point (unstructured pruning, zero_gate)
+    -> generate -> the whole pruned digits CNN in RTL, bit-exact, cycles = the explorer's."""
+    from codesign.hw.accel_export import export_accelerator
+    from codesign.sim.accelerator import load_accelerator
+    from codesign.sim.network import verify_network
+
+    from codesign.accel.costview import NetworkPlan
+    from codesign.explore.buildable import AcceleratorEvaluator
+
+    params = {"pe_rows": 4, "pe_cols": 4, "dataflow": "ws", "acc_buf_rows": 16,
+              "dram_bw_bits_per_cycle": 32, "zero_gate": True,
+              "pruning@conv2": "unstructured:0.5", "pruning@fc": "unstructured:0.75"}  # fmt: skip
+    point = AcceleratorEvaluator(_layers()).design_point(params)
+    export_accelerator(
+        point.accelerator, tmp_path / "rtl", network=NetworkPlan.from_design_json(point.to_dict())
+    )
+    design = load_accelerator(tmp_path / "rtl")
+    assert design.config.zero_gate
+    res = verify_network(design, MODEL, images=2, work_dir=tmp_path / "sim")
+    assert res.passed and res.outputs_bit_exact
+    for check, lay in zip(res.layers, point.layers, strict=True):
+        assert check.bit_exact
+        assert check.cycles_measured == check.cycles_predicted == lay.cycles
+    assert res.cycles_measured_total == point.metrics["latency_cycles"]
 
 
 @pytest.mark.rtl
@@ -68,3 +162,7 @@ def test_gated_rtl_is_exact_and_its_multipliers_toggle_less(tmp_path):
     model = macs[True].model_energy_pj / macs[False].model_energy_pj
     assert model == pytest.approx(0.25)
     assert abs(ratio - model) <= 0.07
+    # the activity estimate counts the gating once (through the toggles), not again through
+    # the model's density-scaled MAC energy
+    estimate = macs[True].activity_energy_pj / macs[False].activity_energy_pj
+    assert estimate == pytest.approx(ratio, rel=1e-9)

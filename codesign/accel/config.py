@@ -446,7 +446,8 @@ class AcceleratorConfig:
             weight_bits=a.weight_bits,
             accum_bits=SUM_BITS,
             mac_energy_pj=tech.mac_energy_pj(a.act_bits, a.weight_bits, SUM_BITS),
-            mac_area_um2=multipliers * tech.mac_area_um2(a.act_bits, a.weight_bits, SUM_BITS),
+            mac_area_um2=multipliers * tech.mac_area_um2(a.act_bits, a.weight_bits, SUM_BITS)
+            + (tech.operand_gate_area_um2(a.act_bits, a.weight_bits) if self.zero_gate else 0.0),
             dataflow=MapDataflow("ws" if self.sparse else a.dataflow.value),
             systolic=True,
             overlap_passes=self.overlap_passes,

@@ -89,8 +89,9 @@ def point_breakdown(point, layers: Sequence[LoopNest], order: Sequence[str] | No
     rows: dict[str, dict] = {}
     for nest, lay in zip(layers, point.layers, strict=True):
         if point.buildable:
-            config = point.accelerator
-            nest_run = gemm_nest(config, *layer_gemm(nest))
+            config = point.accelerator  # the GEMM the array runs, as the explorer scored it
+            m, n, k = layer_gemm(nest)
+            nest_run = gemm_nest(config, m, n, config.run_k(k, lay.pruning), pruning=lay.pruning)
             extra = config.pipeline_cycles
         else:
             nest_run = nest.with_bits(

@@ -15,7 +15,11 @@ Bit-widths: the array is as wide as the widest layer; a layer quantized narrower
 unchanged (its integers fit), and the model charges the array's width for its traffic, which
 is what the streams carry. Activations have one width (the requantizer's range), so
 ``activation_bits`` may not be per layer in a buildable space. On a dense accelerator pruning
-only changes accuracy: it multiplies zeros like any other weight and the model charges it so.
+only changes accuracy: it multiplies zeros like any other weight and the model charges it so,
+unless the point has ``zero_gate`` (``ws`` only: the PEs hold a multiplier's operand while its
+stationary weight is zero): then each layer's MAC energy scales with its weight density
+(``unstructured:F``: ``1 - F``; cycles unchanged), the gated design ``codesign generate
+--zero-gate`` builds.
 On the 2:4 accelerator (dataflow ``sparse24``) a layer pruned ``2:4`` runs compressed (a pass
 covers ``4 * rows`` of its reduction) and every other layer as two 2:4 halves (reduction
 ``8 * ceil(K / 4)``, ``AcceleratorConfig.run_k``): each layer is scored on the GEMM the array
@@ -66,6 +70,7 @@ ACCELERATOR_AXES: frozenset[str] = frozenset(
         "weight_bits",
         "activation_bits",
         "pruning",
+        "zero_gate",
     }
 )
 """Axes a ``target: accelerator`` space may use (each a parameter of the generator, the
@@ -99,6 +104,8 @@ def accelerator_config(params: dict, layers: Sequence[LoopNest]) -> AcceleratorC
     int32 accumulators; ``max_n_tiles`` covers the widest layer (``ceil(N / cols)``);
     ``axis_in_bits`` is the widest divisor of the beat width not above
     ``dram_bw_bits_per_cycle``; the FIFO is `prefetch_depth` deep; no input buffer.
+    ``overlap_passes`` and ``zero_gate`` apply to ``ws`` (on ``os`` and ``sparse24`` the
+    point's accelerator has them off: its ``accelerator`` entry says so).
     `SpecError` when the point is not a buildable one.
     """
     for name in params:
@@ -155,6 +162,7 @@ def accelerator_config(params: dict, layers: Sequence[LoopNest]) -> AcceleratorC
         fifo_depth=prefetch_depth(array.rows, array.cols),
         axis_in_bits=bus,
         overlap_passes=bool(_param(params, "overlap_passes")) and ws,
+        zero_gate=bool(_param(params, "zero_gate")) and dataflow == "ws",
     )
 
 
@@ -203,8 +211,12 @@ class AcceleratorEvaluator:
         self._cache: OrderedDict = OrderedDict()
         self._cache_size = cache_size
 
-    def _schedule(self, config: AcceleratorConfig, arch, gemm: tuple[int, int, int]):
-        key = (config, gemm)
+    def _schedule(
+        self, config: AcceleratorConfig, arch, gemm: tuple[int, int, int], pruning: str
+    ):
+        # the weight density matters only where the PEs gate zero weights (`gemm_nest`)
+        density = parse_pruning(pruning)[1] if config.zero_gate else None
+        key = (config, gemm, density)
         hit = self._cache.get(key)
         if hit is not None:
             self._cache.move_to_end(key)
@@ -214,7 +226,7 @@ class AcceleratorEvaluator:
 
         m, n, k = gemm
         schedules = schedule_candidates(config, m, n, k)
-        nest = gemm_nest(config, m, n, k)
+        nest = gemm_nest(config, m, n, k, pruning=pruning if config.zero_gate else "none")
         mappings = [config.mapping(m, n, k, s.tile_m) for s in schedules]
         batch = evaluate(nest, arch, MappingBatch.from_mappings(nest, arch, mappings))
         cycles = np.asarray(batch.cycles, dtype=float) + config.pipeline_cycles
@@ -253,7 +265,7 @@ class AcceleratorEvaluator:
             parse_pruning(p)
             m, n, k = gemm  # the GEMM the array runs (a dense layer on the 2:4 array: K grows)
             run = (m, n, config.run_k(k, p))
-            schedule, mapping, cycles, energy, gap = self._schedule(config, arch, run)
+            schedule, mapping, cycles, energy, gap = self._schedule(config, arch, run, p)
             schedules.append(schedule)
             out.append(
                 LayerDesign(

@@ -63,13 +63,14 @@ DEFAULT_PARAMS: dict[str, object] = {
     "pruning": "none",
     "acc_buf_rows": 64,
     "overlap_passes": False,
+    "zero_gate": False,
     "vector_lanes": 16,
 }
 """Value of every axis a design space leaves out."""
 
 _FORMAT_VERSION = 3
 
-_ACCELERATOR_ONLY = ("acc_buf_rows", "overlap_passes")
+_ACCELERATOR_ONLY = ("acc_buf_rows", "overlap_passes", "zero_gate")
 
 
 def layer_params(params: dict, layer: str) -> tuple[int, int, str]:

@@ -17,6 +17,8 @@ each with a value type checked at construction:
                             fraction in [0, 1)
 ``acc_buf_rows``            accelerator only: rows of the accumulator buffer (``max_tile_m``)
 ``overlap_passes``          accelerator only (``ws``): overlapped passes (true / false)
+``zero_gate``               accelerator only (``ws``): zero-weight operand isolation in the PEs
+                            (true / false): a layer's pruned weights cost no multiplier energy
 ``vector_lanes``            model only: lanes of the vector unit running the non-MAC operators
                             (positive integer)
 ==========================  ===================================================================
@@ -141,6 +143,7 @@ _VALIDATORS = {
     "pruning": _pruning,
     "acc_buf_rows": _positive_int,
     "overlap_passes": _bool,
+    "zero_gate": _bool,
     "vector_lanes": _positive_int,
 }
 
@@ -151,7 +154,7 @@ every point an accelerator ``codesign generate`` builds, scored with the schedul
 controller executes (``codesign.explore.buildable``)."""
 
 _MODEL_ONLY_AXES = frozenset({"glb_kib", "rf_bytes", "vector_lanes"})
-_ACCELERATOR_ONLY_AXES = frozenset({"acc_buf_rows", "overlap_passes"})
+_ACCELERATOR_ONLY_AXES = frozenset({"acc_buf_rows", "overlap_passes", "zero_gate"})
 _BUILDABLE_DATAFLOWS = ("ws", "os", "sparse24")
 
 AXIS_NAMES: tuple[str, ...] = tuple(_VALIDATORS)
