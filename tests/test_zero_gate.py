@@ -166,3 +166,27 @@ def test_gated_rtl_is_exact_and_its_multipliers_toggle_less(tmp_path):
     # the model's density-scaled MAC energy
     estimate = macs[True].activity_energy_pj / macs[False].activity_energy_pj
     assert estimate == pytest.approx(ratio, rel=1e-9)
+
+
+@pytest.mark.synth
+@pytest.mark.skipif(shutil.which("yosys") is None, reason="needs Yosys")
+def test_the_gate_costs_a_few_luts_per_pe_and_no_dsp_or_bram(tmp_path):
+    """Yosys (ECP5) is the oracle of the gate's FPGA cost: LUTs and flip-flops only, a few per
+    PE (measured 12-16 LUTs and 4-7 FFs per int8 PE on the 4x4 and 8x8 accelerators)."""
+    from codesign.hw.accel_export import export_accelerator
+
+    from codesign.synth import synthesize
+
+    stats = {}
+    for gate in (False, True):
+        cfg = AcceleratorConfig(
+            array=SystolicConfig(rows=2, cols=2), max_tile_m=16, max_n_tiles=2, fifo_depth=4,
+            zero_gate=gate,
+        )  # fmt: skip
+        export_accelerator(cfg, tmp_path / f"g{gate}")
+        stats[gate] = synthesize(tmp_path / f"g{gate}", "ecp5", timeout_s=900)
+    dense, gated = stats[False], stats[True]
+    assert gated.dsps == dense.dsps and gated.brams == dense.brams
+    pes = 4
+    assert 0 < gated.luts - dense.luts <= 24 * pes, (dense.luts, gated.luts)
+    assert 0 <= gated.ffs - dense.ffs <= 2 * 8 * pes, (dense.ffs, gated.ffs)
