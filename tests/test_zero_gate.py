@@ -43,6 +43,27 @@ def test_cost_view_gates_mac_energy_not_cycles():
         AcceleratorConfig(array=_ARRAY, zero_gate=1)
 
 
+def test_a_gate_architecture_pays_the_gate_area_in_every_preset():
+    from codesign.arch import Sparsity, output_stationary, weight_stationary
+    from codesign.arch.technology import operand_gate_area_um2
+    from codesign.workload.loopnest import TensorRole
+
+    w, i = TensorRole.WEIGHTS, TensorRole.INPUTS
+    for preset in (weight_stationary, output_stationary):
+        dense = preset(4, 4, input_bits=8, weight_bits=4)
+        on_w = preset(4, 4, input_bits=8, weight_bits=4, sparsity=Sparsity.GATE,
+                      sparse_operands=frozenset({w}))  # fmt: skip
+        both = preset(4, 4, input_bits=8, weight_bits=4, sparsity=Sparsity.GATE,
+                      sparse_operands=frozenset({w, i}))  # fmt: skip
+        # weights gated: the 8-bit activation is held, a 4-input zero detect; inputs gated:
+        # the 4-bit weight is held, an 8-input zero detect
+        assert on_w.area_um2 - dense.area_um2 == pytest.approx(16 * operand_gate_area_um2(8, 4))
+        assert both.area_um2 - on_w.area_um2 == pytest.approx(16 * operand_gate_area_um2(4, 8))
+        skip = preset(4, 4, input_bits=8, weight_bits=4, sparsity=Sparsity.SKIP,
+                      sparse_operands=frozenset({w}))  # fmt: skip
+        assert skip.area_um2 == dense.area_um2  # skipping hardware is not priced (model only)
+
+
 # --- the explorer: a zero_gate axis of a buildable space ---------------------------------------
 
 MODEL = "examples/models.py:digits_cnn"

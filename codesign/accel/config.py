@@ -430,15 +430,13 @@ class AcceleratorConfig:
         """
         from codesign.arch import technology as tech
         from codesign.arch.dataflow import Dataflow as MapDataflow
+        from codesign.arch.presets import with_sparsity
         from codesign.arch.spec import Architecture, ComputeArray, MemoryLevel, Sparsity
         from codesign.workload.loopnest import TensorRole
 
         a = self.array
         pes = a.rows * a.cols
         multipliers = 2 if self.sparse else 1  # per PE
-        gating = {}
-        if self.zero_gate:
-            gating = {"sparsity": Sparsity.GATE, "sparse_operands": frozenset({TensorRole.WEIGHTS})}
         compute = ComputeArray(
             rows=a.rows,
             cols=a.cols,
@@ -446,14 +444,14 @@ class AcceleratorConfig:
             weight_bits=a.weight_bits,
             accum_bits=SUM_BITS,
             mac_energy_pj=tech.mac_energy_pj(a.act_bits, a.weight_bits, SUM_BITS),
-            mac_area_um2=multipliers * tech.mac_area_um2(a.act_bits, a.weight_bits, SUM_BITS)
-            + (tech.operand_gate_area_um2(a.act_bits, a.weight_bits) if self.zero_gate else 0.0),
+            mac_area_um2=multipliers * tech.mac_area_um2(a.act_bits, a.weight_bits, SUM_BITS),
             dataflow=MapDataflow("ws" if self.sparse else a.dataflow.value),
             systolic=True,
             overlap_passes=self.overlap_passes,
             nm=(2, 4) if self.sparse else None,
-            **gating,
         )
+        if self.zero_gate:  # GATE on weights, with the gate's area
+            compute = with_sparsity(compute, Sparsity.GATE, frozenset({TensorRole.WEIGHTS}))
 
         def register(name: str, bits: int, role: TensorRole) -> MemoryLevel:
             pj = tech.add_energy_pj(bits)

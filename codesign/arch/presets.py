@@ -32,6 +32,7 @@ __all__ = [
     "fpga_edge",
     "PRESETS",
     "preset",
+    "with_sparsity",
 ]
 
 _I, _W, _O = TensorRole.INPUTS, TensorRole.WEIGHTS, TensorRole.OUTPUTS
@@ -61,7 +62,7 @@ def _compute(
     sparsity: Sparsity = Sparsity.DENSE,
     sparse_operands: frozenset[TensorRole] = frozenset(),
 ) -> ComputeArray:
-    return ComputeArray(
+    dense = ComputeArray(
         rows=rows,
         cols=cols,
         input_bits=input_bits,
@@ -71,8 +72,26 @@ def _compute(
         mac_area_um2=tech.mac_area_um2(input_bits, weight_bits, accum_bits),
         dataflow=dataflow,
         systolic=systolic,
-        sparsity=sparsity,
-        sparse_operands=sparse_operands,
+    )
+    return with_sparsity(dense, sparsity, sparse_operands)
+
+
+def with_sparsity(
+    compute: ComputeArray, sparsity: Sparsity, sparse_operands: frozenset[TensorRole]
+) -> ComputeArray:
+    """``compute`` (a dense array) with ``sparsity`` on ``sparse_operands``; a ``gate`` array
+    pays, per PE, operand isolation for each gated operand
+    (`codesign.arch.technology.operand_gate_area_um2`: the *other* operand is held while the
+    gated one is zero), as the zero-gated accelerator (``AcceleratorConfig.zero_gate``) does."""
+    area = compute.mac_area_um2
+    if sparsity is Sparsity.GATE:
+        a, w = compute.input_bits, compute.weight_bits
+        if TensorRole.WEIGHTS in sparse_operands:
+            area += tech.operand_gate_area_um2(a, w)
+        if TensorRole.INPUTS in sparse_operands:
+            area += tech.operand_gate_area_um2(w, a)
+    return dataclasses.replace(
+        compute, sparsity=sparsity, sparse_operands=sparse_operands, mac_area_um2=area
     )
 
 

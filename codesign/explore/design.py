@@ -98,7 +98,7 @@ def build_architecture(params: dict, layers: Sequence[LoopNest]):
     )
     from codesign.arch import technology as tech
     from codesign.arch.dataflow import Dataflow
-    from codesign.arch.presets import vector_unit
+    from codesign.arch.presets import vector_unit, with_sparsity
 
     for name in params:
         base, _ = split_param(name)
@@ -175,9 +175,7 @@ def build_architecture(params: dict, layers: Sequence[LoopNest]):
             clock_mhz=clock,
         )
         if pruned:
-            arch = replace(
-                arch, compute=replace(arch.compute, sparsity=sparsity, sparse_operands=operands)
-            )
+            arch = replace(arch, compute=with_sparsity(arch.compute, sparsity, operands))
     if pruned and not nm:
         all_24 = all(k == "2:4" for k in pruned)
         arch = replace(
