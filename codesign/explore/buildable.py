@@ -125,7 +125,7 @@ def accelerator_config(params: dict, layers: Sequence[LoopNest]) -> AcceleratorC
             f"requantizer has one output range), not {sorted(a_bits)}"
         )
     dataflow = _param(params, "dataflow")
-    if dataflow not in ("ws", "os", "sparse24"):
+    if dataflow not in {d.value for d in ArrayDataflow}:
         raise SpecError(
             f"dataflow must be 'ws' or 'os' for a buildable point, or 'sparse24' (the "
             f"accelerator's controllers), not {dataflow!r}"

@@ -58,6 +58,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from codesign.accel.array import Dataflow as BuildableDataflow
+from codesign.arch.dataflow import Dataflow
 from codesign.errors import SpecError
 from codesign.quant.policy import parse_pruning
 from codesign.validation import read_spec_file
@@ -75,8 +77,14 @@ __all__ = [
     "split_param",
 ]
 
-DATAFLOWS: tuple[str, ...] = ("ws", "os", "is", "rs", "sparse24")
-"""Dataflow short names (weight-, output-, input-, row-stationary; ``sparse24``, the 2:4-sparse
+_BUILDABLE_DATAFLOWS: tuple[str, ...] = tuple(d.value for d in BuildableDataflow)
+"""What ``target: accelerator`` builds: the generators' dataflows (``codesign.accel.array``)."""
+
+DATAFLOWS: tuple[str, ...] = tuple(
+    d.value for d in Dataflow if d is not Dataflow.UNCONSTRAINED
+) + tuple(v for v in _BUILDABLE_DATAFLOWS if v not in {d.value for d in Dataflow})
+"""Dataflow short names: the cost model's templates (``codesign.arch.dataflow.Dataflow``:
+weight-, output-, input-, row-stationary) and the generator-only ``sparse24`` (the 2:4-sparse
 weight-stationary accelerator, with ``target: accelerator`` only)."""
 
 PER_LAYER_AXES: frozenset[str] = frozenset({"weight_bits", "activation_bits", "pruning"})
@@ -155,7 +163,6 @@ controller executes (``codesign.explore.buildable``)."""
 
 _MODEL_ONLY_AXES = frozenset({"glb_kib", "rf_bytes", "vector_lanes"})
 _ACCELERATOR_ONLY_AXES = frozenset({"acc_buf_rows", "overlap_passes", "zero_gate"})
-_BUILDABLE_DATAFLOWS = ("ws", "os", "sparse24")
 
 AXIS_NAMES: tuple[str, ...] = tuple(_VALIDATORS)
 """Every axis name a design space may use."""
