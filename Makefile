@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEBS := iverilog yosys nextpnr-ice40 chromium
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint setup debs clean
+.PHONY: demo test check lint setup debs clean
 
 setup: $(STAMP) debs
 
@@ -40,6 +40,11 @@ lint: $(STAMP)
 
 test: setup lint
 	$(PY) -m pytest -n 2 -q $(PYTEST_ARGS)
+
+# The quick unit tier (tests/conftest.py QUICK_MODULES): about 20 s, one process; `make test`
+# stays the full suite.
+check: setup lint
+	$(PY) -m pytest -q -m quick $(PYTEST_ARGS)
 
 demo: setup
 	$(VENV)/bin/codesign demo --out build/demo
