@@ -176,9 +176,8 @@ def test_area_sums_pes_and_levels():
 
 
 def test_unknown_preset():
-    with pytest.raises(
-        SpecError, match=r"^preset must be one of \['eyeriss', 'fpga_edge', 'os', 'ws'\]"
-    ):
+    presets = r"\['eyeriss', 'fpga_edge', 'os', 'ws', 'ws-gated', 'ws-sparse24'\]"
+    with pytest.raises(SpecError, match=rf"^preset must be one of {presets}"):
         preset("tpu")
 
 

@@ -64,6 +64,25 @@ def test_a_gate_architecture_pays_the_gate_area_in_every_preset():
         assert skip.area_um2 == dense.area_um2  # skipping hardware is not priced (model only)
 
 
+def test_ws_gated_preset_is_the_gated_accelerators_compute_model():
+    from codesign.arch import preset, ws_gated
+    from codesign.cost import evaluate_one
+    from codesign.mapping.sampling import random_mappings
+    from codesign.workload.loopnest import linear
+
+    gated, dense = preset("ws-gated"), preset("ws")
+    assert gated.name == "ws16x16-gated" and ws_gated(4, 8).name == "ws4x8-gated"
+    layer = linear("g", in_features=64, out_features=64, leading=64, weight_density=0.25)
+    mapping = random_mappings(layer, dense, 1, seed=0).mapping(0, dense)
+    g, d = evaluate_one(layer, gated, mapping), evaluate_one(layer, dense, mapping)
+    assert g.cycles == d.cycles and g.mac_energy_pj == pytest.approx(0.25 * d.mac_energy_pj)
+    # the accelerator's cost view gates the same way: same compute model, same gate area
+    view = AcceleratorConfig(array=_ARRAY, zero_gate=True).architecture().compute
+    ref = ws_gated(4, 4).compute
+    assert (view.sparsity, view.sparse_operands) == (ref.sparsity, ref.sparse_operands)
+    assert view.mac_area_um2 == pytest.approx(ref.mac_area_um2)
+
+
 # --- the explorer: a zero_gate axis of a buildable space ---------------------------------------
 
 MODEL = "examples/models.py:digits_cnn"

@@ -18,6 +18,8 @@ from codesign.arch.presets import (
     preset,
     vector_unit,
     weight_stationary,
+    ws_gated,
+    ws_sparse24,
 )
 from codesign.arch.spec import (
     Architecture,
@@ -40,6 +42,8 @@ __all__ = [
     "preset",
     "vector_unit",
     "weight_stationary",
+    "ws_gated",
+    "ws_sparse24",
     "output_stationary",
     "eyeriss",
     "fpga_edge",

@@ -33,6 +33,8 @@ __all__ = [
     "PRESETS",
     "preset",
     "with_sparsity",
+    "ws_gated",
+    "ws_sparse24",
 ]
 
 _I, _W, _O = TensorRole.INPUTS, TensorRole.WEIGHTS, TensorRole.OUTPUTS
@@ -294,8 +296,27 @@ def fpga_edge(
     )
 
 
+def ws_gated(rows: int = 16, cols: int = 16, **options) -> Architecture:
+    """`weight_stationary` with zero-weight gating (``sparsity: gate`` on weights, with the
+    gate's area): the cost-model preset of the zero-gated accelerator (``codesign generate
+    --top accelerator --zero-gate``). MAC energy is spent on a layer's non-zero weights
+    (its weight density), cycles are dense. Named ``ws{rows}x{cols}-gated``."""
+    arch = weight_stationary(
+        rows, cols, sparsity=Sparsity.GATE, sparse_operands=frozenset({_W}), **options
+    )
+    return dataclasses.replace(arch, name=f"{arch.name}-gated")
+
+
+def ws_sparse24(rows: int = 16, cols: int = 16, **options) -> Architecture:
+    """`weight_stationary` with ``nm=(2, 4)``: the cost-model preset of the 2:4-sparse array
+    (``codesign generate --dataflow sparse24``)."""
+    return weight_stationary(rows, cols, nm=(2, 4), **options)
+
+
 PRESETS: dict[str, Callable[[], Architecture]] = {
     "ws": weight_stationary,
+    "ws-gated": ws_gated,
+    "ws-sparse24": ws_sparse24,
     "os": output_stationary,
     "eyeriss": eyeriss,
     "fpga_edge": fpga_edge,
