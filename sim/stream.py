@@ -69,17 +69,29 @@ class CycleClock:
         return (get_sim_time() - self.origin_steps) // self.period_steps
 
 
+_AMARANTH = ("__valid", "__ready", "__payload")
+
+
 class _StreamEnd:
     """The handles of stream port ``prefix`` (``ready`` may be absent), the cycle numbering and
-    the pause generator shared by the driver and the monitor."""
+    the pause generator shared by the driver and the monitor. ``axis``: AXI4-Stream names
+    (``prefix_tvalid``, ``prefix_tready``, ``prefix_tdata``, optional ``prefix_tlast``) instead
+    of Amaranth's (``prefix__valid``, ``prefix__ready``, ``prefix__payload``)."""
 
     def __init__(
-        self, dut: object, prefix: str, clock: CycleClock, pauses: Iterator[bool] | None
+        self,
+        dut: object,
+        prefix: str,
+        clock: CycleClock,
+        pauses: Iterator[bool] | None,
+        axis: bool = False,
     ) -> None:
+        valid, ready, payload = ("_tvalid", "_tready", "_tdata") if axis else _AMARANTH
         self.name = prefix
-        self.valid = getattr(dut, f"{prefix}__valid")
-        self.ready = getattr(dut, f"{prefix}__ready", None)
-        self.payload = getattr(dut, f"{prefix}__payload")
+        self.valid = getattr(dut, prefix + valid)
+        self.ready = getattr(dut, prefix + ready, None)
+        self.payload = getattr(dut, prefix + payload)
+        self.last = getattr(dut, f"{prefix}_tlast", None) if axis else None
         self.clock = clock
         self.pauses = pauses if pauses is not None else no_pauses()
 
@@ -100,6 +112,8 @@ class StreamDriver(_StreamEnd):
     on_edge : callable, optional
         Called at every rising edge before the driver drives (e.g. to write static ports
         queued while the caller was in the read-only phase).
+    axis : bool
+        AXI4-Stream signal names (``prefix_tvalid``, ...; see `_StreamEnd`).
 
     Members
     -------
@@ -114,8 +128,10 @@ class StreamDriver(_StreamEnd):
         clock: CycleClock,
         pauses: Iterator[bool] | None = None,
         on_edge: Callable[[], None] | None = None,
+        *,
+        axis: bool = False,
     ) -> None:
-        super().__init__(dut, prefix, clock, pauses)
+        super().__init__(dut, prefix, clock, pauses, axis)
         self.on_edge = on_edge
         self.queue: deque[int] = deque()
         self.accepted_cycles: list[int] = []
@@ -163,6 +179,8 @@ class StreamMonitor(_StreamEnd):
         Cycle numbering.
     pauses : iterator of bool, optional
         Cycles with ready low (default: none, ready always high).
+    axis : bool
+        AXI4-Stream signal names (``prefix_tvalid``, ...; see `_StreamEnd`).
 
     Members
     -------
@@ -170,14 +188,23 @@ class StreamMonitor(_StreamEnd):
         Payload integers received, in order.
     cycles : list of int
         Cycle of each handshake.
+    lasts : list of int
+        ``tlast`` of each beat (AXI4-Stream ports that have it; else empty).
     """
 
     def __init__(
-        self, dut: object, prefix: str, clock: CycleClock, pauses: Iterator[bool] | None = None
+        self,
+        dut: object,
+        prefix: str,
+        clock: CycleClock,
+        pauses: Iterator[bool] | None = None,
+        *,
+        axis: bool = False,
     ) -> None:
-        super().__init__(dut, prefix, clock, pauses)
+        super().__init__(dut, prefix, clock, pauses, axis)
         self.beats: list[int] = []
         self.cycles: list[int] = []
+        self.lasts: list[int] = []
         self._want = 0
         self.reached = Event()
         if self.ready is not None:
@@ -203,5 +230,7 @@ class StreamMonitor(_StreamEnd):
             if ready and _high(self.valid):
                 self.beats.append(self.payload.value.to_unsigned())
                 self.cycles.append(self.clock.cycle)
+                if self.last is not None:
+                    self.lasts.append(int(_high(self.last)))
                 if len(self.beats) >= self._want:
                     self.reached.set()

@@ -25,21 +25,26 @@ words and ``tlast`` flags, the cycle of the first ``s_axis`` handshake and of th
 handshake, their inclusive difference (``cycles``), STATUS and CYCLES read at the end and
 ``csr_errors``, the writes the accelerator refused (``csr_werr``; none in a correct program).
 
-`AcceleratorTB` drives the simple CSR bus with its own source and sink; ``tb_axi`` derives
-from it for the AXI4-Lite wrapper (cocotbext-axi drivers), with the same job and result.
+`AcceleratorTB` drives the simple CSR bus and the streams with the shared
+`codesign.sim.stream` driver and monitor (AXI4-Stream names, ``m_axis_tlast`` recorded per beat,
+cycles from a `CycleClock`); ``tb_axi`` derives from it for the AXI4-Lite wrapper
+(cocotbext-axi drivers), with the same job and result. Outputs are scored on the host
+(``codesign.sim.accelerator``), against the integer reference as a tensor: the scoreboard
+names each wrong element by its index in ``O``, which the words of a stream (whose padded rows
+and channels carry no reference value) could not.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections import deque
 
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge, with_timeout
+from cocotb.utils import get_sim_steps
 from codesign.sim.runner import JOB_ENV, RESULT_ENV
-from codesign.sim.stream import no_pauses, random_pauses
+from codesign.sim.stream import CycleClock, StreamDriver, StreamMonitor, no_pauses, random_pauses
 
 __all__ = ["AcceleratorTB", "run_job"]
 
@@ -50,6 +55,9 @@ def _high(handle: object) -> bool:
 
 class AcceleratorTB:
     """Clock, reset, CSR master, ``s_axis`` source and ``m_axis`` sink of one accelerator.
+
+    The streams are the shared `codesign.sim.stream` driver and monitor on AXI4-Stream names,
+    with the cycle numbering of a `CycleClock` (cycle 0 is the first rising edge after reset).
 
     Parameters
     ----------
@@ -62,7 +70,6 @@ class AcceleratorTB:
     def __init__(self, dut: object, job: dict) -> None:
         self.dut = dut
         self.job = job
-        self.cycle = 0
         self.in_cycles: list[int] = []
         self.out_words: list[int] = []
         self.out_last: list[int] = []
@@ -78,7 +85,16 @@ class AcceleratorTB:
         self.reset_active_low = bool(job.get("reset_active_low", False))
         self.rst.value = int(self.reset_active_low)
         self.idle_inputs()
-        cocotb.start_soon(Clock(self.clk, job.get("clock_period_ns", 10), unit="ns").start())
+        period_ns = job.get("clock_period_ns", 10)
+        self.clock = CycleClock(self.clk, get_sim_steps(period_ns, "ns"))
+        self.driver: StreamDriver | None = None  # after reset (`start_streams`)
+        self.monitor: StreamMonitor | None = None
+        cocotb.start_soon(Clock(self.clk, period_ns, unit="ns").start())
+
+    @property
+    def cycle(self) -> int:
+        """The current cycle number."""
+        return self.clock.cycle
 
     def idle_inputs(self) -> None:
         """Drive the bus inputs idle (before reset)."""
@@ -95,6 +111,12 @@ class AcceleratorTB:
         self.rst.value = int(not self.reset_active_low)
         await ClockCycles(self.clk, 2)
         self.rst.value = int(self.reset_active_low)
+
+    def start_streams(self) -> None:
+        """Attach the ``s_axis`` driver and the ``m_axis`` monitor (after reset)."""
+        dut, clock = self.dut, self.clock
+        self.driver = StreamDriver(dut, "s_axis", clock, self.in_pauses, axis=True)
+        self.monitor = StreamMonitor(dut, "m_axis", clock, self.out_pauses, axis=True)
 
     async def csr_write(self, address: int, value: int) -> None:
         """One write; it takes effect at the next rising edge (a refused one, ``csr_werr``,
@@ -116,54 +138,40 @@ class AcceleratorTB:
         await ReadOnly()
         return self.dut.csr_rdata.value.to_unsigned()
 
-    async def _count(self) -> None:
-        while True:
-            await RisingEdge(self.clk)
-            self.cycle += 1
+    def begin_layer(self) -> None:
+        """Mark where this layer's handshakes begin in the driver's and monitor's records."""
+        self._layer_marks = (len(self.driver.accepted_cycles), len(self.monitor.beats))
 
-    async def _source(self, words: deque) -> None:
-        dut = self.dut
-        current = None
-        while words or current is not None:
-            await RisingEdge(self.clk)
-            if current is None and not next(self.in_pauses):
-                current = words.popleft()
-                dut.s_axis_tdata.value = current
-                dut.s_axis_tvalid.value = 1
-            elif current is None:
-                dut.s_axis_tvalid.value = 0
-            await ReadOnly()
-            if current is not None and _high(dut.s_axis_tready):
-                self.in_cycles.append(self.cycle)
-                current = None
-        await RisingEdge(self.clk)
-        dut.s_axis_tvalid.value = 0
+    def collect(self) -> None:
+        """This layer's handshakes so far into `in_cycles`, `out_words`, `out_last` and
+        `out_cycles` (from the driver's and the monitor's records since the layer began)."""
+        d, m = self._layer_marks
+        self.in_cycles = self.driver.accepted_cycles[d:]
+        self.out_words = self.monitor.beats[m:]
+        self.out_last = self.monitor.lasts[m:]
+        self.out_cycles = self.monitor.cycles[m:]
+
+    async def _source(self, words: list[int]) -> None:
+        self.driver.send(words)
+        await self.driver.idle.wait()
 
     async def _sink(self, count: int) -> None:
-        dut = self.dut
-        while len(self.out_words) < count:
-            await RisingEdge(self.clk)
-            ready = 0 if next(self.out_pauses) else 1
-            dut.m_axis_tready.value = ready
-            await ReadOnly()
-            if ready and _high(dut.m_axis_tvalid):
-                self.out_words.append(dut.m_axis_tdata.value.to_unsigned())
-                self.out_last.append(int(_high(dut.m_axis_tlast)))
-                self.out_cycles.append(self.cycle)
-        await RisingEdge(self.clk)
-        dut.m_axis_tready.value = 0
+        self.monitor.expect(count)
+        await self.monitor.reached.wait()
 
     async def run_layer(self, program: dict) -> dict:
         """Configure, start, stream and collect one layer program; returns its record."""
         job = self.job
         self.in_cycles, self.out_words, self.out_last, self.out_cycles = [], [], [], []
+        self.begin_layer()
         self.csr_errors = 0
         for address, value in program["csr_writes"]:
             await self.csr_write(int(address), int(value))
-        source = cocotb.start_soon(self._source(deque(int(w) for w in program["stream_in"])))
+        source = cocotb.start_soon(self._source([int(w) for w in program["stream_in"]]))
         sink = cocotb.start_soon(self._sink(int(program["out_beats"])))
         await source
         await sink
+        self.collect()
         status = 0
         for _ in range(100):
             status = await self.csr_read(int(job.get("status_address", 4)))
@@ -189,7 +197,9 @@ class AcceleratorTB:
         ``repeat`` times back to back (no reset in between); returns the first run's record
         with every run's record under ``runs``."""
         await self.reset()
-        cocotb.start_soon(self._count())
+        await RisingEdge(self.clk)
+        self.clock.restart()
+        self.start_streams()
         programs = self.job.get("programs") or [self.job]
         repeat = int(self.job.get("repeat", 1))
         runs = [await self.run_layer(p) for p in programs for _ in range(repeat)]
@@ -205,6 +215,8 @@ async def run_job(dut: object, job: dict, bench: type[AcceleratorTB] = Accelerat
         result = await with_timeout(cocotb.start_soon(tb.run()), timeout, "ns")
         result["timed_out"] = False
     except TimeoutError:
+        if tb.driver is not None:
+            tb.collect()
         result = {
             "timed_out": True,
             "out": tb.out_words,
