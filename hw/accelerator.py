@@ -26,12 +26,13 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import fifo, memory, wiring
 from amaranth.lib.wiring import In, Out
 from codesign.hw.requant import MULT_BITS, SHIFT_BITS, PipelinedRequantizer
 from codesign.hw.sparse import SparseWeightStationaryArray
 from codesign.hw.systolic import OutputStationaryArray, WeightStationaryArray
+from codesign.hw.tile_loops import tile_loops
 
 from codesign.accel.config import (
     CSR_ADDR_BITS,
@@ -108,20 +109,31 @@ class Accelerator(wiring.Component):
         )
 
     def elaborate(self, platform):
+        """The data path and controller, built in the order of the data's travel: input
+        stream, CSR bank, tile loops, parameter memories, issue side, controller FSM,
+        accumulation, requantization and output (each step a method; ``n`` carries the signals
+        the later steps use)."""
         m = Module()
         cfg = self.config
-        arr_cfg = cfg.array
-        rows, cols = cfg.rows, cfg.cols
-
-        os_flow = cfg.output_stationary
-        array_class = _array_class(cfg)
         gate = {"zero_gate": True} if cfg.zero_gate else {}
-        m.submodules.array = array = array_class(arr_cfg, **gate)
-        m.submodules.fifo = prefetch = fifo.SyncFIFOBuffered(
+        n = SimpleNamespace(os_flow=cfg.output_stationary, overlap=cfg.overlap_passes)
+        m.submodules.array = n.array = _array_class(cfg)(cfg.array, **gate)
+        m.submodules.fifo = n.prefetch = fifo.SyncFIFOBuffered(
             width=cfg.beat_bits, depth=cfg.fifo_depth
         )
+        self._stream_in(m, n)
+        self._csr_bank(m, n)
+        self._loops(m, n)
+        self._param_memories(m, n)
+        self._issue_side(m, n)
+        self._controller(m, n)
+        self._accumulate(m, n)
+        self._requantize(m, n)
+        return m
 
-        # --- s_axis width converter into the prefetch FIFO -------------------------------------
+    def _stream_in(self, m: Module, n: SimpleNamespace) -> None:
+        """``s_axis`` into the prefetch FIFO: ``words_per_beat`` bus words gathered per beat."""
+        cfg, prefetch = self.config, n.prefetch
         words = cfg.words_per_beat
         if words == 1:
             m.d.comb += [
@@ -144,20 +156,22 @@ class Accelerator(wiring.Component):
                 with m.If(~last_word):
                     m.d.sync += gather.eq(Cat(gather[bus:], self.s_axis_tdata))
 
-        # --- CSR registers ---------------------------------------------------------------------
-        reg_m = Signal(DIM_BITS)
-        reg_tile_m = Signal(DIM_BITS)
-        reg_k_tiles = Signal(DIM_BITS)
-        reg_k = Signal(DIM_BITS)
-        reg_n_tiles = Signal(DIM_BITS)
-        reg_zp = Signal(signed(CSR_DATA_BITS))
-        reg_bias = Signal(SUM_BITS)
-        reg_mult = Signal(MULT_BITS)
-        reg_shift = Signal(SHIFT_BITS)
-        cycles = Signal(CSR_DATA_BITS)
-        busy = Signal()
-        done = Signal()
-        start = Signal()
+    def _csr_bank(self, m: Module, n: SimpleNamespace) -> None:
+        """The CSR registers, their writes (refused while busy: ``csr_werr``, the sticky error
+        bit), their reads (one cycle of latency) and ``irq``."""
+        n.reg_m = reg_m = Signal(DIM_BITS)
+        n.reg_tile_m = reg_tile_m = Signal(DIM_BITS)
+        n.reg_k_tiles = reg_k_tiles = Signal(DIM_BITS)
+        n.reg_k = reg_k = Signal(DIM_BITS)
+        n.reg_n_tiles = reg_n_tiles = Signal(DIM_BITS)
+        n.reg_zp = reg_zp = Signal(signed(CSR_DATA_BITS))
+        n.reg_bias = reg_bias = Signal(SUM_BITS)
+        n.reg_mult = reg_mult = Signal(MULT_BITS)
+        n.reg_shift = reg_shift = Signal(SHIFT_BITS)
+        n.cycles = cycles = Signal(CSR_DATA_BITS)
+        n.busy = busy = Signal()
+        n.done = done = Signal()
+        n.start = start = Signal()
 
         addr = self.csr_addr
         wdata = self.csr_wdata
@@ -172,7 +186,7 @@ class Accelerator(wiring.Component):
             "PARAM_MULT": reg_mult,
             "PARAM_SHIFT": reg_shift,
         }
-        param_we = Signal()
+        n.param_we = param_we = Signal()
         error = Signal()  # sticky: a write was refused (csr_werr) since the last start
         with m.If(self.csr_we):
             m.d.comb += self.csr_werr.eq(busy)
@@ -200,171 +214,77 @@ class Accelerator(wiring.Component):
                 m.d.sync += self.csr_rdata.eq(0)
         m.d.comb += self.irq.eq(done)
 
-        # --- tile loops ---------------------------------------------------------------------
-        # The issue side (which pass the FSM feeds) and the completion side (which pass the
-        # array's outputs belong to) walk the same loops; they are one set of counters when
-        # passes run one after another, two when they overlap.
-        if os_flow:  # one pass covers the whole K; row tiles of `rows` (M padded by the host)
-            row_step = rows
+    def _loops(self, m: Module, n: SimpleNamespace) -> None:
+        """The tile loops. The issue side (which pass the FSM feeds) and the completion side
+        (which pass the array's outputs belong to) walk the same loops; they are one set of
+        counters when passes run one after another, two when they overlap."""
+        cfg = self.config
+        if n.os_flow:  # one pass covers the whole K; row tiles of `rows` (M padded by the host)
+            n.row_step = cfg.rows
         else:
-            row_step = reg_tile_m
-        overlap = cfg.overlap_passes
+            n.row_step = n.reg_tile_m
 
         # Per-layer constants for the loops' look-ahead, registered from the CSRs (which do not
         # change while busy; a loop first uses them at its first advance, a pass after start).
-        k_is1 = Signal(name="k_tiles_is1")
-        k_m2 = Signal(DIM_BITS, name="k_tiles_m2")
-        n_is1 = Signal(name="n_tiles_is1")
-        n_m2 = Signal(DIM_BITS, name="n_tiles_m2")
-        m_le_step = Signal(name="m_le_step")
-        two_steps = Signal(DIM_BITS + 2, name="two_row_steps")
+        k = SimpleNamespace(
+            k_is1=Signal(name="k_tiles_is1"),
+            k_m2=Signal(DIM_BITS, name="k_tiles_m2"),
+            n_is1=Signal(name="n_tiles_is1"),
+            n_m2=Signal(DIM_BITS, name="n_tiles_m2"),
+            m_le_step=Signal(name="m_le_step"),
+            two_steps=Signal(DIM_BITS + 2, name="two_row_steps"),
+        )
         m.d.sync += [
-            k_is1.eq(reg_k_tiles == 1),
-            k_m2.eq(reg_k_tiles - 2),
-            n_is1.eq(reg_n_tiles == 1),
-            n_m2.eq(reg_n_tiles - 2),
-            m_le_step.eq(reg_m <= row_step),
-            two_steps.eq(row_step * 2),
+            k.k_is1.eq(n.reg_k_tiles == 1),
+            k.k_m2.eq(n.reg_k_tiles - 2),
+            k.n_is1.eq(n.reg_n_tiles == 1),
+            k.n_m2.eq(n.reg_n_tiles - 2),
+            k.m_le_step.eq(n.reg_m <= n.row_step),
+            k.two_steps.eq(n.row_step * 2),
         ]
+        n.issue = tile_loops(m, "issue", cfg, n, k)
+        n.retire = tile_loops(m, "retire", cfg, n, k) if n.overlap else n.issue
 
-        def tile_loops(name: str) -> SimpleNamespace:
-            """The tile loops' counters with their first/last flags as registers.
+        n.out_valid = Signal()
+        n.in_flight = Signal()  # a value in the requantization pipeline
+        array = n.array
+        n.out_taken = array.outputs.valid & array.outputs.ready
+        n.pass_done = n.out_taken & array.outputs.payload.last
+        with m.If(n.pass_done & ~n.retire.final):
+            m.d.sync += n.retire.advance
 
-            Each flag is computed one advance ahead (from registers only), so the compare-and-
-            advance logic starts from flip-flops: ``m_left`` (rows of M from this row tile on)
-            counts down instead of a base counting up, and ``last_m`` is ``m_left <= step``.
-            """
-
-            def reg(shape, suffix):
-                return Signal(shape, name=f"{name}_{suffix}")
-
-            cur = SimpleNamespace(
-                k2=reg(DIM_BITS, "k2"),
-                n2=reg(DIM_BITS, "n2"),
-                m_left=reg(DIM_BITS + 1, "m_left"),
-                acc_base=reg(range(cfg.acc_buf_rows + 1), "acc_base"),
-                last_k=Const(1) if os_flow else reg(1, "last_k"),
-                first_k=Const(1) if os_flow else reg(1, "first_k"),
-                last_m=reg(1, "last_m"),
-                last_n=reg(1, "last_n"),
-                first_n=reg(1, "first_n"),
-            )
-            counters = [k for k, v in vars(cur).items() if isinstance(v, Signal)]
-            nxt = SimpleNamespace(
-                **{k: Signal.like(getattr(cur, k), name=f"{name}_{k}_next") for k in counters}
-            )
-            m.d.comb += [getattr(nxt, k).eq(getattr(cur, k)) for k in counters]
-
-            def step_k():
-                if os_flow:
-                    return
-                with m.If(cur.last_k):
-                    m.d.comb += [nxt.k2.eq(0), nxt.last_k.eq(k_is1), nxt.first_k.eq(1)]
-                with m.Else():
-                    m.d.comb += [
-                        nxt.k2.eq(cur.k2 + 1),
-                        nxt.last_k.eq(cur.k2 == k_m2),
-                        nxt.first_k.eq(0),
-                    ]
-
-            def step_m(wrap: bool):
-                down = [
-                    nxt.m_left.eq(cur.m_left - row_step),
-                    nxt.last_m.eq(cur.m_left <= two_steps),
-                ]
-                if not wrap:
-                    m.d.comb += down
-                    return
-                with m.If(cur.last_m):
-                    m.d.comb += [nxt.m_left.eq(reg_m), nxt.last_m.eq(m_le_step)]
-                with m.Else():
-                    m.d.comb += down
-
-            def step_n():
-                with m.If(cur.last_n):
-                    m.d.comb += [
-                        nxt.n2.eq(0),
-                        nxt.last_n.eq(n_is1),
-                        nxt.first_n.eq(1),
-                        nxt.acc_base.eq(0),
-                    ]
-                with m.Else():
-                    m.d.comb += [
-                        nxt.n2.eq(cur.n2 + 1),
-                        nxt.last_n.eq(cur.n2 == n_m2),
-                        nxt.first_n.eq(0),
-                        nxt.acc_base.eq(cur.acc_base + reg_tile_m),
-                    ]
-
-            if cfg.input_buffer:  # loop order m2, k2, n2 (m never wraps: final before)
-                step_n()
-                with m.If(cur.last_n):
-                    step_k()
-                    with m.If(cur.last_k):
-                        step_m(wrap=False)
-            else:  # loop order n2, m2, k2 (acc_base stays 0; n never wraps)
-                step_k()
-                with m.If(cur.last_k):
-                    step_m(wrap=True)
-                    with m.If(cur.last_m):
-                        m.d.comb += [
-                            nxt.n2.eq(cur.n2 + 1),
-                            nxt.last_n.eq(cur.n2 == n_m2),
-                            nxt.first_n.eq(0),
-                        ]
-            reset = [
-                cur.k2.eq(0),
-                cur.n2.eq(0),
-                cur.m_left.eq(reg_m),
-                cur.acc_base.eq(0),
-                cur.last_m.eq(reg_m <= row_step),
-                cur.last_n.eq(reg_n_tiles == 1),
-                cur.first_n.eq(1),
-            ]
-            if not os_flow:
-                reset += [cur.last_k.eq(reg_k_tiles == 1), cur.first_k.eq(1)]
-            return SimpleNamespace(
-                **vars(cur),
-                nxt=nxt,
-                final=cur.last_k & cur.last_m & cur.last_n,
-                advance=[getattr(cur, k).eq(getattr(nxt, k)) for k in counters],
-                reset=reset,
-            )
-
-        issue = tile_loops("issue")
-        retire = tile_loops("retire") if overlap else issue
-
-        out_valid = Signal()
-        in_flight = Signal()  # a value in the requantization pipeline
-        out_taken = array.outputs.valid & array.outputs.ready
-        pass_done = out_taken & array.outputs.payload.last
-        with m.If(pass_done & ~retire.final):
-            m.d.sync += retire.advance
-
-        # --- parameter memories: one per column, one entry per column tile ---------------------
-        bias, mult, shift = [], [], []
-        for c in range(cols):
+    def _param_memories(self, m: Module, n: SimpleNamespace) -> None:
+        """One parameter memory per column, one entry (bias, multiplier, shift) per column
+        tile, written by PARAM_WRITE and read for the column tile of the next output beat."""
+        cfg, wdata = self.config, self.csr_wdata
+        n.bias, n.mult, n.shift = [], [], []
+        for c in range(cfg.cols):
             mem = memory.Memory(shape=unsigned(PARAM_BITS), depth=cfg.max_n_tiles, init=[])
             m.submodules[f"params_c{c}"] = mem
             wp = mem.write_port()
             rp = mem.read_port()
             m.d.comb += [
                 wp.addr.eq(wdata[8:24]),
-                wp.data.eq(Cat(reg_bias, reg_mult, reg_shift)),
-                wp.en.eq(param_we & (wdata[:8] == c)),
+                wp.data.eq(Cat(n.reg_bias, n.reg_mult, n.reg_shift)),
+                wp.en.eq(n.param_we & (wdata[:8] == c)),
                 # sync read: the column tile of the next output beat
-                rp.addr.eq(Mux(pass_done, retire.nxt.n2, retire.n2)),
+                rp.addr.eq(Mux(n.pass_done, n.retire.nxt.n2, n.retire.n2)),
             ]
-            bias.append(rp.data[:SUM_BITS].as_signed())
-            mult.append(rp.data[SUM_BITS : SUM_BITS + MULT_BITS])
-            shift.append(rp.data[SUM_BITS + MULT_BITS :])
+            n.bias.append(rp.data[:SUM_BITS].as_signed())
+            n.mult.append(rp.data[SUM_BITS : SUM_BITS + MULT_BITS])
+            n.shift.append(rp.data[SUM_BITS + MULT_BITS :])
 
-        # --- controller ------------------------------------------------------------------------
-        w_count = Signal(range(rows))
-        i_count = Signal(DIM_BITS)
+    def _issue_side(self, m: Module, n: SimpleNamespace) -> None:
+        """What the FSM feeds the array: the beat counters, the FIFO's words as weight and
+        input beats, the pass's last-beat flag, the optional input buffer, the cycle counter."""
+        cfg, array, prefetch = self.config, n.array, n.prefetch
+        arr_cfg, rows, cols = cfg.array, cfg.rows, cfg.cols
+        os_flow, issue = n.os_flow, n.issue
+        n.w_count = Signal(range(rows))
+        n.i_count = i_count = Signal(DIM_BITS)
         tile_rows = Signal(DIM_BITS)  # rows of this row tile: the last one may be short
-        pass_beats = reg_k if os_flow else tile_rows
-        m.d.comb += tile_rows.eq(Mux(issue.m_left < reg_tile_m, issue.m_left, reg_tile_m))
+        pass_beats = n.reg_k if os_flow else tile_rows
+        m.d.comb += tile_rows.eq(Mux(issue.m_left < n.reg_tile_m, issue.m_left, n.reg_tile_m))
 
         a_bits = rows * arr_cfg.act_bits if os_flow else cfg.input_beat_bits
         if os_flow:
@@ -385,9 +305,9 @@ class Accelerator(wiring.Component):
 
         # --- input buffer (ws, optional): the T x rows input slice of (m2, k2), written in its
         # n2 = 0 pass as it streams through, read back in its n2 > 0 passes -----------------
-        in_state = Signal()  # the FSM is in INPUTS
-        in_taken = array.inputs.valid & array.inputs.ready
-        from_buffer = Signal()
+        n.in_state = in_state = Signal()  # the FSM is in INPUTS
+        n.in_taken = in_taken = array.inputs.valid & array.inputs.ready
+        n.from_buffer = from_buffer = Signal()
         if cfg.input_buffer:
             in_mem = memory.Memory(shape=unsigned(a_bits), depth=cfg.max_tile_m, init=[])
             m.submodules.in_buf = in_mem
@@ -407,17 +327,23 @@ class Accelerator(wiring.Component):
             ]
         elif not os_flow:
             m.d.comb += array.inputs.payload.data.eq(prefetch.r_data[:a_bits])
-        with m.If(busy):
-            m.d.sync += cycles.eq(cycles + 1)
+        with m.If(n.busy):
+            m.d.sync += n.cycles.eq(n.cycles + 1)
 
-        first_state = "INPUTS" if os_flow else "WEIGHTS"
+    def _controller(self, m: Module, n: SimpleNamespace) -> None:
+        """The FSM: IDLE -> (WEIGHTS ->) INPUTS per pass -> DRAIN -> FLUSH -> IDLE; with
+        overlapped passes the next pass's weights follow a pass's inputs at once."""
+        rows, array, prefetch = self.config.rows, n.array, n.prefetch
+        issue, retire, overlap = n.issue, n.retire, n.overlap
+        w_count, i_count, from_buffer = n.w_count, n.i_count, n.from_buffer
+        first_state = "INPUTS" if n.os_flow else "WEIGHTS"
         with m.FSM():
             with m.State("IDLE"):
-                with m.If(start):
+                with m.If(n.start):
                     m.d.sync += [
-                        busy.eq(1),
-                        done.eq(0),
-                        cycles.eq(0),
+                        n.busy.eq(1),
+                        n.done.eq(0),
+                        n.cycles.eq(0),
                         w_count.eq(0),
                         i_count.eq(0),
                         *issue.reset,
@@ -425,7 +351,7 @@ class Accelerator(wiring.Component):
                     if overlap:
                         m.d.sync += retire.reset
                     m.next = first_state
-            if not os_flow:
+            if not n.os_flow:
                 with m.State("WEIGHTS"):
                     m.d.comb += [
                         array.weights.valid.eq(prefetch.r_rdy),
@@ -438,11 +364,11 @@ class Accelerator(wiring.Component):
                             m.next = "INPUTS"
             with m.State("INPUTS"):
                 m.d.comb += [
-                    in_state.eq(1),
+                    n.in_state.eq(1),
                     array.inputs.valid.eq(from_buffer | prefetch.r_rdy),
                     prefetch.r_en.eq(~from_buffer & array.inputs.ready),
                 ]
-                with m.If(in_taken):
+                with m.If(n.in_taken):
                     m.d.sync += i_count.eq(i_count + 1)
                     with m.If(array.inputs.payload.last):
                         m.d.sync += i_count.eq(0)
@@ -455,97 +381,105 @@ class Accelerator(wiring.Component):
                         else:
                             m.next = "DRAIN"
             with m.State("DRAIN"):  # sequential: every pass; overlapped: the final pass
-                with m.If(pass_done):
+                with m.If(n.pass_done):
                     with m.If(retire.final):
                         m.next = "FLUSH"
                     if not overlap:  # (overlapped: an earlier pass retired; keep waiting)
                         with m.Else():
                             m.next = first_state
             with m.State("FLUSH"):
-                with m.If(~out_valid & ~in_flight):
-                    m.d.sync += [busy.eq(0), done.eq(1)]
+                with m.If(~n.out_valid & ~n.in_flight):
+                    m.d.sync += [n.busy.eq(0), n.done.eq(1)]
                     m.next = "IDLE"
 
-        # --- D: each output beat registered with what it adds to ------------------------------
-        # (the partial sum read from acc_buf or the bias), the column tile's parameters and its
-        # flags. The add and the acc_buf write happen one cycle later, from registers: the block
-        # RAM's read feeds a register, not the add and the write port in the same cycle. A row is
-        # read again only by the next pass's beat of that row, at least two cycles later.
-        advance = Signal()  # the output register can take a value: the requantizer advances
-        m.d.comb += advance.eq(~out_valid | self.m_axis_tready)
-        d_valid, d_last_k, d_final, d_go = Signal(), Signal(), Signal(), Signal()
+    def _accumulate(self, m: Module, n: SimpleNamespace) -> None:
+        """Stage D: each output beat registered with what it adds to (the partial sum read
+        from acc_buf or the bias), the column tile's parameters and its flags. The add and the
+        acc_buf write happen one cycle later, from registers: the block RAM's read feeds a
+        register, not the add and the write port in the same cycle. A row is read again only
+        by the next pass's beat of that row, at least two cycles later."""
+        cfg, array, retire = self.config, n.array, n.retire
+        cols = cfg.cols
+        n.advance = advance = Signal()  # the output register can take a value
+        m.d.comb += advance.eq(~n.out_valid | self.m_axis_tready)
+        n.d_valid, n.d_last_k, n.d_final, n.d_go = Signal(), Signal(), Signal(), Signal()
+        d_valid, d_last_k, d_go = n.d_valid, n.d_last_k, n.d_go
         m.d.comb += d_go.eq(~d_valid | ~d_last_k | advance)
         d_data = [Signal(signed(SUM_BITS), name=f"d_data_c{c}") for c in range(cols)]
         d_add = [Signal(signed(SUM_BITS), name=f"d_add_c{c}") for c in range(cols)]
-        d_mult = [Signal(MULT_BITS, name=f"d_mult_c{c}") for c in range(cols)]
-        d_shift = [Signal(SHIFT_BITS, name=f"d_shift_c{c}") for c in range(cols)]
+        n.d_mult = [Signal(MULT_BITS, name=f"d_mult_c{c}") for c in range(cols)]
+        n.d_shift = [Signal(SHIFT_BITS, name=f"d_shift_c{c}") for c in range(cols)]
         with m.If(d_go):
             m.d.sync += [
-                d_valid.eq(out_taken),
+                d_valid.eq(n.out_taken),
                 d_last_k.eq(retire.last_k),
-                d_final.eq(retire.final & array.outputs.payload.last),
+                n.d_final.eq(retire.final & array.outputs.payload.last),
                 *(d_data[c].eq(array.outputs.payload.data[c]) for c in range(cols)),
-                *(d_mult[c].eq(mult[c]) for c in range(cols)),
-                *(d_shift[c].eq(shift[c]) for c in range(cols)),
+                *(n.d_mult[c].eq(n.mult[c]) for c in range(cols)),
+                *(n.d_shift[c].eq(n.shift[c]) for c in range(cols)),
             ]
-        sums = []
+        n.sums = sums = []
         for c in range(cols):
             total = Signal(signed(SUM_BITS), name=f"sum_c{c}")
             m.d.comb += total.eq(d_data[c] + d_add[c])
             sums.append(total)
-        if os_flow:
+        if n.os_flow:
             with m.If(d_go):
-                m.d.sync += [d_add[c].eq(bias[c]) for c in range(cols)]
-        else:
-            acc_mem = memory.Memory(
-                shape=unsigned(cols * SUM_BITS), depth=cfg.acc_buf_rows, init=[]
-            )
-            m.submodules.acc_buf = acc_mem
-            acc_wp = acc_mem.write_port()
-            acc_rp = acc_mem.read_port(transparent_for=(acc_wp,))
-            # the acc_buf row of the next output beat (acc_base + its row in the tile), a
-            # register: the read address is a mux of registers and their increment
-            acc_row = Signal.like(acc_wp.addr)
-            d_row = Signal.like(acc_wp.addr)
-            acc_row_next = Mux(array.outputs.payload.last, retire.nxt.acc_base, acc_row + 1)
-            with m.If(start):
-                m.d.sync += acc_row.eq(0)
-            with m.Elif(out_taken):
-                m.d.sync += acc_row.eq(acc_row_next)
-            # sync read: the row of the next output beat
-            m.d.comb += acc_rp.addr.eq(Mux(out_taken, acc_row_next, acc_row))
-            with m.If(d_go):
-                m.d.sync += d_row.eq(acc_row)
-                for c in range(cols):
-                    stored = acc_rp.data[c * SUM_BITS : (c + 1) * SUM_BITS].as_signed()
-                    m.d.sync += d_add[c].eq(Mux(retire.first_k, bias[c], stored))
-            m.d.comb += [
-                acc_wp.addr.eq(d_row),
-                acc_wp.data.eq(Cat(*sums)),
-                acc_wp.en.eq(d_valid & ~d_last_k),
-            ]
+                m.d.sync += [d_add[c].eq(n.bias[c]) for c in range(cols)]
+            return
+        acc_mem = memory.Memory(shape=unsigned(cols * SUM_BITS), depth=cfg.acc_buf_rows, init=[])
+        m.submodules.acc_buf = acc_mem
+        acc_wp = acc_mem.write_port()
+        acc_rp = acc_mem.read_port(transparent_for=(acc_wp,))
+        # the acc_buf row of the next output beat (acc_base + its row in the tile), a
+        # register: the read address is a mux of registers and their increment
+        acc_row = Signal.like(acc_wp.addr)
+        d_row = Signal.like(acc_wp.addr)
+        acc_row_next = Mux(array.outputs.payload.last, retire.nxt.acc_base, acc_row + 1)
+        with m.If(n.start):
+            m.d.sync += acc_row.eq(0)
+        with m.Elif(n.out_taken):
+            m.d.sync += acc_row.eq(acc_row_next)
+        # sync read: the row of the next output beat
+        m.d.comb += acc_rp.addr.eq(Mux(n.out_taken, acc_row_next, acc_row))
+        with m.If(d_go):
+            m.d.sync += d_row.eq(acc_row)
+            for c in range(cols):
+                stored = acc_rp.data[c * SUM_BITS : (c + 1) * SUM_BITS].as_signed()
+                m.d.sync += d_add[c].eq(Mux(retire.first_k, n.bias[c], stored))
+        m.d.comb += [
+            acc_wp.addr.eq(d_row),
+            acc_wp.data.eq(Cat(*sums)),
+            acc_wp.en.eq(d_valid & ~d_last_k),
+        ]
 
-        # --- requantization pipeline and the m_axis output register ---------------------------
-        # One global stall: every stage advances when the output register can take a value.
-        # Stage 0 registers the sums (and the column tile's parameters with them), then the
-        # requantizer's `requant_stages`, then the output register: `output_latency` cycles
-        # from an output beat to its m_axis beat (D included), one beat per cycle.
-        out_bits = arr_cfg.act_bits
+    def _requantize(self, m: Module, n: SimpleNamespace) -> None:
+        """The requantization pipeline and the m_axis output register. One global stall: every
+        stage advances when the output register can take a value. Stage 0 registers the sums
+        (and the column tile's parameters with them), then the requantizer's
+        `requant_stages`, then the output register: `output_latency` cycles from an output
+        beat to its m_axis beat (D included), one beat per cycle."""
+        cfg, advance = self.config, n.advance
+        out_bits = cfg.array.act_bits
         stages = cfg.requant_stages
         valid = Signal(stages + 1)  # stage 0 .. stages
         last = Signal(stages + 1)
         with m.If(advance):
             m.d.sync += [
-                valid.eq(Cat(d_valid & d_last_k, valid[:-1])),
-                last.eq(Cat(d_final, last[:-1])),
+                valid.eq(Cat(n.d_valid & n.d_last_k, valid[:-1])),
+                last.eq(Cat(n.d_final, last[:-1])),
             ]
         quantized = []
-        for c in range(cols):
+        for c in range(cfg.cols):
             s_acc = Signal(signed(SUM_BITS), name=f"s0_acc_c{c}")
             s_mult = Signal(MULT_BITS, name=f"s0_mult_c{c}")
             s_shift = Signal(SHIFT_BITS, name=f"s0_shift_c{c}")
             with m.If(advance):
-                m.d.sync += [s_acc.eq(sums[c]), s_mult.eq(d_mult[c]), s_shift.eq(d_shift[c])]
+                m.d.sync += [
+                    s_acc.eq(n.sums[c]),
+                    s_mult.eq(n.d_mult[c]),
+                    s_shift.eq(n.d_shift[c]),
+                ]
             rq = PipelinedRequantizer(
                 acc_bits=SUM_BITS, out_bits=out_bits, zp_bits=CSR_DATA_BITS, stages=stages
             )
@@ -555,22 +489,21 @@ class Accelerator(wiring.Component):
                 rq.acc.eq(s_acc),
                 rq.mult.eq(s_mult),
                 rq.shift.eq(s_shift),
-                rq.zero_point.eq(reg_zp),
+                rq.zero_point.eq(n.reg_zp),
             ]
             quantized.append(rq.out)
         out_data = Signal(cfg.axis_out_bits)
         out_last = Signal()
         m.d.comb += [
-            in_flight.eq(valid.any() | d_valid),
-            array.outputs.ready.eq(d_go),
+            n.in_flight.eq(valid.any() | n.d_valid),
+            n.array.outputs.ready.eq(n.d_go),
             self.m_axis_tdata.eq(out_data),
-            self.m_axis_tvalid.eq(out_valid),
+            self.m_axis_tvalid.eq(n.out_valid),
             self.m_axis_tlast.eq(out_last),
         ]
         with m.If(advance):
             m.d.sync += [
-                out_valid.eq(valid[-1]),
+                n.out_valid.eq(valid[-1]),
                 out_data.eq(Cat(*quantized)),
                 out_last.eq(last[-1]),
             ]
-        return m
