@@ -1,5 +1,6 @@
 """`AcceleratorConfig`: parameters of the whole accelerator, its register map and stream
-formats, and the cost model's view of it (an ``Architecture`` and a ``Mapping``).
+formats; the cost model's view of it (an ``Architecture`` and a ``Mapping``) is
+``codesign.accel.archview``, reached through the methods below.
 
 This module does not import amaranth: the configuration, the register map and the cost-model
 architecture are plain data, shared by the RTL (``codesign.hw.accelerator``), the test bench
@@ -347,166 +348,19 @@ class AcceleratorConfig:
         cls, arch: Any, *, max_n_tiles: int = 16, fifo_depth: int = 32
     ) -> AcceleratorConfig:
         """The accelerator of an explored ``codesign.arch.Architecture`` (inverse of
-        `architecture` for the fields it sets).
+        `architecture`; ``codesign.accel.archview.config_from_architecture``)."""
+        from codesign.accel.archview import config_from_architecture
 
-        The array comes from ``SystolicConfig.from_architecture`` (``ws`` or ``os``); for
-        ``ws`` the accumulator buffer from the innermost shared on-chip level that holds
-        outputs (``max_tile_m = size_bits // (cols * 32)``); when a shared on-chip level holds
-        inputs, it is the input buffer (``max_tile_m = size_bits // (rows * act_bits)``) and the
-        accumulator buffer sets ``max_n_tiles``; ``axis_in_bits`` is the widest divisor of the
-        beat width not above the outermost level's ``read_bits_per_cycle``.
-        """
-        from codesign.arch.spec import Sparsity
-        from codesign.workload.loopnest import TensorRole
+        return config_from_architecture(arch, max_n_tiles=max_n_tiles, fifo_depth=fifo_depth)
 
-        array = SystolicConfig.from_architecture(arch)
-        fields: dict[str, Any] = {}
-        if array.dataflow is Dataflow.WEIGHT_STATIONARY:
-            acc_row = array.cols * SUM_BITS
-            levels = [
-                lv
-                for lv in arch.levels[:-1]
-                if lv.instances == 1 and TensorRole.OUTPUTS in lv.holds
-            ]
-            if not levels:
-                raise SpecError(
-                    f"architecture {arch.name!r} has no shared on-chip level holding outputs; the "
-                    f"accelerator's accumulator buffer needs one (levels: "
-                    f"{[lv.name for lv in arch.levels]})"
-                )
-            acc = levels[0]
-            if acc.size_bits < acc_row:
-                raise SpecError(
-                    f"level {acc.name!r}: size_bits {acc.size_bits} is less than one accumulator "
-                    f"row of cols x {SUM_BITS} = {acc_row} bits"
-                )
-            inputs = [
-                lv for lv in arch.levels[:-1] if lv.instances == 1 and TensorRole.INPUTS in lv.holds
-            ]
-            if inputs:  # max_tile_m from the input buffer, column tiles from acc_buf
-                in_row = array.rows * array.act_bits
-                tile_m = min(inputs[0].size_bits // in_row, MAX_TILE_M)
-                if tile_m < 1 or acc.size_bits < tile_m * acc_row:
-                    raise SpecError(
-                        f"levels {inputs[0].name!r} and {acc.name!r}: size_bits "
-                        f"{inputs[0].size_bits} and {acc.size_bits} do not hold one row tile "
-                        f"(rows x act_bits = {in_row} bits per input row, cols x {SUM_BITS} = "
-                        f"{acc_row} bits per accumulator row)"
-                    )
-                fields.update(
-                    input_buffer=True,
-                    max_tile_m=tile_m,
-                    max_n_tiles=min(acc.size_bits // (tile_m * acc_row), 2**DIM_BITS - 1),
-                )
-            else:
-                fields["max_tile_m"] = min(acc.size_bits // acc_row, MAX_TILE_M)
-        beat = cls(array=array).beat_bits
-        bandwidth = arch.levels[-1].read_bits_per_cycle
-        bus = max(d for d in range(1, beat + 1) if beat % d == 0 and d <= bandwidth)
-        fields.setdefault("max_n_tiles", max_n_tiles)
-        fields["overlap_passes"] = arch.compute.overlap_passes
-        gated = (
-            arch.compute.sparsity is Sparsity.GATE
-            and TensorRole.WEIGHTS in arch.compute.sparse_operands
-        )
-        fields["zero_gate"] = gated and array.dataflow is Dataflow.WEIGHT_STATIONARY
-        return cls(array=array, fifo_depth=fifo_depth, axis_in_bits=bus, **fields)
-
-    # --- the cost model's view ----------------------------------------------------------------
+    # --- the cost model's view (codesign.accel.archview) --------------------------------------
 
     def architecture(self, *, clock_mhz: float = 100.0) -> Any:
-        """The ``codesign.arch.Architecture`` this accelerator implements, for the cost model.
+        """The ``codesign.arch.Architecture`` this accelerator implements, for the cost model
+        (``codesign.accel.archview.accelerator_architecture``)."""
+        from codesign.accel.archview import accelerator_architecture
 
-        Levels, innermost first. ``ws``: ``weight_reg`` (one weight per PE; on the 2:4 array
-        two values and their 2-bit indices, ``compute.nm = (2, 4)`` with two multipliers per
-        PE), with an input buffer ``in_buf`` (``max_tile_m`` input beats, one per cycle),
-        ``acc_buf`` (the accumulator buffer, `acc_buf_rows` rows of ``cols`` int32, one row per
-        cycle), and ``dram``.
-        ``os``: ``acc_reg`` (one int32 accumulator per PE) and ``dram``. ``dram`` reads at
-        ``axis_in_bits`` per cycle over ``s_axis`` and writes at `axis_out_bits` over
-        ``m_axis``. The prefetch FIFO is a rate-matching buffer, not a level: it holds no tile.
-        Energies and areas come from ``codesign.arch.technology`` (a register access at the
-        energy of an add of its width, the accumulator buffer as an SRAM).
-        """
-        from codesign.arch import technology as tech
-        from codesign.arch.dataflow import Dataflow as MapDataflow
-        from codesign.arch.presets import with_sparsity
-        from codesign.arch.spec import Architecture, ComputeArray, MemoryLevel, Sparsity
-        from codesign.workload.loopnest import TensorRole
-
-        a = self.array
-        pes = a.rows * a.cols
-        multipliers = 2 if self.sparse else 1  # per PE
-        compute = ComputeArray(
-            rows=a.rows,
-            cols=a.cols,
-            input_bits=a.act_bits,
-            weight_bits=a.weight_bits,
-            accum_bits=SUM_BITS,
-            mac_energy_pj=tech.mac_energy_pj(a.act_bits, a.weight_bits, SUM_BITS),
-            mac_area_um2=multipliers * tech.mac_area_um2(a.act_bits, a.weight_bits, SUM_BITS),
-            dataflow=MapDataflow("ws" if self.sparse else a.dataflow.value),
-            systolic=True,
-            overlap_passes=self.overlap_passes,
-            nm=(2, 4) if self.sparse else None,
-        )
-        if self.zero_gate:  # GATE on weights, with the gate's area
-            compute = with_sparsity(compute, Sparsity.GATE, frozenset({TensorRole.WEIGHTS}))
-
-        def register(name: str, bits: int, role: TensorRole) -> MemoryLevel:
-            pj = tech.add_energy_pj(bits)
-            return MemoryLevel(
-                name=name,
-                size_bits=bits,
-                instances=pes,
-                word_bits=bits,
-                read_bits_per_cycle=bits,
-                write_bits_per_cycle=bits,
-                read_energy_pj=pj,
-                write_energy_pj=pj,
-                holds=frozenset({role}),
-                area_um2=tech.register_area_um2(bits),
-            )
-
-        dram_pj = tech.dram_access_energy_pj(self.axis_in_bits)
-        dram = MemoryLevel(
-            name="dram",
-            size_bits=None,
-            word_bits=self.axis_in_bits,
-            read_bits_per_cycle=self.axis_in_bits,
-            write_bits_per_cycle=self.axis_out_bits,
-            read_energy_pj=dram_pj,
-            write_energy_pj=dram_pj,
-            holds=frozenset(TensorRole),
-        )
-
-        def buffer(name: str, depth: int, row_bits: int, role: TensorRole) -> MemoryLevel:
-            bits = depth * row_bits
-            pj = tech.sram_access_energy_pj(bits, row_bits)
-            return MemoryLevel(
-                name=name,
-                size_bits=bits,
-                word_bits=row_bits,
-                read_bits_per_cycle=row_bits,
-                write_bits_per_cycle=row_bits,
-                read_energy_pj=pj,
-                write_energy_pj=pj,
-                holds=frozenset({role}),
-                area_um2=tech.sram_area_um2(bits),
-            )
-
-        if self.output_stationary:
-            levels = (register("acc_reg", SUM_BITS, TensorRole.OUTPUTS), dram)
-        else:
-            weight_reg = multipliers * (a.weight_bits + compute.nm_index_bits)
-            levels = (register("weight_reg", weight_reg, TensorRole.WEIGHTS),)
-            if self.input_buffer:
-                in_row = self.input_beat_bits
-                levels = (*levels, buffer("in_buf", self.max_tile_m, in_row, TensorRole.INPUTS))
-            acc_row = a.cols * SUM_BITS
-            acc_buf = buffer("acc_buf", self.acc_buf_rows, acc_row, TensorRole.OUTPUTS)
-            levels = (*levels, acc_buf, dram)
-        return Architecture(name=self.top_name, compute=compute, levels=levels, clock_mhz=clock_mhz)
+        return accelerator_architecture(self, clock_mhz=clock_mhz)
 
     def tiling(self, m: int, n: int, k: int, tile_m: int | None = None) -> dict[str, int]:
         """Register values of a GEMM ``M x N x K``: ``{"M", "K", "TILE_M", "K_TILES",
@@ -549,69 +403,15 @@ class AcceleratorConfig:
 
     def mapping(self, m: int, n: int, k: int, tile_m: int | None = None) -> Any:
         """The ``codesign.mapping.Mapping`` the controller executes for a GEMM nest with dims
-        ``M N K`` (see the module docstring). The spatial factors are always the full array:
-        the streams carry zero-padded rows and columns when a dim is smaller (a beat is always
-        the array's width), and the model then counts the same bits."""
-        from codesign.mapping.mapping import LevelMapping, Mapping
+        ``M N K`` (``codesign.accel.archview.controller_mapping``)."""
+        from codesign.accel.archview import controller_mapping
 
-        t = self.tiling(m, n, k, tile_m)
-        dram = LevelMapping(name="dram", loops=(("N", t["N_TILES"]), ("M", t["M_TILES"])))
-        if self.output_stationary:
-            return Mapping(
-                levels=(LevelMapping(name="acc_reg", loops=(("K", k),)), dram),
-                rows=(("M", self.rows),),
-                cols=(("N", self.cols),),
-            )
-        weight_reg = LevelMapping(name="weight_reg", loops=(("M", t["TILE_M"]),))
-        acc_buf = LevelMapping(name="acc_buf", loops=(("K", t["K_TILES"]),))
-        if self.input_buffer:  # m2 at DRAM, k2 at acc_buf, n2 at in_buf (inputs reused)
-            in_buf = LevelMapping(name="in_buf", loops=(("N", t["N_TILES"]),))
-            inner: tuple = (weight_reg, in_buf, acc_buf)
-            dram = LevelMapping(name="dram", loops=(("M", t["M_TILES"]),))
-        else:
-            inner = (weight_reg, acc_buf)
-        return Mapping(
-            levels=(*inner, dram),
-            rows=(("K", self.pass_depth),),
-            cols=(("N", self.cols),),
-        )
+        return controller_mapping(self, m, n, k, tile_m)
 
     def tile_m_of(self, mapping: Any, m: int, n: int, k: int) -> int | None:
-        """The TILE_M with which the controller executes ``mapping`` (e.g. a mapper's choice on
-        `architecture`) for a GEMM ``M x N x K``; None for ``os`` (no TILE_M). `SpecError`
-        naming the first difference if the controller cannot execute it: the controller runs
-        exactly the mappings of `mapping` (loop order at DRAM aside, which changes no traffic
-        here because no on-chip level keeps inputs or weights)."""
-        from codesign.mapping.mapping import Mapping
+        """The TILE_M with which the controller executes ``mapping`` for a GEMM ``M x N x K``
+        (None for ``os``); `SpecError` naming the first difference if it cannot
+        (``codesign.accel.archview.executed_tile_m``)."""
+        from codesign.accel.archview import executed_tile_m
 
-        if not isinstance(mapping, Mapping):
-            raise SpecError(f"mapping must be a codesign.mapping.Mapping, not {type(mapping)}")
-        loops = {lv.name: dict(lv.loops) for lv in mapping.levels}
-        tile_m = None
-        if not self.output_stationary:
-            tile_m = loops.get("weight_reg", {}).get("M", 1)
-        reference = self.mapping(m, n, k, tile_m)
-
-        def factors(mp: Mapping) -> dict[str, dict[str, int]]:
-            out = {lv.name: {d: f for d, f in lv.loops if f > 1} for lv in mp.levels}
-            out["rows"] = {d: f for d, f in mp.rows if f > 1}
-            out["cols"] = {d: f for d, f in mp.cols if f > 1}
-            return out
-
-        got, want = factors(mapping), factors(reference)
-        for place in want:
-            if got.get(place, {}) != want[place]:
-                raise SpecError(
-                    f"mapping {place} loops {got.get(place, {})} cannot be executed by the "
-                    f"{self.dataflow.value} controller; it runs {want[place]} there for this "
-                    f"layer (see AcceleratorConfig.mapping)"
-                )
-        holds = {lv.name: lv.holds for lv in self.architecture().levels}
-        for lv in mapping.levels:
-            if lv.keep is not None and lv.name in holds and lv.keep != holds[lv.name]:
-                raise SpecError(
-                    f"mapping level {lv.name!r} keep must be what the RTL keeps there, "
-                    f"{sorted(r.value for r in holds[lv.name])}, not "
-                    f"{sorted(r.value for r in lv.keep)}"
-                )
-        return tile_m
+        return executed_tile_m(self, mapping, m, n, k)
