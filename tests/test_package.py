@@ -13,11 +13,19 @@ import codesign.cli
 
 
 def _public_modules():
+    """Every public module: ``codesign`` and its packages, with ``codesign.hw`` and
+    ``codesign.sim`` (installed from hw/ and sim/, so walked on their own paths)."""
+    import codesign.hw
+    import codesign.sim
+
     names = ["codesign"]
-    for info in pkgutil.walk_packages(codesign.__path__, "codesign."):
-        if info.name.rsplit(".", 1)[-1].startswith("_"):
-            continue
-        names.append(info.name)
+    for pkg in (codesign, codesign.hw, codesign.sim):
+        if pkg is not codesign:
+            names.append(pkg.__name__)
+        for info in pkgutil.walk_packages(pkg.__path__, f"{pkg.__name__}."):
+            if info.name.rsplit(".", 1)[-1].startswith("_") or info.name in names:
+                continue
+            names.append(info.name)
     return names
 
 
@@ -35,8 +43,10 @@ def test_import_codesign_does_not_import_amaranth_or_cocotb():
 
 @pytest.mark.parametrize("module_name", _public_modules())
 def test_every_name_in_all_resolves(module_name):
+    """The one test of every module's ``__all__``: it exists and each name resolves."""
     module = importlib.import_module(module_name)
-    for name in getattr(module, "__all__", ()):
+    assert hasattr(module, "__all__"), f"{module_name} has no __all__"
+    for name in module.__all__:
         assert hasattr(module, name), f"{module_name}.__all__ lists {name!r} which does not resolve"
 
 
