@@ -43,7 +43,7 @@ from torch import nn
 
 from codesign.errors import SpecError, TraceError, UnsupportedOperatorError
 from codesign.workload import aten
-from codesign.workload.frontend import (
+from codesign.workload._builder import (
     _arg,
     _density,
     _execute,
