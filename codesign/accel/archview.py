@@ -108,7 +108,7 @@ def accelerator_architecture(config: AcceleratorConfig, *, clock_mhz: float = 10
     """
     from codesign.arch import technology as tech
     from codesign.arch.dataflow import Dataflow as MapDataflow
-    from codesign.arch.presets import with_sparsity
+    from codesign.arch.presets import sram_level, with_sparsity
     from codesign.arch.spec import Architecture, ComputeArray, MemoryLevel, Sparsity
     from codesign.workload.loopnest import TensorRole
 
@@ -159,19 +159,7 @@ def accelerator_architecture(config: AcceleratorConfig, *, clock_mhz: float = 10
     )
 
     def buffer(name: str, depth: int, row_bits: int, role: TensorRole) -> MemoryLevel:
-        bits = depth * row_bits
-        pj = tech.sram_access_energy_pj(bits, row_bits)
-        return MemoryLevel(
-            name=name,
-            size_bits=bits,
-            word_bits=row_bits,
-            read_bits_per_cycle=row_bits,
-            write_bits_per_cycle=row_bits,
-            read_energy_pj=pj,
-            write_energy_pj=pj,
-            holds=frozenset({role}),
-            area_um2=tech.sram_area_um2(bits),
-        )
+        return sram_level(name, depth * row_bits, row_bits, frozenset({role}))
 
     if config.output_stationary:
         levels = (register("acc_reg", SUM_BITS, TensorRole.OUTPUTS), dram)

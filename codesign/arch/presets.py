@@ -33,6 +33,7 @@ __all__ = [
     "PRESETS",
     "preset",
     "with_sparsity",
+    "sram_level",
     "ws_gated",
     "ws_sparse24",
 ]
@@ -117,8 +118,9 @@ def _register(
     )
 
 
-def _sram(name: str, size_bits: int, word_bits: int, holds: frozenset) -> MemoryLevel:
-    """A shared SRAM delivering one word per cycle each way."""
+def sram_level(name: str, size_bits: int, word_bits: int, holds: frozenset) -> MemoryLevel:
+    """A shared SRAM of ``size_bits`` delivering one ``word_bits`` word per cycle each way
+    (access energy and area from `codesign.arch.technology`)."""
     e = tech.sram_access_energy_pj(size_bits, word_bits)
     return MemoryLevel(
         name=name,
@@ -195,8 +197,8 @@ def weight_stationary(
         compute=compute,
         levels=(
             _register("weight_reg", group_bits, rows * cols, frozenset({_W})),
-            _sram("accumulator", accumulator_kib * 8192, cols * accum_bits, frozenset({_O})),
-            _sram("scratchpad", scratchpad_kib * 8192, word, frozenset({_I, _W})),
+            sram_level("accumulator", accumulator_kib * 8192, cols * accum_bits, frozenset({_O})),
+            sram_level("scratchpad", scratchpad_kib * 8192, word, frozenset({_I, _W})),
             _dram(dram_bits_per_cycle),
         ),
         clock_mhz=clock_mhz,
@@ -233,7 +235,7 @@ def output_stationary(
         ),
         levels=(
             _register("accum_reg", accum_bits, rows * cols, frozenset({_O})),
-            _sram("scratchpad", scratchpad_kib * 8192, word, _ALL),
+            sram_level("scratchpad", scratchpad_kib * 8192, word, _ALL),
             _dram(dram_bits_per_cycle),
         ),
         clock_mhz=clock_mhz,
@@ -259,7 +261,7 @@ def eyeriss(
         levels=(
             # three scratchpads per PE (inputs, weights, psums), one port each
             _register("spad", spad_words * bits, rows * cols, _ALL, ports=3),
-            _sram("glb", glb_kib * 8192, 64, _ALL),
+            sram_level("glb", glb_kib * 8192, 64, _ALL),
             _dram(dram_bits_per_cycle),
         ),
         clock_mhz=clock_mhz,
@@ -289,7 +291,7 @@ def fpga_edge(
         ),
         levels=(
             _register("weight_reg", weight_bits, rows * cols, frozenset({_W})),
-            _sram("bram", brams * 36 * 1024, word, _ALL),
+            sram_level("bram", brams * 36 * 1024, word, _ALL),
             _dram(dram_bits_per_cycle),
         ),
         clock_mhz=clock_mhz,
