@@ -42,7 +42,8 @@ class WeightStationaryPE(wiring.Component):
         multiplied by (the one being written this cycle, else the held one) is non-zero; a
         weight write sets that operand from the same cycle's ``a_ahead``, so the retiming
         argument above is unchanged. ``retimed`` 0 or 1 (no private register): ``a_mul`` is
-        the activation ANDed with ``weight != 0`` (held at zero).
+        the activation ANDed with ``weight != 0`` (held at zero). ``weight != 0`` is a register
+        (``weight_nz``) written with the weight, so no zero detect lies on a multiplier path.
 
     Members
     -------
@@ -92,24 +93,29 @@ class WeightStationaryPE(wiring.Component):
         self.retimed = retimed
         self.zero_gate = zero_gate
 
-    def _isolated(self, m: Module, value: Value, weight: Value) -> Value:
-        """``value`` as the multiplier sees it: held at zero while ``weight`` is zero when
-        gated (``zero_gate``), else ``value`` itself."""
+    def _isolated(self, m: Module, value: Value, nonzero: Value | None) -> Value:
+        """``value`` as the multiplier sees it: held at zero while the weight is zero when
+        gated (``zero_gate``; ``nonzero`` is the registered ``weight != 0``, so the zero
+        detect is off the multiplier's path), else ``value`` itself."""
         if not self.zero_gate:
             return value
         gated = Signal(signed(self._act_bits), name="a_mul")
-        m.d.comb += gated.eq(Mux(weight != 0, value, 0))
+        m.d.comb += gated.eq(Mux(nonzero, value, 0))
         return gated
 
     def elaborate(self, platform):
         m = Module()
         weight = Signal(signed(self._weight_bits))
+        # zero gating: ``weight != 0`` kept in a register written with the weight
+        nonzero = Signal(name="weight_nz") if self.zero_gate else None
         with m.If(self.en):
             m.d.sync += self.a_out.eq(self.a_in)
             with m.If(self.w_we):
                 m.d.sync += weight.eq(self.w_in)
+                if nonzero is not None:
+                    m.d.sync += nonzero.eq(self.w_in != 0)
         if not self.retimed:
-            operand = self._isolated(m, self.a_in, weight)
+            operand = self._isolated(m, self.a_in, nonzero)
             with m.If(self.en):
                 m.d.sync += self.psum_out.eq(self.psum_in + operand * weight)
             return m
@@ -119,11 +125,11 @@ class WeightStationaryPE(wiring.Component):
             operand = Signal(signed(self._act_bits), name="a_mul" if self.zero_gate else "a_dsp")
             advance = self.en
             if self.zero_gate:  # the weight it will meet: the one written now, else the held
-                advance &= Mux(self.w_we, self.w_in, weight) != 0
+                advance &= Mux(self.w_we, self.w_in != 0, nonzero)
             with m.If(advance):
                 m.d.sync += operand.eq(self.a_ahead)
         else:
-            operand = self._isolated(m, self.a_ahead, weight)
+            operand = self._isolated(m, self.a_ahead, nonzero)
         with m.If(self.en):
             m.d.sync += [
                 product.eq(operand * weight),

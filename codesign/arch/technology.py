@@ -28,9 +28,9 @@ energy-efficient dataflow for convolutional neural networks", ISCA 2016, Fig. 1)
 SRAM area uses the 0.346 um^2 6T bit cell of Intel's 45 nm process (K. Mistry et al., IEDM 2007)
 at 70 % array efficiency; flip-flop storage uses the 4.522 um^2 ``DFF_X1`` cell of the NanGate
 45 nm Open Cell Library, and a multiplier's zero-operand gate (`operand_gate_area_um2`) its
-``MUX2_X1`` (1.862 um^2) and ``OR2_X1`` (1.064 um^2) cells. These are first-order figures for
-comparing design points, not sign-off numbers; FPGA presets are calibrated against Yosys by the
-synthesis flow.
+``MUX2_X1`` (1.862 um^2), ``OR2_X1`` (1.064 um^2) and ``DFF_X1`` cells. These are first-order
+figures for comparing design points, not sign-off numbers; FPGA presets are calibrated against
+Yosys by the synthesis flow.
 """
 
 from __future__ import annotations
@@ -152,12 +152,13 @@ def register_area_um2(capacity_bits: int) -> float:
 
 def operand_gate_area_um2(operand_bits: int, zero_bits: int) -> float:
     """Area of operand isolation for one multiplier: a hold multiplexer on each of the
-    ``operand_bits`` bits of the operand it keeps still and a ``zero_bits``-input OR tree that
-    detects the zero operand (``zero_bits - 1`` two-input gates): 22.3 um^2 for int8, about 4 %
-    of its MAC. On an FPGA Yosys (ECP5) counts 12-16 LUTs and 4-7 flip-flops more per gated int8
-    PE of the accelerator (docs/accelerator.md, "Zero-weight gating")."""
+    ``operand_bits`` bits of the operand it keeps still, a ``zero_bits``-input OR tree that
+    detects the zero operand (``zero_bits - 1`` two-input gates) and the flip-flop that holds
+    that flag beside the operand (as the RTL does): 26.9 um^2 for int8, about 5 % of its MAC.
+    On an FPGA Yosys (ECP5) counts about 3 LUTs and 5-8 flip-flops more per gated int8 PE of
+    the accelerator (docs/accelerator.md, "Zero-weight gating")."""
     bits = _bits("operand_bits", operand_bits)
-    return bits * _MUX2_UM2 + (_bits("zero_bits", zero_bits) - 1) * _OR2_UM2
+    return bits * _MUX2_UM2 + (_bits("zero_bits", zero_bits) - 1) * _OR2_UM2 + _DFF_UM2
 
 
 def dram_access_energy_pj(word_bits: int) -> float:
