@@ -261,7 +261,9 @@ def layer_activity(vcd: str | Path, config, report) -> list[LevelActivity]:
         writes = report.writes["weight_reg"]["weights"]
         row("weight_reg", writes, config.array.weight_bits, writes * lv.write_energy_pj)
     bits = config.array.act_bits + config.array.weight_bits
-    # the toggles count every issued MAC (a gated one toggles nothing): the activity estimate
-    # is the ungated energy per MAC times the activity, the model's figure is already gated
-    row("MACs", report.padded_macs, bits, report.mac_energy_pj, arch.compute.mac_energy_pj)
+    # zero-gated: the toggles count every issued MAC (a gated one toggles nothing), so the
+    # activity estimate is the ungated energy per MAC times the activity; the model's figure
+    # is already gated
+    ungated = arch.compute.mac_energy_pj if config.zero_gate else None
+    row("MACs", report.padded_macs, bits, report.mac_energy_pj, ungated)
     return rows

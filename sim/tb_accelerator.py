@@ -89,6 +89,7 @@ class AcceleratorTB:
         self.clock = CycleClock(self.clk, get_sim_steps(period_ns, "ns"))
         self.driver: StreamDriver | None = None  # after reset (`start_streams`)
         self.monitor: StreamMonitor | None = None
+        self._layer_marks = (0, 0)  # where the current layer's handshakes begin (begin_layer)
         cocotb.start_soon(Clock(self.clk, period_ns, unit="ns").start())
 
     @property

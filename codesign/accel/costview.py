@@ -25,6 +25,8 @@ __all__ = [
     "PlannedLayer",
     "layer_gemm",
     "gemm_nest",
+    "run_nest",
+    "weight_density",
     "schedule_candidates",
     "default_schedule",
     "predict",
@@ -95,23 +97,30 @@ def layer_gemm(nest: Any) -> tuple[int, int, int]:
     )
 
 
+def weight_density(config: AcceleratorConfig, pruning: str = "none") -> float:
+    """The weight density the cost model gives a layer on ``config``: 0.5 on the 2:4 array
+    (its weights are 2:4, compressed or two halves), the layer's pruning density on a
+    zero-gated array (``unstructured:F``: ``1 - F``; its gated MAC energy scales with it), and
+    1 otherwise (a dense array multiplies the zeros)."""
+    if config.sparse:
+        return 0.5
+    if config.zero_gate:
+        from codesign.quant.policy import parse_pruning
+
+        return parse_pruning(pruning)[1]
+    return 1.0
+
+
 def gemm_nest(
     config: AcceleratorConfig, m: int, n: int, k: int, *, pruning: str = "none"
 ) -> Any:
     """The GEMM loop nest as the accelerator moves it: operands at the array's widths,
-    outputs at ``act_bits`` (they leave requantized); on the 2:4 array ``k`` is the reduction
-    the array runs (``AcceleratorConfig.run_k``) and the weights are 2:4 (density 0.5). On a
-    zero-gated array (``zero_gate``) the weights have the density of the layer's ``pruning``
-    (``unstructured:F``: ``1 - F``), which its gated MAC energy scales with."""
-    from codesign.quant.policy import parse_pruning
+    outputs at ``act_bits`` (they leave requantized), weights at `weight_density`; on the 2:4
+    array ``k`` is the reduction the array runs (``AcceleratorConfig.run_k``, `run_nest`)."""
     from codesign.workload.loopnest import linear
 
     a = config.array
-    density = 1.0
-    if config.sparse:
-        density = 0.5
-    elif config.zero_gate:
-        density = parse_pruning(pruning)[1]
+    density = weight_density(config, pruning)
     return linear(
         "accelerator_gemm",
         in_features=k,
@@ -150,6 +159,12 @@ def schedule_candidates(
     return [LayerSchedule(tile_m=t) for t in tiles]
 
 
+def run_nest(config: AcceleratorConfig, m: int, n: int, k: int, pruning: str = "none") -> Any:
+    """The `gemm_nest` the array runs for a layer GEMM ``M x N x K`` pruned ``pruning`` (its
+    reduction ``AcceleratorConfig.run_k``)."""
+    return gemm_nest(config, m, n, config.run_k(k, pruning), pruning=pruning)
+
+
 def predict(
     config: AcceleratorConfig,
     m: int,
@@ -167,8 +182,7 @@ def predict(
 
     k_run = config.run_k(k, pruning)
     mapping = config.mapping(m, n, k_run, None if config.output_stationary else tile_m)
-    nest = gemm_nest(config, m, n, k_run, pruning=pruning)
-    return evaluate_one(nest, config.architecture(), mapping)
+    return evaluate_one(run_nest(config, m, n, k, pruning), config.architecture(), mapping)
 
 
 def predicted_cycles(

@@ -77,7 +77,7 @@ def point_breakdown(point, layers: Sequence[LoopNest], order: Sequence[str] | No
     (`layer_breakdown` plus ``name, kind: "mac", unit: "array", lower_bound_gap``) and the
     non-MAC operators (``kind``: their category, ``unit``: ``vector`` or ``host``, ``cycles``,
     ``energy_pj``, ``element_ops``), in ``order`` (the workload's schedule) when given."""
-    from codesign.accel.costview import gemm_nest, layer_gemm
+    from codesign.accel.costview import layer_gemm, run_nest
     from codesign.explore.space import parse_pruning
 
     if [n.name for n in layers] != [lay.name for lay in point.layers]:
@@ -90,8 +90,7 @@ def point_breakdown(point, layers: Sequence[LoopNest], order: Sequence[str] | No
     for nest, lay in zip(layers, point.layers, strict=True):
         if point.buildable:
             config = point.accelerator  # the GEMM the array runs, as the explorer scored it
-            m, n, k = layer_gemm(nest)
-            nest_run = gemm_nest(config, m, n, config.run_k(k, lay.pruning), pruning=lay.pruning)
+            nest_run = run_nest(config, *layer_gemm(nest), lay.pruning)
             extra = config.pipeline_cycles
         else:
             nest_run = nest.with_bits(

@@ -41,6 +41,7 @@ from codesign.accel.costview import (
     gemm_nest,
     layer_gemm,
     schedule_candidates,
+    weight_density,
 )
 from codesign.cost.vector import host_cost
 from codesign.errors import SpecError
@@ -214,9 +215,7 @@ class AcceleratorEvaluator:
     def _schedule(
         self, config: AcceleratorConfig, arch, gemm: tuple[int, int, int], pruning: str
     ):
-        # the weight density matters only where the PEs gate zero weights (`gemm_nest`)
-        density = parse_pruning(pruning)[1] if config.zero_gate else None
-        key = (config, gemm, density)
+        key = (config, gemm, weight_density(config, pruning))
         hit = self._cache.get(key)
         if hit is not None:
             self._cache.move_to_end(key)
@@ -226,7 +225,7 @@ class AcceleratorEvaluator:
 
         m, n, k = gemm
         schedules = schedule_candidates(config, m, n, k)
-        nest = gemm_nest(config, m, n, k, pruning=pruning if config.zero_gate else "none")
+        nest = gemm_nest(config, m, n, k, pruning=pruning)
         mappings = [config.mapping(m, n, k, s.tile_m) for s in schedules]
         batch = evaluate(nest, arch, MappingBatch.from_mappings(nest, arch, mappings))
         cycles = np.asarray(batch.cycles, dtype=float) + config.pipeline_cycles
