@@ -59,7 +59,7 @@ def main() -> None:
     build_s = {}
     for sim in SIMULATORS:
         start = time.perf_counter()
-        build_design([design.verilog_path], design.top, cache_dir=cache, simulator=sim)
+        build_design(design.sources, design.top, cache_dir=cache, simulator=sim)
         build_s[sim] = time.perf_counter() - start
 
     network: dict[str, list[float]] = {s: [] for s in SIMULATORS}

@@ -433,6 +433,14 @@ def synthesize(
     manifest = _read_manifest(folder)
     top = manifest["top"]
     verilog_path = member_file(folder, manifest, "verilog")
+    dsp = (manifest.get("accelerator") or {}).get("dsp", "inferred")
+    if dsp == "ecp5" and (target != "ecp5" or use_dsp is False):
+        raise SpecError(
+            f"{str(folder)!r} instantiates ECP5 MULT18X18D cells (accelerator dsp 'ecp5'): "
+            "synthesize it with --target ecp5 (DSPs allowed), or regenerate it with "
+            f"--dsp inferred for target {target!r}"
+            + (" without DSPs" if use_dsp is False else "")
+        )
     exe = _find(yosys)
     version = yosys_version(exe)
     with tempfile.TemporaryDirectory(prefix="codesign-synth-") as tmp:

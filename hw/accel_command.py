@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 
+from codesign.accel.config import DSP_KINDS
 from codesign.accel.integration import CSR_INTERFACES, RESETS
 from codesign.errors import SpecError
 
@@ -25,6 +26,7 @@ _OPTIONS = (
     "overlap_passes",
     "requant_stages",
     "zero_gate",
+    "dsp",
 )
 
 
@@ -63,6 +65,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         default=None,
         help="ws: operand isolation, a multiplier whose weight is zero does not toggle",
+    )
+    group.add_argument(
+        "--dsp",
+        choices=DSP_KINDS,
+        default=None,
+        help="multipliers: 'inferred' (behavioural, default: any target) or 'ecp5' (ws: "
+        "MULT18X18D cells with their registers inside, for ECP5 synthesis; same cycles)",
     )
     group.add_argument(
         "--requant-stages",
@@ -173,6 +182,8 @@ def run(
         acc += "overlapped passes, "
     if config.zero_gate:
         acc += "zero-weight gating, "
+    if config.dsp != "inferred":
+        acc += f"{config.dsp} DSP cells, "
     print(
         f"top {manifest['top']}: accelerator around a {a.rows}x{a.cols} {a.dataflow.value} "
         f"array (a{a.act_bits} w{a.weight_bits}), {acc}{config.max_channels} channels, "

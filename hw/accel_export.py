@@ -11,12 +11,14 @@ widths), ``c_header`` and ``constraints`` (the files written beside the Verilog 
 
 from __future__ import annotations
 
+import shutil
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import codesign.hw.accel_files as files
 from codesign.hw.accelerator import Accelerator
+from codesign.hw.dsp import MULT18X18D_MODEL
 from codesign.hw.export import MANIFEST_VERSION, ExportResult, write_manifest, write_verilog
 from codesign.hw.integration import IntegratedAccelerator
 
@@ -118,6 +120,11 @@ def export_accelerator(
     header.write_text(
         files.c_header(config, integration, top, streams, version=codesign.__version__)
     )
+    models = []
+    if config.dsp == "ecp5":  # the MULT18X18D cells' behaviour, for simulation only
+        model = out / MULT18X18D_MODEL.name
+        shutil.copyfile(MULT18X18D_MODEL, model)
+        models.append(model.name)
     constraints = {}
     for tool in ("sdc", "xdc"):
         path = out / f"{top}.{tool}"
@@ -147,6 +154,7 @@ def export_accelerator(
         "streams": streams,
         "c_header": header.name,
         "constraints": constraints,
+        "simulation_models": models,
         "ports": ports,
         "architecture": config.architecture().name,
         "network": None if network is None else network.to_dict(),

@@ -116,6 +116,8 @@ class Accelerator(wiring.Component):
         m = Module()
         cfg = self.config
         gate = {"zero_gate": True} if cfg.zero_gate else {}
+        if cfg.dsp != "inferred":
+            gate["dsp"] = cfg.dsp
         n = SimpleNamespace(os_flow=cfg.output_stationary, overlap=cfg.overlap_passes)
         m.submodules.array = n.array = _array_class(cfg)(cfg.array, **gate)
         m.submodules.fifo = n.prefetch = fifo.SyncFIFOBuffered(
@@ -481,7 +483,11 @@ class Accelerator(wiring.Component):
                     s_shift.eq(n.d_shift[c]),
                 ]
             rq = PipelinedRequantizer(
-                acc_bits=SUM_BITS, out_bits=out_bits, zp_bits=CSR_DATA_BITS, stages=stages
+                acc_bits=SUM_BITS,
+                out_bits=out_bits,
+                zp_bits=CSR_DATA_BITS,
+                stages=stages,
+                dsp=cfg.dsp,
             )
             m.submodules[f"requant_c{c}"] = rq
             m.d.comb += [

@@ -10,6 +10,7 @@ from __future__ import annotations
 from amaranth.hdl import Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
+from codesign.hw.dsp import check_dsp, ecp5_multiply
 
 from codesign.errors import SpecError
 
@@ -71,7 +72,9 @@ class WeightStationaryPE(wiring.Component):
         acc_bits: int,
         retimed: int = 0,
         zero_gate: bool = False,
+        dsp: str = "inferred",
     ) -> None:
+        check_dsp(dsp)
         if retimed not in (0, 1, 2):
             raise SpecError(f"retimed must be 0, 1 or 2, not {retimed!r}")
         if not isinstance(zero_gate, bool):
@@ -92,6 +95,7 @@ class WeightStationaryPE(wiring.Component):
         self._weight_bits = weight_bits
         self.retimed = retimed
         self.zero_gate = zero_gate
+        self.dsp = dsp
 
     def _isolated(self, m: Module, value: Value, nonzero: Value | None) -> Value:
         """``value`` as the multiplier sees it: held at zero while the weight is zero when
@@ -119,6 +123,8 @@ class WeightStationaryPE(wiring.Component):
             with m.If(self.en):
                 m.d.sync += self.psum_out.eq(self.psum_in + operand * weight)
             return m
+        if self.dsp == "ecp5":
+            return self._elaborate_ecp5(m, nonzero)
         # product[n] == a_in[n] * weight[n] whenever a_in[n] is an activation of the tile
         product = Signal(signed(self._act_bits + self._weight_bits))
         if self.retimed == 2:  # the DSP's operand in its own register
@@ -135,6 +141,28 @@ class WeightStationaryPE(wiring.Component):
                 product.eq(operand * weight),
                 self.psum_out.eq(self.psum_in + product),
             ]
+        return m
+
+    def _elaborate_ecp5(self, m: Module, nonzero: Value | None) -> Module:
+        """The retimed PE with its weight, private operand (``retimed == 2``) and product
+        registers inside a ``MULT18X18D``: the registers `elaborate` builds in the fabric, with
+        the same enables."""
+        product = Signal(signed(self._act_bits + self._weight_bits), name="product")
+        write = self.en & self.w_we
+        if self.retimed == 2:
+            advance = self.en
+            if self.zero_gate:  # the weight it will meet: the one written now, else the held
+                advance &= Mux(self.w_we, self.w_in != 0, nonzero)
+            ecp5_multiply(
+                m, "dsp", self.a_ahead, self.w_in, product, a_ce=advance, b_ce=write, p_ce=self.en
+            )
+        else:
+            operand = self._isolated(m, self.a_ahead, nonzero)
+            ecp5_multiply(
+                m, "dsp", operand, self.w_in, product, a_ce=None, b_ce=write, p_ce=self.en
+            )
+        with m.If(self.en):
+            m.d.sync += self.psum_out.eq(self.psum_in + product)
         return m
 
 

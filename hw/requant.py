@@ -10,6 +10,7 @@ from __future__ import annotations
 from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
+from codesign.hw.dsp import check_dsp, ecp5_multiply
 
 from codesign.accel.config import MAX_REQUANT_STAGES, REQUANT_STAGES
 from codesign.errors import SpecError
@@ -131,6 +132,9 @@ class PipelinedRequantizer(wiring.Component):
     `registered_steps` picks, each advancing when ``en`` is high; the clamp follows the last
     step combinationally (the accelerator registers ``out``). ``mult`` and ``shift`` travel with
     their accumulator, so a new column tile's parameters never meet an old tile's sums.
+    ``dsp="ecp5"``: the four partial products are ``MULT18X18D`` cells whose input registers
+    are the operands' register and whose output registers are the products'
+    (`codesign.hw.dsp.ecp5_multiply`; needs those two registers, ``stages >= 5``).
 
     Members
     -------
@@ -144,12 +148,24 @@ class PipelinedRequantizer(wiring.Component):
     """
 
     def __init__(
-        self, *, acc_bits: int, out_bits: int, zp_bits: int = 32, stages: int = REQUANT_LATENCY
+        self,
+        *,
+        acc_bits: int,
+        out_bits: int,
+        zp_bits: int = 32,
+        stages: int = REQUANT_LATENCY,
+        dsp: str = "inferred",
     ) -> None:
         self._acc_bits = acc_bits
         self._out_bits = out_bits
         self._registered = registered_steps(stages)
         self.stages = stages
+        self.dsp = check_dsp(dsp)
+        if dsp == "ecp5" and not {0, 1} <= self._registered:
+            raise SpecError(
+                f"dsp 'ecp5' needs requant_stages >= {_REGISTER_PRIORITY.index(0) + 1} (the "
+                f"DSPs' input and output registers are two of the stages), not {stages}"
+            )
         super().__init__({"en": In(1), **_ports(acc_bits, out_bits, zp_bits)})
 
     def elaborate(self, platform):
@@ -169,15 +185,18 @@ class PipelinedRequantizer(wiring.Component):
         else:
             m.d.comb += bounds
 
-        def products(v):  # four products of at most 17 x 16 bits: one DSP each
+        def factors(v):  # four products of at most 17 x 16 bits: one DSP each
             acc_lo, acc_hi = v["acc"][:16], v["acc"][16:].as_signed()
             m_lo, m_hi = v["mult"][:16], v["mult"][16:]
             return {
-                "p_ll": (acc_lo * m_lo, unsigned(32)),
-                "p_lh": (acc_lo * m_hi, unsigned(31)),
-                "p_hl": (acc_hi * m_lo, signed(acc_bits + 1)),
-                "p_hh": (acc_hi * m_hi, signed(acc_bits)),
+                "p_ll": (acc_lo, m_lo, unsigned(32)),
+                "p_lh": (acc_lo, m_hi, unsigned(31)),
+                "p_hl": (acc_hi, m_lo, signed(acc_bits + 1)),
+                "p_hh": (acc_hi, m_hi, signed(acc_bits)),
             }
+
+        def products(v):
+            return {key: (a * b, shape) for key, (a, b, shape) in factors(v).items()}
 
         width = acc_bits + MULT_BITS
         steps = [
@@ -204,17 +223,29 @@ class PipelinedRequantizer(wiring.Component):
         ]
         last_shift_use = 5  # the shift step; the rounding term (step 3) reads it too
         values = {"acc": self.acc, "mult": self.mult, "shift": self.shift}
+        in_dsp = {"acc", "mult"} if self.dsp == "ecp5" else set()  # registers inside the DSPs
         for i, step in enumerate(steps):
+            if in_dsp and i == 1:  # the partial products: MULT18X18D cells, registers inside
+                dsp_inputs = factors(values)
             out = step(values)
             if i < last_shift_use:
                 out["shift"] = (values["shift"], unsigned(SHIFT_BITS))
             values = {key: Signal(shape, name=f"{key}{i}") for key, (_, shape) in out.items()}
-            assigns = [values[key].eq(expr) for key, (expr, _) in out.items()]
+            if in_dsp and i == 1:
+                for key, (a, b, _) in dsp_inputs.items():
+                    ecp5_multiply(
+                        m, f"dsp_{key}", a, b, values[key], a_ce=self.en, b_ce=self.en, p_ce=self.en
+                    )
+                out = {"shift": out["shift"]}
+            assigns = [values[key].eq(expr) for key, (expr, _) in out.items() if key not in (
+                in_dsp if i == 0 else ())]
             if i in self._registered:
                 with m.If(self.en):
                     m.d.sync += assigns
             else:
                 m.d.comb += assigns
+            if in_dsp and i == 0:  # the operands' register is the DSPs' input registers
+                m.d.comb += [values[key].eq(out[key][0]) for key in in_dsp]
         m.d.comb += self.out.eq(
             Mux(values["high"], qmax, Mux(values["low"], qmin, values["value"]))
         )

@@ -18,6 +18,7 @@ from __future__ import annotations
 from amaranth.hdl import Array, Cat, Module, Signal, Value
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
+from codesign.hw.dsp import check_dsp
 from codesign.hw.layouts import input_layout, output_layout, weight_layout
 from codesign.hw.pe import OutputStationaryPE, WeightStationaryPE
 
@@ -70,6 +71,9 @@ class WeightStationaryArray(wiring.Component):
     zero_gate : bool
         Operand isolation in every PE (`WeightStationaryPE` ``zero_gate``): a multiplier whose
         weight is zero sees a held activation operand. Same results and cycles.
+    dsp : str
+        ``"inferred"`` or ``"ecp5"``: the retimed PEs' multipliers as ``MULT18X18D`` cells with
+        their registers inside (`WeightStationaryPE` ``dsp``). Same results and cycles.
 
     Members
     -------
@@ -83,12 +87,15 @@ class WeightStationaryArray(wiring.Component):
 
     _dataflows: tuple[Dataflow, ...] = (Dataflow.WEIGHT_STATIONARY,)
 
-    def __init__(self, config: SystolicConfig, *, zero_gate: bool = False) -> None:
+    def __init__(
+        self, config: SystolicConfig, *, zero_gate: bool = False, dsp: str = "inferred"
+    ) -> None:
         _require(config, self._dataflows, type(self).__name__)
         if not isinstance(zero_gate, bool):
             raise SpecError(f"zero_gate must be true or false, not {zero_gate!r}")
         self.config = config
         self.zero_gate = zero_gate
+        self.dsp = check_dsp(dsp)
         super().__init__(
             {
                 "weights": In(stream.Signature(weight_layout(config))),
@@ -114,6 +121,7 @@ class WeightStationaryArray(wiring.Component):
             acc_bits=cfg.acc_bits,
             retimed=retimed,
             zero_gate=self.zero_gate,
+            dsp=self.dsp,
         )
 
     def _row_activations(self, row: int) -> Value:

@@ -83,6 +83,10 @@ class AcceleratorDesign:
     manifest : dict
     integration : Integration
         The top's interfaces (the manifest's ``integration``; absent: the bare accelerator).
+    models : tuple of pathlib.Path
+        Simulation models of the vendor cells the Verilog instantiates (the manifest's
+        ``simulation_models``, e.g. ``MULT18X18D.v`` of a ``dsp='ecp5'`` design): compiled
+        with it for simulation, never read by synthesis.
     """
 
     folder: Path
@@ -91,6 +95,12 @@ class AcceleratorDesign:
     config: AcceleratorConfig
     manifest: dict
     integration: Integration = Integration()
+    models: tuple[Path, ...] = ()
+
+    @property
+    def sources(self) -> list[Path]:
+        """What a simulator compiles: the Verilog and the `models`."""
+        return [self.verilog_path, *self.models]
 
 
 def load_accelerator(folder: str | os.PathLike) -> AcceleratorDesign:
@@ -106,6 +116,15 @@ def load_accelerator(folder: str | os.PathLike) -> AcceleratorDesign:
     config = AcceleratorConfig.from_dict(manifest.get("accelerator"))
     verilog_path = member_file(root, manifest, "verilog")
     integration = Integration.from_dict(manifest.get("integration", {}))
+    models = manifest.get("simulation_models", [])
+    if not isinstance(models, list) or not all(isinstance(x, str) for x in models):
+        raise SpecError(f"{str(path)!r}: simulation_models must be a list of file names")
+    missing = [x for x in models if not (root / x).is_file() or Path(x).name != x]
+    if missing:
+        raise SpecError(
+            f"{str(path)!r}: simulation model {missing[0]!r} is not a file in {str(root)!r} "
+            "(regenerate the folder with `codesign generate`)"
+        )
     return AcceleratorDesign(
         folder=root,
         top=manifest["top"],
@@ -113,6 +132,7 @@ def load_accelerator(folder: str | os.PathLike) -> AcceleratorDesign:
         config=config,
         manifest=manifest,
         integration=integration,
+        models=tuple(root / x for x in models),
     )
 
 
@@ -218,7 +238,7 @@ def run_program(
     if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 1:
         raise SpecError(f"repeat must be a positive integer, not {repeat!r}")
     build = build_design(
-        [design.verilog_path], design.top, waves=waves, cache_dir=cache_dir, simulator=simulator
+        design.sources, design.top, waves=waves, cache_dir=cache_dir, simulator=simulator
     )
     slack = 5 if back_pressure > 0 or idle > 0 else 1
     job = {
@@ -274,6 +294,12 @@ def _verify(
         raise SpecError(
             f"activity=True needs simulator='icarus' (codesign.sim.activity reads Icarus's VCD "
             f"scopes), not {simulator!r}"
+        )
+    if activity and design.config.dsp != "inferred":
+        raise SpecError(
+            f"activity=True reads the PEs' weight and operand registers, which a dsp "
+            f"{design.config.dsp!r} design keeps inside its DSP cells: measure the activity of "
+            "the same design generated with --dsp inferred (same data, same cycles)"
         )
     waves = waves or activity
     res, build, run, seconds = run_program(

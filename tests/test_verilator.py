@@ -46,6 +46,8 @@ TOPS: list[tuple[str, list[str], bool]] = [
     ("accel_ws_bus16", ["--rows", "4", "--cols", "4", "--top", "accelerator",
                         "--axis-in-bits", "16"], False),
     ("accel_ws_8x8", ["--rows", "8", "--cols", "8", "--top", "accelerator"], False),
+    ("accel_ws_ecp5_dsp", ["--rows", "4", "--cols", "4", "--top", "accelerator", "--dsp", "ecp5"],
+     True),
     ("accel_os_3x3_a6w6", ["--rows", "3", "--cols", "3", "--dataflow", "os", "--act-bits", "6",
                            "--weight-bits", "6", "--top", "accelerator"], False),
 ]
@@ -142,7 +144,8 @@ def _lint(out: Path, manifest: dict, *, waived: bool):
     from codesign.sim.verilator import lint
 
     waiver = out / manifest["lint_waiver"] if waived else None
-    return lint([out / manifest["verilog"]], manifest["top"], waiver=waiver)
+    models = [out / name for name in manifest["simulation_models"]]  # MULT18X18D.v of ecp5
+    return lint([out / manifest["verilog"], *models], manifest["top"], waiver=waiver)
 
 
 @needs_verilator

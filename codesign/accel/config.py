@@ -59,6 +59,7 @@ __all__ = [
     "SUM_BITS",
     "DIM_BITS",
     "register_address",
+    "DSP_KINDS",
 ]
 
 SUM_BITS = 32
@@ -75,6 +76,16 @@ REQUANT_STAGES = 7
 
 MAX_REQUANT_STAGES = 7
 """Most register stages the requantizer has (one after each of its steps)."""
+
+DSP_KINDS = ("inferred", "ecp5")
+"""How the generated RTL builds its multipliers (`AcceleratorConfig.dsp`): ``inferred``
+(behavioural ``*``, registers in the fabric: any synthesis tool and target) or ``ecp5``
+(``MULT18X18D`` cells with their own input and output registers, ``codesign.hw.dsp``: ECP5
+synthesis only; simulation uses the model beside the Verilog)."""
+
+MIN_ECP5_DSP_STAGES = 5
+"""Fewest requantizer stages with ``dsp='ecp5'``: the DSPs' input and output registers are two
+of them (``codesign.hw.requant.registered_steps``)."""
 MAX_TILE_M = 65535
 
 
@@ -123,6 +134,12 @@ class AcceleratorConfig:
         sees a held activation, so it does not toggle. Same results and cycles as the ungated
         array; the cost model's view gates weights (``Sparsity.GATE``): MAC energy scales with
         the weight density, cycles stay dense.
+    dsp : str
+        One of `DSP_KINDS`: ``inferred`` (default) or ``ecp5``, ``ws`` dense arrays of at most
+        18-bit operands with ``requant_stages >= 5``: every retimed PE's and the requantizers'
+        multipliers are ``MULT18X18D`` cells whose internal registers replace the fabric
+        registers around them (same cycles and results; on ECP5 the register -> DSP ->
+        register paths no longer cross the routing twice). ECP5 synthesis only.
     """
 
     array: SystolicConfig
@@ -134,6 +151,7 @@ class AcceleratorConfig:
     overlap_passes: bool = False
     requant_stages: int = REQUANT_STAGES
     zero_gate: bool = False
+    dsp: str = "inferred"
 
     def __post_init__(self) -> None:
         if not isinstance(self.array, SystolicConfig):
@@ -158,6 +176,7 @@ class AcceleratorConfig:
                 f"zero_gate applies to 'ws' accelerators only, not {self.array.dataflow.value!r} "
                 "(it gates the weight-stationary PEs' multipliers)"
             )
+        self._check_dsp()
         if self.overlap_passes and self.output_stationary:
             raise SpecError(
                 "overlap_passes applies to 'ws' accelerators only, not 'os' (the "
@@ -181,6 +200,29 @@ class AcceleratorConfig:
             raise SpecError(
                 f"axis_in_bits must divide the beat width {self.beat_bits} (one of "
                 f"{divisors}), not {width!r}"
+            )
+
+    def _check_dsp(self) -> None:
+        if not isinstance(self.dsp, str) or self.dsp not in DSP_KINDS:
+            raise SpecError(f"dsp must be one of {', '.join(DSP_KINDS)}, not {self.dsp!r}")
+        if self.dsp == "inferred":
+            return
+        if self.array.dataflow is not Dataflow.WEIGHT_STATIONARY:
+            raise SpecError(
+                f"dsp {self.dsp!r} applies to 'ws' accelerators only, not "
+                f"{self.array.dataflow.value!r} (its cells hold the weight-stationary PEs' "
+                "registers)"
+            )
+        if self.requant_stages < MIN_ECP5_DSP_STAGES:
+            raise SpecError(
+                f"dsp {self.dsp!r} needs requant_stages >= {MIN_ECP5_DSP_STAGES} (the DSPs' "
+                f"input and output registers are two of the stages), not {self.requant_stages}"
+            )
+        widest = max(self.array.act_bits, self.array.weight_bits)
+        if widest > 18:
+            raise SpecError(
+                f"dsp {self.dsp!r} takes operands of at most 18 bits (a MULT18X18D's signed "
+                f"inputs), not {widest}"
             )
 
     @property
@@ -308,6 +350,7 @@ class AcceleratorConfig:
             + ("_ov" if self.overlap_passes else "")
             + ("_zg" if self.zero_gate else "")
             + ("" if self.requant_stages == REQUANT_STAGES else f"_rq{self.requant_stages}")
+            + ("" if self.dsp == "inferred" else f"_{self.dsp}")
             + f"_bus{self.axis_in_bits}"
         )
 
@@ -323,6 +366,7 @@ class AcceleratorConfig:
             "overlap_passes": self.overlap_passes,
             "requant_stages": self.requant_stages,
             "zero_gate": self.zero_gate,
+            "dsp": self.dsp,
         }
 
     @classmethod
