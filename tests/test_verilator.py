@@ -144,7 +144,7 @@ def _lint(out: Path, manifest: dict, *, waived: bool):
     from codesign.sim.verilator import lint
 
     waiver = out / manifest["lint_waiver"] if waived else None
-    models = [out / name for name in manifest["simulation_models"]]  # MULT18X18D.v of ecp5
+    models = [out / name for name in manifest.get("simulation_models", [])]  # ecp5: MULT18X18D.v
     return lint([out / manifest["verilog"], *models], manifest["top"], waiver=waiver)
 
 
