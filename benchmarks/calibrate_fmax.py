@@ -26,12 +26,15 @@ from codesign.accel.fpga_fmax import TABLE_FORMAT_VERSION, TABLE_PATH, FmaxRun, 
 SWEEP: dict[str, list[str]] = {
     "ws2x2": ["--rows", "2", "--cols", "2"],
     "ws4x4": ["--rows", "4", "--cols", "4"],
-    "ws8x8": ["--rows", "8", "--cols", "8"],
+    "ws8x8": ["--rows", "8", "--cols", "8", "--axis-in-bits", "64"],
+    "ws4x4_ecp5": ["--rows", "4", "--cols", "4", "--dsp", "ecp5"],
+    "ws8x8_ecp5": ["--rows", "8", "--cols", "8", "--axis-in-bits", "64", "--dsp", "ecp5"],
     "os4x4": ["--rows", "4", "--cols", "4", "--dataflow", "os"],
     "ws4x4_rq3": ["--rows", "4", "--cols", "4", "--requant-stages", "3"],
     "ws4x4_rq0": ["--rows", "4", "--cols", "4", "--requant-stages", "0"],
 }
-"""The configurations of the shipped table (int8, 64-row accumulator buffer)."""
+"""The configurations of the shipped table (int8, 64-row accumulator buffer; ``_ecp5``: the
+multipliers as MULT18X18D cells with their registers, ``--dsp ecp5``)."""
 
 DEVICE = "ecp5-85f"
 
@@ -94,13 +97,24 @@ def main() -> None:
         )
         + "\n"
     )
-    model = fit(runs, DEVICE)
-    errors = model.errors()
+    models, errors = {}, []
+    for dsp in sorted({r.dsp for r in runs if r.device == DEVICE}):  # one model per dsp kind
+        model = models[dsp] = fit(runs, DEVICE, dsp)
+        errors += model.errors()
     for e in errors:
         print(
-            f"{e['dataflow']} {e['rows']}x{e['cols']} rq{e['requant_stages']}: measured "
-            f"{e['measured_mhz']:.2f} MHz ({e['seeds']} seeds), model {e['predicted_mhz']:.2f}"
+            f"{e['dataflow']} {e['rows']}x{e['cols']} rq{e['requant_stages']} dsp {e['dsp']}: "
+            f"measured {e['measured_mhz']:.2f} MHz ({e['seeds']} seeds), "
+            f"model {e['predicted_mhz']:.2f}"
         )
+    figures = {
+        dsp: {
+            "intercept_ns": round(model.intercept_ns, 3),
+            "slope_ns_per_log2_pe": round(model.slope_ns, 3),
+            "requant_ns": {str(k): round(v, 3) for k, v in model.requant_ns.items()},
+        }
+        for dsp, model in models.items()
+    }
     print(
         json.dumps(
             {
@@ -108,9 +122,7 @@ def main() -> None:
                 "device": DEVICE,
                 "runs": len(runs),
                 "configurations": len(errors),
-                "intercept_ns": round(model.intercept_ns, 3),
-                "slope_ns_per_log2_pe": round(model.slope_ns, 3),
-                "requant_ns": {str(k): round(v, 3) for k, v in model.requant_ns.items()},
+                "models": figures,
                 "max_rel_error": round(max(e["rel_error"] for e in errors), 4),
                 "wall_s": round(time.perf_counter() - start, 1),
             }

@@ -11,7 +11,7 @@ from codesign.accel.fpga_fmax import FmaxRun, default_model, fit, load_runs
 from codesign.errors import SpecError
 
 
-def _run(rows, cols, mhz, *, stages=6, seed=1, to="array.pe_1_1.psum_out.DI"):
+def _run(rows, cols, mhz, *, stages=6, seed=1, to="array.pe_1_1.psum_out.DI", dsp="inferred"):
     return FmaxRun(
         device="ecp5-85f",
         dataflow="ws",
@@ -20,6 +20,7 @@ def _run(rows, cols, mhz, *, stages=6, seed=1, to="array.pe_1_1.psum_out.DI"):
         act_bits=8,
         weight_bits=8,
         requant_stages=stages,
+        dsp=dsp,
         seed=seed,
         fmax_mhz=mhz,
         critical_from="array.x.Q",

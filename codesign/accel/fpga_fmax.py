@@ -2,7 +2,9 @@
 
 The table holds nextpnr runs of generated accelerators (``codesign generate --top accelerator``
 then ``codesign synth DIR --target ecp5 --pnr``; ``benchmarks/calibrate_fmax.py`` runs and
-collects them). `fit` turns the runs of one device into an `FmaxModel` of the clock period:
+collects them). `fit` turns the runs of one device and one way of building the multipliers
+(``AcceleratorConfig.dsp``: ``inferred`` or ``ecp5``, whose DSP cells hold the registers around
+them; their critical paths differ) into an `FmaxModel` of the clock period:
 
     period_ns = max(intercept_ns + slope_ns * log2(rows * cols), requant_ns(requant_stages))
 
@@ -33,6 +35,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from codesign.accel.config import DSP_KINDS
 from codesign.errors import SpecError
 
 __all__ = [
@@ -49,13 +52,13 @@ __all__ = [
 TABLE_PATH = Path(__file__).with_name("fpga_fmax.json")
 """The place-and-route runs shipped with the package."""
 
-TABLE_FORMAT_VERSION = 1
-"""Version of the table's JSON schema."""
+TABLE_FORMAT_VERSION = 2
+"""Version of the table's JSON schema (2: every run has ``dsp``)."""
 
 DEVICES: dict[str, str] = {"ecp5-85f": "LFE5U-85F-CABGA381 (out of context)"}
 """Devices with P&R data: name -> the part nextpnr placed on."""
 
-_CONFIG_KEYS = ("dataflow", "rows", "cols", "act_bits", "weight_bits", "requant_stages")
+_CONFIG_KEYS = ("dataflow", "rows", "cols", "act_bits", "weight_bits", "requant_stages", "dsp")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -66,7 +69,7 @@ class FmaxRun:
     ----------
     device : str
         A key of `DEVICES`.
-    dataflow, rows, cols, act_bits, weight_bits, requant_stages
+    dataflow, rows, cols, act_bits, weight_bits, requant_stages, dsp
         The accelerator's configuration (``AcceleratorConfig``).
     seed : int
         nextpnr's placement seed.
@@ -87,6 +90,7 @@ class FmaxRun:
     act_bits: int
     weight_bits: int
     requant_stages: int
+    dsp: str
     seed: int
     fmax_mhz: float
     critical_from: str
@@ -121,6 +125,8 @@ class FmaxRun:
             raise SpecError(
                 f"Fmax run device must be one of {list(DEVICES)}, not {data['device']!r}"
             )
+        if data["dsp"] not in DSP_KINDS:
+            raise SpecError(f"Fmax run dsp must be one of {list(DSP_KINDS)}, not {data['dsp']!r}")
         return cls(**data)
 
     @classmethod
@@ -140,6 +146,7 @@ class FmaxRun:
             act_bits=array["act_bits"],
             weight_bits=array["weight_bits"],
             requant_stages=acc.get("requant_stages", 6),
+            dsp=acc.get("dsp", "inferred"),
             seed=pnr["seed"],
             fmax_mhz=float(pnr["fmax_mhz"]),
             critical_from=path["from"],
@@ -158,6 +165,7 @@ class FmaxModel:
     """The fitted clock model of one device (see the module docstring)."""
 
     device: str
+    dsp: str
     intercept_ns: float
     slope_ns: float
     base_stages: int
@@ -220,13 +228,15 @@ def _by_config(runs: Sequence[FmaxRun]) -> dict[tuple, list[FmaxRun]]:
     return groups
 
 
-def fit(runs: Sequence[FmaxRun], device: str) -> FmaxModel:
-    """The `FmaxModel` of ``device`` from its runs."""
+def fit(runs: Sequence[FmaxRun], device: str, dsp: str = "inferred") -> FmaxModel:
+    """The `FmaxModel` of ``device`` from its runs with multipliers built as ``dsp``."""
     if device not in DEVICES:
         raise SpecError(f"device must be one of {list(DEVICES)}, not {device!r}")
-    mine = tuple(r for r in runs if r.device == device)
+    if dsp not in DSP_KINDS:
+        raise SpecError(f"dsp must be one of {list(DSP_KINDS)}, not {dsp!r}")
+    mine = tuple(r for r in runs if r.device == device and r.dsp == dsp)
     if not mine:
-        raise SpecError(f"no place-and-route runs for device {device!r}")
+        raise SpecError(f"no place-and-route runs for device {device!r} with dsp {dsp!r}")
     base = max(r.requant_stages for r in mine)
     array_points, requant = [], {}
     free = None
@@ -249,6 +259,7 @@ def fit(runs: Sequence[FmaxRun], device: str) -> FmaxModel:
         slope, intercept = 0.0, statistics.fmean(ys)
     return FmaxModel(
         device=device,
+        dsp=dsp,
         intercept_ns=intercept,
         slope_ns=slope,
         base_stages=base,
@@ -273,6 +284,6 @@ def load_runs(path: str | Path = TABLE_PATH) -> tuple[FmaxRun, ...]:
 
 
 @cache
-def default_model(device: str) -> FmaxModel:
-    """The model of ``device`` fitted to the shipped table."""
-    return fit(load_runs(), device)
+def default_model(device: str, dsp: str = "inferred") -> FmaxModel:
+    """The model of ``device`` and ``dsp`` fitted to the shipped table."""
+    return fit(load_runs(), device, dsp)
